@@ -1,0 +1,40 @@
+# ckptctl: `make demo` to see it work, `make test` to check it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SAMPLES := build/samples
+
+.PHONY: install demo test lint format bench clean
+
+install: $(STAMP)
+
+# Editable install with tensorflow-cpu and the dev tools. tf-keras (Keras 2, for the
+# compatibility tests) declares a dependency on the full `tensorflow` wheel, so it goes in
+# without dependencies, at the version matching the installed TensorFlow.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -qq -e '.[tensorflow-cpu,dev]'
+	$(BIN)/python -m pip install -qq --no-deps "tf-keras~=$$($(BIN)/python -c \
+	  'from importlib.metadata import version; print(".".join(version("tensorflow-cpu").split(".")[:2]))').0"
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/python -m sample_models.train --out $(SAMPLES)
+	$(BIN)/ckptctl inspect $(SAMPLES)/my_model
+	$(BIN)/ckptctl inspect $(SAMPLES)/custom_model --tree
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

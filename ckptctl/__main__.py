@@ -1,0 +1,6 @@
+"""``python -m ckptctl``."""
+
+from ckptctl.cli.app import main
+
+if __name__ == "__main__":
+    main()

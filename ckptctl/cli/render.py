@@ -1,0 +1,181 @@
+"""Render reports as Rich tables (stdout) or one JSON document; errors go to stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from ckptctl.errors import CkptctlError
+from ckptctl.inspection import InspectReport, TreeNode, VariableInfo
+
+# Off a terminal (CI logs, pipes) tables keep whole keys instead of folding them at 80 columns.
+_PIPE_WIDTH = 250
+_KEY_COLUMN_MIN_WIDTH = 150
+
+
+def stdout_console() -> Console:
+    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", _PIPE_WIDTH))
+    return Console(highlight=False, soft_wrap=False, width=width)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def print_json(doc: Any) -> None:
+    if is_dataclass(doc) and not isinstance(doc, type):
+        doc = asdict(doc)
+    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def print_error(err: CkptctlError) -> None:
+    console = stderr_console()
+    console.print(Text.assemble(("error: ", "bold red"), err.message))
+    if err.hint:
+        console.print(Text("  " + err.hint, style="dim" if console.is_terminal else ""))
+
+
+def human_bytes(n: int | None) -> str:
+    if n is None:
+        return "?"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def shape_str(shape: list[int] | tuple[int, ...] | None) -> str:
+    if shape is None:
+        return "?"
+    return "[" + ", ".join(str(d) for d in shape) + "]" if shape else "[]"
+
+
+_FORMAT_NAMES = {
+    ("object-graph", "checkpoint"): "TF2 object-based checkpoint",
+    ("name-based", "checkpoint"): "TF1 name-based checkpoint",
+    ("object-graph", "saved_model"): "SavedModel variables (object-based)",
+    ("name-based", "saved_model"): "SavedModel variables (name-based, TF1)",
+}
+
+
+def render_inspect(report: InspectReport, console: Console) -> None:
+    header = Table.grid(padding=(0, 2))
+    header.add_column(style="bold")
+    header.add_column(overflow="fold")
+    header.add_row("Checkpoint", escape(report.checkpoint))
+    kind = _FORMAT_NAMES.get((report.format, report.source), report.format)
+    shards = f"{report.shards} shard" + ("s" if report.shards != 1 else "")
+    header.add_row("Format", f"{kind}, {shards}, {human_bytes(report.total_bytes)} on disk")
+    values = f"{_plural(report.total_values, 'value')}, {_plural(report.total_params, 'parameter')}"
+    header.add_row("Contents", values)
+    if report.save_counter is not None:
+        header.add_row("save_counter", str(report.save_counter))
+    if report.other_checkpoints:
+        header.add_row("Also here", escape(", ".join(report.other_checkpoints)))
+    console.print(header)
+    if report.note:
+        console.print(Text(f"note: {report.note}", style="yellow"))
+    console.print()
+
+    if report.tree is not None:
+        console.print(_rich_tree(report.tree))
+        return
+    if report.filter is not None:
+        console.print(
+            f"{len(report.variables)} of {report.total_values} values match "
+            f"{escape(report.filter)!r}"
+        )
+        if not report.variables:
+            return
+    console.print(_variables_table(report, wide=console.width >= _KEY_COLUMN_MIN_WIDTH))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _variables_table(report: InspectReport, wide: bool) -> Table:
+    """One table, one section per owner (the root's children), so columns line up."""
+    named = report.format == "object-graph"
+    with_key = wide and named
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("object path" if named else "key", overflow="fold", min_width=36)
+    if with_key:
+        table.add_column("checkpoint key", overflow="fold", style="dim")
+    table.add_column("dtype", no_wrap=True)
+    table.add_column("shape", no_wrap=True)
+    table.add_column("elements", justify="right", no_wrap=True)
+    table.add_column("bytes", justify="right", no_wrap=True)
+    groups: dict[str, list[VariableInfo]] = {}
+    for v in report.variables:
+        groups.setdefault(v.owner or "(root)", []).append(v)
+    owners = {o.name: o for o in report.owners}
+    for name, variables in groups.items():
+        headed = named and len(groups) > 1 and len(variables) > 1
+        if headed:
+            if table.rows:
+                table.rows[-1].end_section = True
+            o = owners[name]
+            title = Text(name, style="bold")
+            title.append(f" ({_plural(o.values, 'value')})", style="dim")
+            totals = [f"{o.params:,}", human_bytes(o.nbytes)]
+            table.add_row(title, *([""] * (3 if with_key else 2)), *totals, style="bold")
+        for v in variables:
+            table.add_row(*_variable_cells(v, headed, with_key, wide))
+        if headed:
+            table.rows[-1].end_section = True
+    return table
+
+
+def _variable_cells(v: VariableInfo, indent: bool, with_key: bool, wide: bool) -> list[Any]:
+    named = v.path is not None
+    first = Text(("  " if indent else "") + (v.path or v.key))
+    if named and v.slot_of:
+        first.append(f"\n   {v.slot_name} of {v.slot_of}", style="cyan")
+    elif named and v.full_name and _is_slot_like(v):
+        first.append(f"\n   {v.full_name}", style="cyan")
+    if named and not wide and v.path is not None and v.key != _standard_key(v.path):
+        first.append(f"\n   key: {v.key}", style="dim")
+    cells: list[Any] = [first]
+    if with_key:
+        cells.append(v.key)
+    return [*cells, v.dtype, shape_str(v.shape), f"{v.num_elements:,}", human_bytes(v.nbytes)]
+
+
+def _is_slot_like(v: VariableInfo) -> bool:
+    """Keras 3 optimizer variables (``optimizer._variables.N``), named by their full_name."""
+    return v.path is not None and "._variables." in f".{v.path}"
+
+
+def _standard_key(path: str) -> str:
+    return path.replace(".", "/") + "/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def _rich_tree(node: TreeNode) -> Tree:
+    tree = Tree(Text("(root)", style="bold"))
+    _add_tree_children(tree, node)
+    return tree
+
+
+def _add_tree_children(branch: Tree, node: TreeNode) -> None:
+    for child in node.children:
+        label = Text(child.name, style="bold" if child.children else "")
+        if child.alias_of is not None:
+            label.append(f"  -> {child.alias_of}", style="dim")
+        elif child.key is not None:
+            label.append(f"  {child.dtype} {shape_str(child.shape)}", style="cyan")
+        sub = branch.add(label)
+        _add_tree_children(sub, child)

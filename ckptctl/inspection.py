@@ -1,0 +1,203 @@
+"""``inspect``: what a checkpoint holds, as an :class:`InspectReport`."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ckptctl.errors import CheckpointError
+from ckptctl.objgraph import ObjectGraph
+from ckptctl.reader import BackendName, Checkpoint, Entry, open_checkpoint
+
+
+@dataclass
+class VariableInfo:
+    key: str
+    path: str | None
+    owner: str | None
+    dtype: str
+    shape: list[int]
+    num_elements: int
+    nbytes: int | None
+    full_name: str | None = None
+    slot_of: str | None = None
+    slot_name: str | None = None
+
+
+@dataclass
+class OwnerSummary:
+    name: str
+    values: int
+    params: int
+    nbytes: int
+
+
+@dataclass
+class TreeNode:
+    """One object of the graph; ``key`` is set on objects that hold a value."""
+
+    name: str
+    path: str
+    key: str | None = None
+    dtype: str | None = None
+    shape: list[int] | None = None
+    alias_of: str | None = None
+    children: list[TreeNode] = field(default_factory=list)
+
+
+@dataclass
+class InspectReport:
+    checkpoint: str
+    format: str
+    source: str
+    shards: int
+    total_bytes: int
+    total_params: int
+    save_counter: int | None
+    variables: list[VariableInfo]
+    total_values: int
+    owners: list[OwnerSummary]
+    other_checkpoints: list[str]
+    note: str | None = None
+    filter: str | None = None
+    tree: TreeNode | None = None
+    error: str | None = None
+    error_hint: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if self.tree is None:
+            d.pop("tree")
+        return d
+
+
+def inspect(
+    path: str | os.PathLike[str],
+    *,
+    filter: str | None = None,
+    tree: bool = False,
+    backend: BackendName = "auto",
+) -> InspectReport:
+    """Describe the checkpoint at ``path`` (any form :func:`ckptctl.locate.locate` accepts).
+
+    A checkpoint whose index is readable but whose values are not (a missing or corrupt data
+    shard) still gets a report listing what the index holds, with ``error`` set.
+    """
+    with open_checkpoint(path, backend=backend) as ckpt:
+        return _report(ckpt, filter, tree)
+
+
+def _report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> InspectReport:
+    loc = ckpt.location
+    error: CheckpointError | None = None
+    try:
+        infos = ckpt.key_infos
+        save_counter = ckpt.save_counter()
+    except CheckpointError as e:
+        infos, save_counter, error = {}, None, e
+    entries = ckpt.entries
+    # In the graph's own order (the order the model tracks its objects), not by key.
+    graph = ckpt.object_graph if error is None else None
+    owner_rank = {name: i for i, name in enumerate(graph.child_names() if graph else [])}
+    n = len(infos) + len(owner_rank)
+
+    def graph_order(e: Entry) -> tuple[int, int, str]:
+        info = infos.get(e.key)
+        if info is None:
+            return (n, n, e.key)
+        return (owner_rank.get(info.owner or "", n), info.node_id, e.key)
+
+    entries.sort(key=graph_order)
+    variables = [_variable(e, infos.get(e.key)) for e in entries]
+    shown = [v for v in variables if pattern is None or _matches(v, pattern)]
+    graph_tree = None
+    if want_tree and error is None and ckpt.object_graph is not None:
+        graph_tree = _tree(ckpt.object_graph, {e.key: e for e in entries})
+    return InspectReport(
+        checkpoint=str(loc.prefix),
+        format=ckpt.format,
+        source=loc.source,
+        shards=loc.declared_shards or len(loc.data_files),
+        total_bytes=loc.bytes_on_disk,
+        total_params=sum(e.num_elements for e in entries if e.is_numeric),
+        save_counter=save_counter,
+        variables=shown,
+        total_values=len(entries),
+        owners=_owners(variables),
+        other_checkpoints=list(loc.others),
+        note=loc.note,
+        filter=pattern,
+        tree=graph_tree,
+        error=error.message if error else None,
+        error_hint=error.hint if error else None,
+    )
+
+
+def _variable(entry: Entry, info: Any) -> VariableInfo:
+    return VariableInfo(
+        key=entry.key,
+        path=info.path if info else None,
+        owner=info.owner if info else None,
+        dtype=entry.dtype,
+        shape=list(entry.shape),
+        num_elements=entry.num_elements,
+        nbytes=entry.nbytes,
+        full_name=info.full_name if info else None,
+        slot_of=info.slot_of if info else None,
+        slot_name=info.slot_name if info else None,
+    )
+
+
+def _matches(v: VariableInfo, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(v.key, pattern) or (
+        v.path is not None and fnmatch.fnmatchcase(v.path, pattern)
+    )
+
+
+def _owners(variables: list[VariableInfo]) -> list[OwnerSummary]:
+    by_owner: dict[str, OwnerSummary] = {}
+    for v in variables:
+        name = v.owner or "(root)"
+        s = by_owner.setdefault(name, OwnerSummary(name, 0, 0, 0))
+        s.values += 1
+        if v.dtype not in ("string", "variant", "resource"):
+            s.params += v.num_elements
+        s.nbytes += v.nbytes or 0
+    return list(by_owner.values())
+
+
+def _tree(graph: ObjectGraph, entries: dict[str, Entry]) -> TreeNode:
+    paths = graph.node_paths()
+    root = TreeNode(name="(root)", path="")
+    stack: list[tuple[int, TreeNode]] = [(0, root)]
+    while stack:
+        nid, tnode = stack.pop()
+        node = graph.nodes[nid]
+        for attr in node.attributes:
+            e = entries.get(attr.checkpoint_key)
+            if attr.name == "VARIABLE_VALUE" and tnode is not root:
+                tnode.key = attr.checkpoint_key
+                tnode.dtype = e.dtype if e else None
+                tnode.shape = list(e.shape) if e else None
+            else:
+                tnode.children.append(
+                    TreeNode(
+                        name=attr.name,
+                        path=f"{tnode.path}.{attr.name}".lstrip("."),
+                        key=attr.checkpoint_key,
+                        dtype=e.dtype if e else None,
+                        shape=list(e.shape) if e else None,
+                    )
+                )
+        for name, child in node.children:
+            child_path = paths.get(child, ())
+            own_path = (*paths.get(nid, ()), name)
+            tchild = TreeNode(name=name, path=".".join(own_path))
+            tnode.children.append(tchild)
+            if child_path == own_path:
+                stack.append((child, tchild))
+            else:
+                tchild.alias_of = ".".join(child_path)
+    return root

@@ -1,0 +1,260 @@
+"""Turn whatever path a user typed into one checkpoint prefix.
+
+Accepted forms: a directory with a ``checkpoint`` state file (its latest), a directory of
+checkpoint files without one (the newest prefix), a prefix (``dir/ckpt-3``), the prefix's
+``.index`` or one of its ``.data-*`` shards, a SavedModel directory (its ``variables/variables``),
+and a directory of numbered SavedModel versions (the highest). Needs no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from ckptctl.errors import CheckpointError
+
+Source = Literal["checkpoint", "saved_model"]
+
+STATE_FILE = "checkpoint"
+_DATA_RE = re.compile(r"^(?P<base>.+)\.data-(?P<shard>\d{5})-of-(?P<total>\d{5})$")
+_STATE_LINE_RE = re.compile(r'^\s*(\w+)\s*:\s*"((?:[^"\\]|\\.)*)"\s*$')
+_NUMBERED_RE = re.compile(r"^(?P<base>.*?)-(?P<n>\d+)$")
+_FORMS_HINT = (
+    "pass a checkpoint directory, a prefix (DIR/ckpt-3), its .index or .data-* file, "
+    "or a SavedModel directory"
+)
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a checkpoint's files are, and how the user's path led there."""
+
+    prefix: Path
+    source: Source
+    data_files: tuple[Path, ...]
+    others: tuple[str, ...] = ()
+    note: str | None = None
+    state_file: Path | None = None
+
+    @property
+    def index_file(self) -> Path:
+        return Path(f"{self.prefix}.index")
+
+    @property
+    def directory(self) -> Path:
+        return self.prefix.parent
+
+    @property
+    def declared_shards(self) -> int | None:
+        """Shard count named by the data files' ``-of-NNNNN`` suffix, if any file exists."""
+        totals = {int(m["total"]) for f in self.data_files if (m := _DATA_RE.match(f.name))}
+        return max(totals) if totals else None
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        return (self.index_file, *self.data_files)
+
+    @property
+    def bytes_on_disk(self) -> int:
+        return sum(f.stat().st_size for f in self.files if f.is_file())
+
+
+def locate(path: str | os.PathLike[str]) -> Location:
+    """Resolve a user's path to a checkpoint :class:`Location`, or raise ``CheckpointError``."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        return _from_directory(p)
+    if p.is_file():
+        return _from_file(p)
+    if Path(f"{p}.index").is_file():
+        return _at_prefix(p)
+    if os.path.lexists(p):
+        raise CheckpointError(f"{p}: cannot be read (a broken link, or not a file or directory)")
+    raise CheckpointError(f"{p}: no such file or directory", _nearby_hint(p))
+
+
+def _nearby_hint(p: Path) -> str:
+    parent = p.parent if str(p.parent) else Path(".")
+    if parent.is_dir():
+        prefixes = _prefixes_in(parent)
+        if prefixes:
+            names = ", ".join(sorted(x.name for x in prefixes)[:6])
+            return f"checkpoints in {parent}: {names}"
+    return _FORMS_HINT
+
+
+def _from_file(p: Path) -> Location:
+    name = p.name
+    if name.endswith(".index"):
+        return _at_prefix(p.with_name(name[: -len(".index")]))
+    if m := _DATA_RE.match(name):
+        return _at_prefix(p.with_name(m["base"]))
+    if name == STATE_FILE:
+        return _from_directory(p.parent)
+    if name in ("saved_model.pb", "saved_model.pbtxt"):
+        return _from_directory(p.parent)
+    raise CheckpointError(f"{p}: not a checkpoint file", _FORMS_HINT)
+
+
+def _at_prefix(prefix: Path, **kwargs: object) -> Location:
+    index = Path(f"{prefix}.index")
+    if not index.is_file():
+        if index.is_dir():
+            raise CheckpointError(f"{index}: is a directory, not a checkpoint index file")
+        raise CheckpointError(f"{index}: no such file", _nearby_hint(prefix))
+    source: Source = "saved_model" if _is_saved_model_variables(prefix) else "checkpoint"
+    return Location(prefix=prefix, source=source, data_files=_data_files(prefix), **kwargs)  # type: ignore[arg-type]
+
+
+def _is_saved_model_variables(prefix: Path) -> bool:
+    return (
+        prefix.name == "variables"
+        and prefix.parent.name == "variables"
+        and _has_saved_model_pb(prefix.parent.parent)
+    )
+
+
+def _has_saved_model_pb(d: Path) -> bool:
+    return (d / "saved_model.pb").is_file() or (d / "saved_model.pbtxt").is_file()
+
+
+def _data_files(prefix: Path) -> tuple[Path, ...]:
+    directory = prefix.parent
+    base = prefix.name
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return ()
+    found = [
+        directory / n for n in names if (m := _DATA_RE.match(n)) is not None and m["base"] == base
+    ]
+    return tuple(sorted(found))
+
+
+def _prefixes_in(directory: Path) -> list[Path]:
+    try:
+        names = os.listdir(directory)
+    except OSError as e:
+        raise CheckpointError(f"{directory}: cannot list the directory ({e.strerror})") from e
+    return [
+        directory / n[: -len(".index")]
+        for n in names
+        if n.endswith(".index") and (directory / n).is_file()
+    ]
+
+
+def _from_directory(d: Path) -> Location:
+    if _has_saved_model_pb(d):
+        variables = d / "variables" / "variables"
+        if not Path(f"{variables}.index").is_file():
+            raise CheckpointError(
+                f"{d}: a SavedModel without variables (no variables/variables.index)",
+                "a SavedModel with no variables has no checkpoint to inspect",
+            )
+        return _at_prefix(variables)
+    state = d / STATE_FILE
+    if state.is_file():
+        return _from_state_file(state)
+    prefixes = _prefixes_in(d)
+    if prefixes:
+        return _newest_of(d, prefixes)
+    versions = _saved_model_versions(d)
+    if versions:
+        chosen = versions[-1]
+        loc = _from_directory(chosen)
+        others = tuple(v.name for v in versions[:-1])
+        note = f"SavedModel versions in {d}: using the highest, {chosen.name}"
+        return _replace(loc, others=others, note=note)
+    if (d / "variables").is_dir() and Path(f"{d / 'variables' / 'variables'}.index").is_file():
+        return _at_prefix(d / "variables" / "variables")
+    entries = sorted(os.listdir(d))
+    if not entries:
+        raise CheckpointError(f"{d}: empty directory, no checkpoint in it", _FORMS_HINT)
+    shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+    raise CheckpointError(f"{d}: no checkpoint in this directory (it holds: {shown})", _FORMS_HINT)
+
+
+def _saved_model_versions(d: Path) -> list[Path]:
+    try:
+        subdirs = [c for c in d.iterdir() if c.is_dir() and c.name.isdigit()]
+    except OSError:
+        return []
+    return sorted((c for c in subdirs if _has_saved_model_pb(c)), key=lambda c: int(c.name))
+
+
+def _replace(loc: Location, **changes: object) -> Location:
+    return replace(loc, **changes)  # type: ignore[arg-type]
+
+
+def read_state_file(state: Path) -> tuple[str | None, list[str]]:
+    """Parse a ``checkpoint`` state file: (latest prefix, all kept prefixes), as written."""
+    try:
+        text = state.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{state}: cannot read the checkpoint state file ({e})") from e
+    latest: str | None = None
+    kept: list[str] = []
+    for line in text.splitlines():
+        m = _STATE_LINE_RE.match(line)
+        if not m:
+            continue
+        field_name, value = m[1], m[2].encode().decode("unicode_escape")
+        if field_name == "model_checkpoint_path":
+            latest = value
+        elif field_name == "all_model_checkpoint_paths":
+            kept.append(value)
+    return latest, kept
+
+
+def _resolve_in(d: Path, name: str) -> Path:
+    p = Path(name)
+    return p if p.is_absolute() else d / p
+
+
+def _from_state_file(state: Path) -> Location:
+    d = state.parent
+    latest, kept = read_state_file(state)
+    present = sorted(x.name for x in _prefixes_in(d))
+    if latest is None:
+        if present:
+            loc = _newest_of(d, [d / n for n in present])
+            note = f"{state} names no latest checkpoint; {loc.note or ''}".rstrip("; ")
+            return _replace(loc, note=note)
+        raise CheckpointError(f"{state}: names no checkpoint, and {d} holds none")
+    latest_path = _resolve_in(d, latest)
+    if not Path(f"{latest_path}.index").is_file():
+        where = f"present: {', '.join(present)}" if present else f"{d} holds no checkpoint at all"
+        example = f"; pass one explicitly, e.g. {d / present[-1]}" if present else ""
+        raise CheckpointError(
+            f"{state} names {latest} as the latest checkpoint, but {latest_path}.index "
+            "does not exist (deleted or moved)",
+            f"{where}{example}",
+        )
+    others = tuple(
+        Path(k).name
+        for k in kept
+        if Path(f"{_resolve_in(d, k)}.index").is_file() and _resolve_in(d, k) != latest_path
+    )
+    return _at_prefix(latest_path, others=others, state_file=state)
+
+
+def _save_number(p: Path) -> int | None:
+    m = _NUMBERED_RE.match(p.name)
+    return int(m["n"]) if m else None
+
+
+def _newest_of(d: Path, prefixes: list[Path]) -> Location:
+    numbers = [_save_number(p) for p in prefixes]
+    if all(n is not None for n in numbers):
+        ordered = sorted(prefixes, key=lambda p: (_save_number(p) or 0, p.name))
+    else:
+        ordered = sorted(prefixes, key=lambda p: (Path(f"{p}.index").stat().st_mtime_ns, p.name))
+    chosen = ordered[-1]
+    others = tuple(p.name for p in ordered[:-1])
+    note = None
+    if others:
+        note = f"no '{STATE_FILE}' state file in {d}; using the newest prefix, {chosen.name}"
+    return _at_prefix(chosen, others=others, note=note)

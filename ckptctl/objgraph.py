@@ -1,0 +1,206 @@
+"""The object graph of a TF2 checkpoint: object paths, owners and optimizer slots per key.
+
+Parses the ``_CHECKPOINTABLE_OBJECT_GRAPH`` entry (a ``TrackableObjectGraph`` proto) without
+TensorFlow. Paths are the local names from the root joined by ``.``, the first one found by a
+breadth-first walk, which is how TensorFlow itself names the checkpoint keys.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from ckptctl import _proto as pb
+from ckptctl.errors import CheckpointError
+
+OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+VARIABLE_VALUE = "VARIABLE_VALUE"
+
+
+@dataclass(frozen=True)
+class Attribute:
+    name: str
+    full_name: str
+    checkpoint_key: str
+
+
+@dataclass(frozen=True)
+class SlotReference:
+    original_node: int
+    slot_name: str
+    slot_node: int
+
+
+@dataclass
+class Node:
+    id: int
+    children: list[tuple[str, int]] = field(default_factory=list)
+    attributes: list[Attribute] = field(default_factory=list)
+    slot_variables: list[SlotReference] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What the object graph says about one checkpoint key."""
+
+    key: str
+    path: str
+    owner: str | None
+    full_name: str | None
+    node_id: int
+    slot_of: str | None = None
+    slot_name: str | None = None
+
+
+@dataclass
+class ObjectGraph:
+    nodes: list[Node]
+
+    def child_names(self, node_id: int = 0) -> list[str]:
+        return [name for name, _ in self.nodes[node_id].children]
+
+    def node_paths(self) -> dict[int, tuple[str, ...]]:
+        """Shortest path of local names from the root to each reachable node."""
+        paths: dict[int, tuple[str, ...]] = {0: ()}
+        queue = deque([0])
+        while queue:
+            nid = queue.popleft()
+            for name, child in self.nodes[nid].children:
+                if child not in paths and 0 <= child < len(self.nodes):
+                    paths[child] = (*paths[nid], name)
+                    queue.append(child)
+        return paths
+
+    def _list_children(self, node_id: int) -> list[int] | None:
+        """Children of a list-like node (local names 0, 1, 2, ...), in order; else None."""
+        children = self.nodes[node_id].children
+        if not children or not all(name.isdigit() for name, _ in children):
+            return None
+        return [nid for _, nid in sorted(children, key=lambda c: int(c[0]))]
+
+    def keras_slots(self) -> dict[int, tuple[int, str]]:
+        """Keras 3 optimizer slots: slot node -> (model variable node, slot name).
+
+        A Keras 3 optimizer tracks ``_trainable_variables`` (the model variables, in order)
+        and one list per slot kind (``_momentums``, ``_velocities``, ...) in the same order,
+        so the graph itself says which variable each slot belongs to.
+        """
+        slots: dict[int, tuple[int, str]] = {}
+        for node in self.nodes:
+            names = dict(node.children)
+            if "_trainable_variables" not in names:
+                continue
+            owners = self._list_children(names["_trainable_variables"])
+            if not owners:
+                continue
+            for name, child in node.children:
+                if name.startswith("_trainable_variables") or name == "_variables":
+                    continue
+                members = self._list_children(child)
+                if members is None or len(members) != len(owners):
+                    continue
+                for slot_node, owner in zip(members, owners, strict=True):
+                    if self.nodes[slot_node].attributes:
+                        slots[slot_node] = (owner, _singular(name.lstrip("_")))
+        return slots
+
+    def key_infos(self) -> dict[str, KeyInfo]:
+        """Every checkpoint key the graph names, with its object path and owner."""
+        paths = self.node_paths()
+        slot_parent: dict[int, tuple[int, SlotReference]] = {}
+        for node in self.nodes:
+            for ref in node.slot_variables:
+                slot_parent[ref.slot_node] = (node.id, ref)
+        keras_slots = self.keras_slots()
+        infos: dict[str, KeyInfo] = {}
+        for node in self.nodes:
+            base = paths.get(node.id)
+            slot_of = slot_name = None
+            if node.id in keras_slots:
+                owner_node, slot_name = keras_slots[node.id]
+                slot_of = ".".join(paths.get(owner_node, ()))
+            elif node.id in slot_parent:
+                optimizer_id, ref = slot_parent[node.id]
+                optimizer_path = paths.get(optimizer_id, ())
+                original = ".".join(paths.get(ref.original_node, ()))
+                base = (*optimizer_path, f"{ref.slot_name}({original})")
+                slot_of, slot_name = original, ref.slot_name
+            for attr in node.attributes:
+                parts = base if base is not None else _path_from_key(attr.checkpoint_key)
+                if attr.name != VARIABLE_VALUE:
+                    parts = (*parts, attr.name)
+                infos[attr.checkpoint_key] = KeyInfo(
+                    key=attr.checkpoint_key,
+                    path=".".join(parts) if parts else "(root)",
+                    owner=parts[0] if parts else None,
+                    full_name=attr.full_name or None,
+                    node_id=node.id,
+                    slot_of=slot_of,
+                    slot_name=slot_name,
+                )
+        return infos
+
+
+def _singular(name: str) -> str:
+    if name.endswith("ies"):
+        return name[:-3] + "y"
+    return name[:-1] if name.endswith("s") else name
+
+
+def _path_from_key(key: str) -> tuple[str, ...]:
+    head = key.split("/.ATTRIBUTES/", 1)[0]
+    return tuple(p for p in head.split("/") if p)
+
+
+def parse_object_graph(data: bytes, source: str) -> ObjectGraph:
+    """Parse serialized ``TrackableObjectGraph`` bytes; ``source`` names the file in errors."""
+    nodes: list[Node] = []
+    try:
+        for num, _, value in pb.fields(data):
+            if num == 1:
+                nodes.append(_parse_node(len(nodes), pb.as_bytes(value)))
+    except pb.ProtoError as e:
+        raise CheckpointError(
+            f"{source}: the checkpoint's object graph is corrupt ({e})",
+            "the values can still be listed; restoring by object needs an intact graph",
+        ) from e
+    if not nodes:
+        raise CheckpointError(f"{source}: the checkpoint's object graph is empty")
+    for node in nodes:
+        for name, child in node.children:
+            if not 0 <= child < len(nodes):
+                raise CheckpointError(
+                    f"{source}: the checkpoint's object graph is corrupt "
+                    f"(child {name!r} of node {node.id} points to missing node {child})"
+                )
+    return ObjectGraph(nodes)
+
+
+def _parse_node(node_id: int, data: bytes) -> Node:
+    node = Node(node_id)
+    for num, _, value in pb.fields(data):
+        if num == 1:
+            child_id, local_name = 0, ""
+            for n, _, v in pb.fields(pb.as_bytes(value)):
+                if n == 1:
+                    child_id = pb.as_int(v)
+                elif n == 2:
+                    local_name = pb.as_str(v)
+            node.children.append((local_name, child_id))
+        elif num == 2:
+            parts = {1: "", 2: "", 3: ""}
+            for n, _, v in pb.fields(pb.as_bytes(value)):
+                if n in parts:
+                    parts[n] = pb.as_str(v)
+            node.attributes.append(Attribute(parts[1], parts[2], parts[3]))
+        elif num == 3:
+            original, slot_name, slot_node = 0, "", 0
+            for n, _, v in pb.fields(pb.as_bytes(value)):
+                if n == 1:
+                    original = pb.as_int(v)
+                elif n == 2:
+                    slot_name = pb.as_str(v)
+                elif n == 3:
+                    slot_node = pb.as_int(v)
+            node.slot_variables.append(SlotReference(original, slot_name, slot_node))
+    return node

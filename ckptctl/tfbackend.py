@@ -1,0 +1,131 @@
+"""Read checkpoints through TensorFlow's own ``CheckpointReader``.
+
+TensorFlow's errors on broken files are terse ("not an sstable (bad magic number)", "Read less
+bytes than requested"); here each becomes a ``CheckpointError`` that names the file and the
+likely cause.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from ckptctl import _tf
+from ckptctl.errors import CheckpointError
+from ckptctl.locate import Location
+from ckptctl.reader import Entry
+
+_MISSING_FILE_RE = re.compile(r"(\S+\.data-\d{5}-of-\d{5})")
+_SHARD_RE = re.compile(r"shard (\d+)")
+
+
+def string_nbytes(values: np.ndarray) -> int:
+    """Bytes a string tensor takes in a data shard: varint lengths, a 4-byte crc, the bytes."""
+    total = 4
+    for item in values.reshape(-1):
+        n = len(item)
+        total += n + max(1, (n.bit_length() + 6) // 7)
+    return total
+
+
+class TFBackend:
+    def __init__(self, location: Location) -> None:
+        self.location = location
+        tf = _tf.tensorflow()
+        try:
+            self._reader = tf.train.load_checkpoint(str(location.prefix))
+        except Exception as e:
+            raise self._index_error(e) from e
+        self._entries: list[Entry] | None = None
+
+    def _index_error(self, e: BaseException) -> CheckpointError:
+        index = self.location.index_file
+        msg = _first_line(e)
+        if "sstable" in msg or "magic" in msg or "corrupt" in msg.lower():
+            return CheckpointError(
+                f"{index}: not a readable checkpoint index ({msg})",
+                "the file is truncated, corrupt, or not a checkpoint index; "
+                "copy the checkpoint again from where it was written",
+            )
+        return CheckpointError(f"{index}: TensorFlow cannot open this checkpoint ({msg})")
+
+    def entries(self) -> list[Entry]:
+        if self._entries is None:
+            shapes = self._reader.get_variable_to_shape_map()
+            dtypes = self._reader.get_variable_to_dtype_map()
+            out = []
+            nbytes: int | None
+            for key, shape in shapes.items():
+                dtype = dtypes[key]
+                if dtype.name == "string":
+                    nbytes = self._string_nbytes(key)
+                else:
+                    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.size
+                out.append(Entry(key, dtype.name, tuple(int(d) for d in shape), nbytes))
+            self._entries = out
+        return self._entries
+
+    def _string_nbytes(self, key: str) -> int | None:
+        try:
+            return string_nbytes(self.read(key))
+        except CheckpointError:
+            return None
+
+    def read(self, key: str) -> np.ndarray:
+        try:
+            value: Any = self._reader.get_tensor(key)
+        except Exception as e:
+            raise self._value_error(key, e) from e
+        if isinstance(value, bytes):
+            # A 0-d object array: numpy's fixed-width bytes dtype would drop trailing NULs.
+            out = np.empty((), dtype=object)
+            out[()] = value
+            return out
+        return np.asarray(value)
+
+    def _value_error(self, key: str, e: BaseException) -> CheckpointError:
+        msg = _first_line(e)
+        if "No such file" in msg or "not found" in msg.lower():
+            m = _MISSING_FILE_RE.search(msg)
+            missing = m.group(1) if m else f"{self.location.prefix}.data-*"
+            n = len(self.entries())
+            return CheckpointError(
+                f"{missing}: data shard missing; the index lists {n} values but their data "
+                "cannot be read",
+                "such a checkpoint cannot be restored; copy the missing .data-* file(s) from "
+                "where the checkpoint was written",
+            )
+        shard_file = self._shard_file(msg)
+        if "Read less bytes" in msg or "truncated" in msg.lower():
+            return CheckpointError(
+                f"{shard_file}: cut short; value {key} ends past the end of the file",
+                "the data file is truncated; copy it again from where it was written",
+            )
+        if "Checksum does not match" in msg or "checksum" in msg.lower():
+            return CheckpointError(
+                f"{shard_file}: value {key} fails its checksum; the file is corrupt",
+                "copy the checkpoint again from where it was written",
+            )
+        return CheckpointError(f"{shard_file}: cannot read value {key} ({msg})")
+
+    def _shard_file(self, msg: str) -> str:
+        files = self.location.data_files
+        m = _SHARD_RE.search(msg)
+        if m and files:
+            wanted = f".data-{int(m.group(1)):05d}-of-"
+            for f in files:
+                if wanted in f.name:
+                    return str(f)
+        if len(files) == 1:
+            return str(files[0])
+        return f"{self.location.prefix}.data-*"
+
+    def close(self) -> None:
+        self._reader = None
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip() or type(e).__name__
+    return text.splitlines()[0][:300]
