@@ -33,12 +33,18 @@ def string_nbytes(values: np.ndarray) -> int:
 class TFBackend:
     def __init__(self, location: Location) -> None:
         self.location = location
-        tf = _tf.tensorflow()
-        try:
-            self._reader = tf.train.load_checkpoint(str(location.prefix))
-        except Exception as e:
-            raise self._index_error(e) from e
+        self._reader: Any = None
         self._entries: list[Entry] | None = None
+        self._open()
+
+    def _open(self) -> Any:
+        if self._reader is None:
+            tf = _tf.tensorflow()
+            try:
+                self._reader = tf.train.load_checkpoint(str(self.location.prefix))
+            except Exception as e:
+                raise self._index_error(e) from e
+        return self._reader
 
     def _index_error(self, e: BaseException) -> CheckpointError:
         index = self.location.index_file
@@ -53,8 +59,9 @@ class TFBackend:
 
     def entries(self) -> list[Entry]:
         if self._entries is None:
-            shapes = self._reader.get_variable_to_shape_map()
-            dtypes = self._reader.get_variable_to_dtype_map()
+            reader = self._open()
+            shapes = reader.get_variable_to_shape_map()
+            dtypes = reader.get_variable_to_dtype_map()
             out = []
             nbytes: int | None
             for key, shape in shapes.items():
@@ -75,8 +82,11 @@ class TFBackend:
 
     def read(self, key: str) -> np.ndarray:
         try:
-            value: Any = self._reader.get_tensor(key)
+            value: Any = self._open().get_tensor(key)
         except Exception as e:
+            # After one failed read, TensorFlow's reader can abort the process on the next
+            # (a CHECK on its status): never touch it again, reopen a fresh one if needed.
+            self._reader = None
             raise self._value_error(key, e) from e
         if isinstance(value, bytes):
             # A 0-d object array: numpy's fixed-width bytes dtype would drop trailing NULs.

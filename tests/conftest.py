@@ -1,0 +1,95 @@
+"""Session fixtures: real TensorFlow checkpoints, written once per test session when first used.
+
+TensorFlow is imported only inside the fixtures that need it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.checkpoints import (
+    PROJECT_ROOT,
+    copy_checkpoint_dir,
+    write_all_dtypes,
+    write_keras2_checkpoint,
+    write_name_based,
+    write_saved_model,
+    write_sharded,
+)
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+EXTERNAL_FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures" / "external"
+"""Checkpoints written by other TensorFlow versions, kept outside the repository."""
+
+
+@pytest.fixture(scope="session")
+def samples_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The OUT directory of `sample_models.train.train_all(OUT, steps=3)` under Keras 3.
+
+    Holds `my_model/`, `custom_model/` and `versioned_model/`, each a `CheckpointManager`
+    directory with a `checkpoint` state file and three checkpoints.
+    """
+    from sample_models.train import train_all
+
+    out = tmp_path_factory.mktemp("samples")
+    train_all(out, steps=3)
+    return out
+
+
+@pytest.fixture(scope="session")
+def name_based_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Prefix of a TF1 name-based checkpoint (`tests.checkpoints.write_name_based`)."""
+    return write_name_based(tmp_path_factory.mktemp("name_based"))
+
+
+@pytest.fixture(scope="session")
+def sharded_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Prefix of an object-based checkpoint in four data shards (`write_sharded`)."""
+    return write_sharded(tmp_path_factory.mktemp("sharded"))
+
+
+@pytest.fixture(scope="session")
+def saved_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SavedModel directory of a small `tf.Module` (`write_saved_model`)."""
+    return write_saved_model(tmp_path_factory.mktemp("saved_model"))
+
+
+@pytest.fixture(scope="session")
+def dtypes_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Prefix of a checkpoint with one variable per dtype (`write_all_dtypes`)."""
+    return write_all_dtypes(tmp_path_factory.mktemp("dtypes"))
+
+
+@pytest.fixture(scope="session")
+def keras2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`CheckpointManager` directory of `my_model` trained under Keras 2 in a subprocess."""
+    return write_keras2_checkpoint(tmp_path_factory.mktemp("keras2"))
+
+
+@pytest.fixture(scope="session")
+def external_fixtures() -> Path:
+    """`../shared/fixtures/external`; the test is skipped when that directory is absent."""
+    if not EXTERNAL_FIXTURES.is_dir():
+        pytest.skip("external fixtures not present (../shared/fixtures/external)")
+    return EXTERNAL_FIXTURES
+
+
+@pytest.fixture
+def broken_copy(tmp_path: Path) -> Callable[[Path], Path]:
+    """Factory: `broken_copy(src_dir)` copies a checkpoint directory into a fresh tmp dir.
+
+    The copy keeps the source directory's name and is returned, ready for a breakage helper
+    from `tests.checkpoints`; every call makes a new copy.
+    """
+    counter = itertools.count()
+
+    def copy(src_dir: Path) -> Path:
+        return copy_checkpoint_dir(src_dir, tmp_path / f"copy{next(counter)}" / src_dir.name)
+
+    return copy
