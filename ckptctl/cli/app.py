@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ckptctl import __version__
-from ckptctl.cli import inspect_cmd
+from ckptctl.cli import inspect_cmd, restore_cmd
 
 app = typer.Typer(
     name="ckptctl",
@@ -40,6 +40,7 @@ def _root(
 
 
 app.command("inspect")(inspect_cmd.inspect)
+app.command("restore")(restore_cmd.restore)
 
 
 def main() -> None:

@@ -15,8 +15,10 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from ckptctl.cli.fold import fold_rows
 from ckptctl.errors import CkptctlError
 from ckptctl.inspection import InspectReport, TreeNode, VariableInfo
+from ckptctl.restore import RestoreReport
 
 # Off a terminal (CI logs, pipes) tables keep whole keys instead of folding them at 80 columns.
 _PIPE_WIDTH = 250
@@ -179,3 +181,155 @@ def _add_tree_children(branch: Tree, node: TreeNode) -> None:
             label.append(f"  {child.dtype} {shape_str(child.shape)}", style="cyan")
         sub = branch.add(label)
         _add_tree_children(sub, child)
+
+
+def _restore_summary(report: RestoreReport) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    grid.add_row("Checkpoint", escape(report.checkpoint))
+    grid.add_row("Model", escape(report.model))
+    if report.format == "object-graph":
+        grid.add_row("Key", "(root)" if report.key == "." else escape(report.key))
+    shapes = ", ".join(shape_str(s) for s in report.input_shapes)
+    grid.add_row("Inputs", f"{shapes} {report.input_dtype}")
+    matched = f"{_plural(report.matched, 'value')} matched"
+    if report.not_requested:
+        matched += f"; {len(report.not_requested)} not requested"
+        if report.optimizer is None and any(
+            k.startswith("optimizer/") for k in report.not_requested
+        ):
+            matched += " (optimizer state: add --optimizer to restore it)"
+    grid.add_row("Matched", matched)
+    return grid
+
+
+def render_restore(report: RestoreReport, console: Console) -> None:
+    console.print(_restore_summary(report))
+    console.print()
+    if report.unused:
+        rows = [
+            [u.path or u.key, shape_str(u.shape), u.dtype, u.suggestion or ""]
+            for u in report.unused
+        ]
+        console.print(
+            _problem_table(
+                "Unused: in the checkpoint, taken by nothing in the model",
+                [
+                    "checkpoint path" if report.format == "object-graph" else "checkpoint key",
+                    "shape",
+                    "dtype",
+                    "likely match in the model",
+                ],
+                rows,
+            )
+        )
+    if report.missing:
+        rows = [[m.path, shape_str(m.shape), m.dtype, m.suggestion or ""] for m in report.missing]
+        console.print(
+            _problem_table(
+                "Missing: model variables the checkpoint has no value for",
+                ["model path", "shape", "dtype", "likely match in the checkpoint"],
+                rows,
+            )
+        )
+    if report.mismatched:
+        rows = [
+            [
+                m.path,
+                f"{shape_str(m.checkpoint_shape)} {m.checkpoint_dtype}",
+                f"{shape_str(m.model_shape)} {m.model_dtype}",
+                m.reason or "",
+            ]
+            for m in report.mismatched
+        ]
+        console.print(
+            _problem_table(
+                "Mismatched: present on both sides, but they do not fit",
+                ["path", "checkpoint", "model", "why"],
+                rows,
+            )
+        )
+    _render_checks(report, console)
+
+
+def _problem_table(title: str, headers: list[str], rows: list[list[str]]) -> Table:
+    table = Table(
+        title=Text(title, style="bold"), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
+    )
+    for i, h in enumerate(headers):
+        if i == 0 or i == len(headers) - 1:
+            table.add_column(h, overflow="fold")
+        else:
+            table.add_column(h, no_wrap=True)
+    for row in fold_rows(rows):
+        table.add_row(*(escape(c) for c in row))
+    return table
+
+
+def _mark(ok: bool) -> Text:
+    return Text("ok  ", style="bold green") if ok else Text("FAIL", style="bold red")
+
+
+def _render_checks(report: RestoreReport, console: Console) -> None:
+    lines = Table.grid(padding=(0, 1))
+    lines.add_column(no_wrap=True)
+    lines.add_column(style="bold", no_wrap=True)
+    lines.add_column(overflow="fold")
+    structure_ok = not report.problems
+    if structure_ok:
+        lines.add_row(
+            _mark(True), "structure", "every model variable has its value, nothing unused"
+        )
+    else:
+        counts = []
+        for word, items in (
+            ("unused", report.unused),
+            ("missing", report.missing),
+            ("mismatched", report.mismatched),
+        ):
+            if items:
+                counts.append(f"{len(items)} {word}")
+        lines.add_row(_mark(False), "structure", ", ".join(counts))
+    v = report.values
+    if report.stopped:
+        lines.add_row(Text("--  ", style="dim"), "values", Text(report.stopped, style="dim"))
+    elif v.differing:
+        shown = ", ".join(v.differing[:5]) + (" ..." if len(v.differing) > 5 else "")
+        lines.add_row(
+            _mark(False),
+            "values",
+            f"{len(v.differing)} of {v.checked} differ from the checkpoint: {shown}",
+        )
+    else:
+        lines.add_row(
+            _mark(True), "values", f"{v.checked} restored, each equal to the checkpoint bit for bit"
+        )
+    o = report.outputs
+    if o.ran:
+        text = f"{o.batches} random batches, two restored instances: "
+        text += "equal" if o.equal else f"differ (max |diff| {o.max_abs_diff:.3g})"
+        if not o.finite:
+            text += "; outputs contain NaN or Inf"
+        if o.detail and not (o.equal and o.finite):
+            text += f"\n{o.detail}"
+        lines.add_row(_mark(o.equal and o.finite), "outputs", text)
+    if o.golden is not None:
+        g = o.golden
+        text = f"{g.file}: " + ("equal" if g.equal else f"differ (max |diff| {g.max_abs_diff:.3g})")
+        lines.add_row(_mark(g.equal), "golden", escape(text))
+    if report.saved_golden:
+        lines.add_row(Text("    "), "saved", escape(report.saved_golden))
+    console.print(lines)
+    console.print()
+    if report.ok:
+        console.print(Text("Restored and verified.", style="bold green"))
+    elif report.problems and not report.partial:
+        console.print(
+            Text(
+                "Not restored: the checkpoint does not fit the model; nothing was assigned.",
+                style="bold red",
+            )
+        )
+    else:
+        console.print(Text("Restore not verified: see the failed checks above.", style="bold red"))

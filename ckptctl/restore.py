@@ -1,0 +1,813 @@
+"""``restore``: build the user's model, match it against a checkpoint, restore, and prove it.
+
+The order matters (see docs/TF_NOTES.md):
+
+1. construct and *build* the model before anything is restored (an unbuilt Keras 3 model
+   silently keeps fresh kernels);
+2. match checkpoint and model by object path without assigning anything;
+3. assign nothing if anything mismatches (TensorFlow would fail part-way), unless ``partial``;
+4. restore, then compare every restored variable with the stored tensor, bit for bit;
+5. restore a second, independently initialised instance and require equal outputs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ckptctl import _tf
+from ckptctl.errors import CheckpointError, ModelError, UsageError
+from ckptctl.loader import (
+    ModelSpec,
+    construct,
+    parse_spec,
+    resolve_factory,
+    user_traceback,
+)
+from ckptctl.objgraph import VARIABLE_VALUE, Attribute, KeyInfo, Node, ObjectGraph
+from ckptctl.reader import Checkpoint, Entry, open_checkpoint
+
+NON_MODEL_CHILDREN = frozenset({"optimizer", "save_counter", "step", "global_step", "epoch"})
+ROOT_KEY = "."
+
+
+# ---------------------------------------------------------------- the report
+
+
+@dataclass
+class UnusedEntry:
+    key: str
+    path: str | None
+    shape: list[int]
+    dtype: str
+    suggestion: str | None = None
+
+
+@dataclass
+class MissingEntry:
+    path: str
+    shape: list[int]
+    dtype: str
+    suggestion: str | None = None
+
+
+@dataclass
+class MismatchedEntry:
+    key: str
+    path: str
+    checkpoint_shape: list[int]
+    model_shape: list[int]
+    checkpoint_dtype: str
+    model_dtype: str
+    reason: str | None = None
+
+
+@dataclass
+class ValueCheck:
+    checked: int = 0
+    differing: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GoldenCheck:
+    file: str
+    equal: bool
+    max_abs_diff: float
+
+
+@dataclass
+class OutputCheck:
+    batches: int = 0
+    equal: bool = False
+    max_abs_diff: float = 0.0
+    finite: bool = True
+    ran: bool = False
+    golden: GoldenCheck | None = None
+    detail: str | None = None
+
+
+@dataclass
+class RestoreReport:
+    ok: bool
+    checkpoint: str
+    model: str
+    key: str
+    input_shapes: list[list[int]]
+    matched: int
+    unused: list[UnusedEntry]
+    missing: list[MissingEntry]
+    mismatched: list[MismatchedEntry]
+    values: ValueCheck
+    outputs: OutputCheck
+    format: str = "object-graph"
+    input_dtype: str = "float32"
+    optimizer: str | None = None
+    partial: bool = False
+    restored: int = 0
+    not_requested: list[str] = field(default_factory=list)
+    stopped: str | None = None
+    saved_golden: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def problems(self) -> bool:
+        return bool(self.unused or self.missing or self.mismatched)
+
+
+# ---------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    shape: tuple[int, ...]
+    dtype: str
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(d) for d in text.replace("x", ",").split(",") if d.strip())
+    except ValueError as e:
+        raise UsageError(f"--input-shape {text!r}: expected integers like 4,20") from e
+    if not dims or any(d < 0 for d in dims):
+        raise UsageError(f"--input-shape {text!r}: expected positive integers like 4,20")
+    return dims
+
+
+def _declared_inputs(model: Any, dtype: str) -> list[InputSpec] | None:
+    """Input shapes the model declares: a ``ckptctl_input_shapes`` hook, or Keras inputs."""
+    hook = getattr(model, "ckptctl_input_shapes", None)
+    if hook is not None:
+        shapes = hook() if callable(hook) else hook
+        if shapes and isinstance(shapes[0], int):
+            shapes = [shapes]
+        dtypes = getattr(model, "ckptctl_input_dtypes", None) or [dtype] * len(shapes)
+        return [
+            InputSpec(tuple(int(d) for d in s), str(t)) for s, t in zip(shapes, dtypes, strict=True)
+        ]
+    try:
+        inputs = model.inputs
+    except Exception:
+        return None
+    if not inputs:
+        return None
+    specs = []
+    for tensor in inputs:
+        shape = tuple(2 if d is None else int(d) for d in tensor.shape)
+        dt = getattr(tensor, "dtype", dtype)
+        specs.append(InputSpec(shape, getattr(dt, "name", str(dt))))
+    return specs
+
+
+def _proposed_shape(ckpt: Checkpoint, scope: tuple[str, ...]) -> str | None:
+    for info in _graph_order(ckpt.key_infos.values()):
+        if not _in_scope(info.path, scope):
+            continue
+        shape = ckpt.entry(info.key).shape
+        if len(shape) == 2:
+            return f"4,{shape[0]}"
+        if len(shape) == 4:
+            return f"4,32,32,{shape[2]}"
+    return None
+
+
+def make_batches(
+    specs: Sequence[InputSpec], seed: int, count: int, value_range: tuple[int, int]
+) -> list[list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    batches = []
+    for _ in range(count):
+        batch = []
+        for s in specs:
+            dt = np.dtype(s.dtype) if s.dtype != "bfloat16" else np.dtype("float32")
+            if dt.kind in "iu":
+                batch.append(rng.integers(value_range[0], value_range[1], s.shape).astype(dt))
+            elif dt.kind == "b":
+                batch.append(rng.integers(0, 2, s.shape).astype(bool))
+            else:
+                batch.append(rng.standard_normal(s.shape).astype(dt))
+        batches.append(batch)
+    return batches
+
+
+def call_model(model: Any, batch: list[np.ndarray]) -> Any:
+    tf = _tf.tensorflow()
+    tensors = [tf.convert_to_tensor(x) for x in batch]
+    x = tensors[0] if len(tensors) == 1 else tensors
+    try:
+        return model(x, training=False)
+    except TypeError as e:
+        if "training" not in str(e):
+            raise
+        return model(x)
+
+
+def _build(model: Any, spec: ModelSpec | str, batch: list[np.ndarray]) -> None:
+    shapes = " and ".join(str(tuple(x.shape)) for x in batch)
+    try:
+        call_model(model, batch)
+    except Exception as e:
+        raise ModelError(
+            f"{spec} rejected an input of shape {shapes}: {_one_line(e)}",
+            "pass the shape the model expects with --input-shape (and --input-dtype)",
+            user_traceback=user_traceback(e),
+        ) from e
+
+
+def _one_line(e: BaseException) -> str:
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    text = lines[0] if lines else type(e).__name__
+    return f"{type(e).__name__}: {text[:240]}"
+
+
+# ---------------------------------------------------------------- the live object graph
+
+
+def _is_variable(obj: Any) -> bool:
+    return hasattr(obj, "assign") and hasattr(obj, "shape") and hasattr(obj, "dtype")
+
+
+def _escape(name: str) -> str:
+    return name.replace(".", "..").replace("/", ".S")
+
+
+def live_graph(root: Any) -> tuple[ObjectGraph, dict[int, Any]]:
+    """The object graph TensorFlow would write for ``root``, and its variables by node id."""
+    tf = _tf.tensorflow()
+    view = tf.train.TrackableView(root)
+    ids: dict[int, int] = {id(root): 0}
+    objects = [root]
+    nodes = [Node(0)]
+    paths: list[tuple[str, ...]] = [()]
+    i = 0
+    while i < len(objects):
+        obj = objects[i]
+        for name, child in view.children(obj).items():
+            if id(child) not in ids:
+                ids[id(child)] = len(objects)
+                objects.append(child)
+                nodes.append(Node(len(nodes)))
+                paths.append((*paths[i], name))
+            nodes[i].children.append((name, ids[id(child)]))
+        i += 1
+    variables: dict[int, Any] = {}
+    for nid, obj in enumerate(objects):
+        if nid and _is_variable(obj):
+            key = "/".join(_escape(p) for p in paths[nid]) + "/.ATTRIBUTES/" + VARIABLE_VALUE
+            full_name = getattr(obj, "path", None) or str(getattr(obj, "name", "")).split(":")[0]
+            nodes[nid].attributes.append(Attribute(VARIABLE_VALUE, full_name, key))
+            variables[nid] = obj
+    return ObjectGraph(nodes), variables
+
+
+def _var_dtype(var: Any) -> str:
+    dt = var.dtype
+    return str(getattr(dt, "name", dt))
+
+
+def _var_shape(var: Any) -> tuple[int, ...]:
+    return tuple(int(d) for d in var.shape)
+
+
+# ---------------------------------------------------------------- matching
+
+
+def _in_scope(path: str, scope: tuple[str, ...]) -> bool:
+    parts = path.split(".")
+    return tuple(parts[: len(scope)]) == scope
+
+
+def _graph_order(infos: Any) -> list[KeyInfo]:
+    return sorted(infos, key=lambda i: (i.node_id, i.key))
+
+
+@dataclass
+class Pair:
+    """A checkpoint value and the live variable it goes into."""
+
+    entry: Entry
+    path: str
+    var: Any
+
+
+@dataclass
+class Plan:
+    pairs: list[Pair]
+    unused: list[UnusedEntry]
+    missing: list[MissingEntry]
+    mismatched: list[MismatchedEntry]
+    not_requested: list[str]
+
+    @property
+    def problems(self) -> bool:
+        return bool(self.unused or self.missing or self.mismatched)
+
+
+def choose_key(ckpt: Checkpoint, key: str | None) -> str:
+    graph = ckpt.object_graph
+    assert graph is not None
+    children = graph.child_names()
+    if key is not None:
+        if key in (ROOT_KEY, "") or key in children:
+            return ROOT_KEY if key in (ROOT_KEY, "") else key
+        raise UsageError(
+            f"--key {key!r}: the checkpoint root has no such child",
+            f"its children: {', '.join(children) or 'none'} (or --key . for the root itself)",
+        )
+    if "model" in children:
+        return "model"
+    infos = ckpt.key_infos.values()
+    holders = [c for c in children if c not in NON_MODEL_CHILDREN and _holds_values(c, infos)]
+    if len(holders) == 1:
+        return holders[0]
+    if not holders or _looks_like_root_model(children):
+        return ROOT_KEY
+    raise UsageError(
+        f"{ckpt.prefix}: cannot tell which child of the checkpoint root holds the model",
+        f"pass --key with one of: {', '.join(holders)} (or --key . for the root itself)",
+    )
+
+
+def _holds_values(child: str, infos: Any) -> bool:
+    return any(i.path == child or i.path.startswith(child + ".") for i in infos)
+
+
+def _looks_like_root_model(children: list[str]) -> bool:
+    """tf-keras ``Model.save_weights``: the root is the model, its children are layers."""
+    return any(c.startswith(("layer_with_weights", "layer-", "keras_api")) for c in children)
+
+
+def match_graph(ckpt: Checkpoint, key: str, live_root: Any, with_optimizer: bool) -> Plan:
+    ck_infos = ckpt.key_infos
+    graph, variables = live_graph(live_root)
+    live_infos = graph.key_infos()
+    scopes = [] if key == ROOT_KEY else [(key,)]
+    if with_optimizer:
+        scopes.append(("optimizer",))
+
+    def in_scopes(path: str) -> bool:
+        if key == ROOT_KEY and not _in_scope(path, ("optimizer",)):
+            return not _in_scope(path, ("save_counter",))
+        return any(_in_scope(path, s) for s in scopes)
+
+    ck_by_path = {i.path: i for i in _graph_order(ck_infos.values()) if in_scopes(i.path)}
+    live_by_path = {i.path: i for i in _graph_order(live_infos.values()) if in_scopes(i.path)}
+    not_requested = [
+        i.key for i in _graph_order(ck_infos.values()) if not in_scopes(i.path) and i.key in ckpt
+    ]
+    pairs, mismatched = [], []
+    for path, ck in ck_by_path.items():
+        live = live_by_path.get(path)
+        if live is None or ck.key not in ckpt:
+            continue
+        entry, var = ckpt.entry(ck.key), variables[live.node_id]
+        if entry.shape != _var_shape(var) or entry.dtype != _var_dtype(var):
+            mismatched.append(_mismatch(entry, path, var))
+        else:
+            pairs.append(Pair(entry, path, var))
+    if with_optimizer:
+        wrong_slots = _slot_owner_mismatches(ckpt, graph, live_by_path, variables)
+        wrong = {m.path for m in wrong_slots}
+        pairs = [p for p in pairs if p.path not in wrong]
+        mismatched += wrong_slots
+    unused = [
+        UnusedEntry(ck.key, path, list(ckpt.entry(ck.key).shape), ckpt.entry(ck.key).dtype)
+        for path, ck in ck_by_path.items()
+        if path not in live_by_path and ck.key in ckpt
+    ]
+    missing = [
+        MissingEntry(
+            path, list(_var_shape(variables[li.node_id])), _var_dtype(variables[li.node_id])
+        )
+        for path, li in live_by_path.items()
+        if path not in ck_by_path
+    ]
+    _suggest(unused, missing)
+    return Plan(pairs, unused, missing, mismatched, not_requested)
+
+
+def _mismatch(entry: Entry, path: str, var: Any, reason: str | None = None) -> MismatchedEntry:
+    return MismatchedEntry(
+        key=entry.key,
+        path=path,
+        checkpoint_shape=list(entry.shape),
+        model_shape=list(_var_shape(var)),
+        checkpoint_dtype=entry.dtype,
+        model_dtype=_var_dtype(var),
+        reason=reason,
+    )
+
+
+def _slot_owner_mismatches(
+    ckpt: Checkpoint, live: ObjectGraph, live_by_path: dict[str, KeyInfo], variables: dict[int, Any]
+) -> list[MismatchedEntry]:
+    """Keras 3 slots are restored by list position: check each lands on its own variable."""
+    ck_graph = ckpt.object_graph
+    assert ck_graph is not None
+    ck_paths = {n: ".".join(p) for n, p in ck_graph.node_paths().items()}
+    live_paths = {n: ".".join(p) for n, p in live.node_paths().items()}
+    ck_slots = {
+        ck_paths[s]: (ck_paths.get(o), name) for s, (o, name) in ck_graph.keras_slots().items()
+    }
+    out = []
+    for slot, (owner_node, name) in live.keras_slots().items():
+        path = live_paths[slot]
+        if path not in ck_slots or path not in live_by_path:
+            continue
+        ck_owner, ck_name = ck_slots[path]
+        live_owner = live_paths.get(owner_node)
+        if (ck_owner, ck_name) != (live_owner, name):
+            info = live_by_path[path]
+            entry = ckpt.entry(next(k for k, i in ckpt.key_infos.items() if i.path == path))
+            reason = (
+                f"{ck_name} of {ck_owner} in the checkpoint, "
+                f"but would be restored as the {name} of {live_owner}"
+            )
+            out.append(_mismatch(entry, path, variables[info.node_id], reason))
+    return out
+
+
+def _similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b).ratio()
+
+
+def _suggest(unused: list[UnusedEntry], missing: list[MissingEntry]) -> None:
+    """Pair each unused value with the closest missing variable of the same shape and dtype."""
+    for u in unused:
+        name = u.path or u.key
+        targets = [m for m in missing if m.shape == u.shape and m.dtype == u.dtype]
+        if targets:
+            u.suggestion = max(targets, key=lambda m: _similarity(m.path, name)).path
+    for m in missing:
+        sources = [u for u in unused if u.shape == m.shape and u.dtype == m.dtype]
+        if sources:
+            best = max(sources, key=lambda u: _similarity(m.path, u.path or u.key))
+            m.suggestion = best.path or best.key
+
+
+def _name_candidates(var: Any) -> list[str]:
+    names = []
+    path = getattr(var, "path", None)
+    name = str(getattr(var, "name", "")).split(":")[0]
+    for n in (path, name):
+        if n:
+            names.append(n)
+            if "/" in n:
+                names.append(n.split("/", 1)[1])
+    return names
+
+
+def match_by_name(ckpt: Checkpoint, model: Any) -> Plan:
+    """TF1 name-based checkpoints: keys are variable names, so match names."""
+    keys = {e.key: e for e in ckpt.entries}
+    pairs, mismatched, missing, used = [], [], [], set()
+    for var in model.variables:
+        key = next((n for n in _name_candidates(var) if n in keys), None)
+        label = _name_candidates(var)[0] if _name_candidates(var) else repr(var)
+        if key is None:
+            missing.append(MissingEntry(label, list(_var_shape(var)), _var_dtype(var)))
+            continue
+        used.add(key)
+        entry = keys[key]
+        if entry.shape != _var_shape(var) or entry.dtype != _var_dtype(var):
+            mismatched.append(_mismatch(entry, label, var))
+        else:
+            pairs.append(Pair(entry, label, var))
+    unused = [
+        UnusedEntry(k, None, list(e.shape), e.dtype) for k, e in keys.items() if k not in used
+    ]
+    _suggest(unused, missing)
+    return Plan(pairs, unused, missing, mismatched, [])
+
+
+# ---------------------------------------------------------------- restoring and checking
+
+
+def _assign(ckpt: Checkpoint, pairs: list[Pair]) -> None:
+    """Read every value first, then assign: a read error leaves the model untouched."""
+    values = [ckpt.read(p.entry.key) for p in pairs]
+    for p, value in zip(pairs, values, strict=True):
+        p.var.assign(value)
+
+
+def _restore_with_tensorflow(prefix: str, live_root: Any) -> None:
+    status = live_root.restore(prefix)
+    status.expect_partial()
+    status.assert_existing_objects_matched()
+
+
+def check_values(ckpt: Checkpoint, pairs: list[Pair]) -> ValueCheck:
+    check = ValueCheck()
+    for p in pairs:
+        stored = ckpt.read(p.entry.key)
+        live = np.asarray(p.var.numpy())
+        check.checked += 1
+        same = stored.shape == live.shape and stored.dtype == live.dtype
+        if not same or stored.tobytes() != live.tobytes():
+            check.differing.append(p.path)
+    return check
+
+
+def _flatten(outputs: Any) -> list[np.ndarray]:
+    tf = _tf.tensorflow()
+    return [np.asarray(t) for t in tf.nest.flatten(outputs)]
+
+
+def _compare(
+    a: list[np.ndarray], b: list[np.ndarray], atol: float, rtol: float
+) -> tuple[bool, float, bool]:
+    """(equal, max |a-b|, all finite)."""
+    if len(a) != len(b):
+        return False, float("inf"), True
+    equal, worst, finite = True, 0.0, True
+    for x, y in zip(a, b, strict=True):
+        if x.shape != y.shape:
+            return False, float("inf"), finite
+        if x.dtype.kind in "fc":
+            finite = finite and bool(np.isfinite(x).all() and np.isfinite(y).all())
+        if x.dtype.kind in "fciub" and x.size:
+            diff = np.abs(x.astype(np.float64) - y.astype(np.float64))
+            worst = max(worst, float(np.nanmax(diff)) if diff.size else 0.0)
+        if atol == 0 and rtol == 0:
+            equal = equal and np.array_equal(x, y)
+        else:
+            equal = equal and bool(np.allclose(x, y, atol=atol, rtol=rtol, equal_nan=False))
+    return equal, worst, finite
+
+
+def save_golden(
+    path: Path, batches: list[list[np.ndarray]], outputs: list[list[np.ndarray]]
+) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    for b, (inputs, outs) in enumerate(zip(batches, outputs, strict=True)):
+        for i, x in enumerate(inputs):
+            arrays[f"input_{b}_{i}"] = x
+        for j, y in enumerate(outs):
+            arrays[f"output_{b}_{j}"] = y
+    meta = {"batches": len(batches), "inputs": len(batches[0]), "outputs": len(outputs[0])}
+    arrays["meta"] = np.array(json.dumps(meta))
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **arrays)  # type: ignore[arg-type]
+    os.replace(tmp, path)
+
+
+def load_golden(path: Path) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]]]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            batches = [
+                [data[f"input_{b}_{i}"] for i in range(meta["inputs"])]
+                for b in range(meta["batches"])
+            ]
+            outputs = [
+                [data[f"output_{b}_{j}"] for j in range(meta["outputs"])]
+                for b in range(meta["batches"])
+            ]
+    except FileNotFoundError as e:
+        raise UsageError(f"--golden {path}: no such file") from e
+    except (OSError, ValueError, KeyError) as e:
+        raise CheckpointError(
+            f"{path}: not a golden file written by --save-golden ({e})",
+            "record one with: ckptctl restore CHECKPOINT --model ... --save-golden FILE.npz",
+        ) from e
+    return batches, outputs
+
+
+# ---------------------------------------------------------------- the flow
+
+
+@dataclass
+class _Instance:
+    model: Any
+    optimizer: Any
+    root: Any
+    plan: Plan
+
+
+def restore(
+    checkpoint: str | os.PathLike[str],
+    model: str | Callable[..., Any],
+    *,
+    model_args: dict[str, Any] | None = None,
+    input_shapes: Sequence[Sequence[int]] | None = None,
+    input_dtype: str = "float32",
+    input_range: tuple[int, int] = (0, 10),
+    key: str | None = None,
+    optimizer: str | Callable[[], Any] | None = None,
+    partial: bool = False,
+    seed: int = 0,
+    batches: int = 3,
+    atol: float = 0.0,
+    rtol: float = 0.0,
+    save_golden_to: str | os.PathLike[str] | None = None,
+    golden: str | os.PathLike[str] | None = None,
+) -> RestoreReport:
+    """Restore ``checkpoint`` into ``model`` and prove it restored completely and correctly.
+
+    ``model`` is ``"pkg.module:Name"``, ``"path/file.py:Name"`` or a callable returning a
+    model. Raises ``CkptctlError`` when an input cannot be read or used; every problem the
+    checks find is in the returned report (``report.ok`` is False).
+    """
+    if batches < 1:
+        raise UsageError("--batches must be at least 1")
+    tf = _tf.tensorflow()
+    keras = _tf.keras()
+    if isinstance(model, str):
+        spec: ModelSpec | str = parse_spec(model)
+        assert isinstance(spec, ModelSpec)
+        factory = resolve_factory(spec)
+        label = str(spec)
+    else:
+        factory, label = model, getattr(model, "__qualname__", repr(model))
+        spec = label
+    kwargs = model_args or {}
+    golden_path = Path(golden) if golden is not None else None
+    save_path = Path(save_golden_to) if save_golden_to is not None else None
+
+    with open_checkpoint(checkpoint) as ckpt:
+        if save_path is not None:
+            _refuse_checkpoint_dir(save_path, ckpt)
+        named = ckpt.format == "object-graph"
+        chosen_key = choose_key(ckpt, key) if named else ROOT_KEY
+        scope = () if chosen_key == ROOT_KEY else (chosen_key,)
+
+        def make(instance_seed: int) -> tuple[Any, list[InputSpec]]:
+            keras.utils.set_random_seed(instance_seed)
+            m = construct(label, factory, kwargs)
+            specs = _input_specs(m, input_shapes, input_dtype, ckpt, scope, label)
+            return m, specs
+
+        model_a, specs = make(seed + 1)
+        random_batches = make_batches(specs, seed, batches, input_range)
+        _build(model_a, label, random_batches[0])
+
+        def prepare(m: Any) -> _Instance:
+            opt = _make_optimizer(optimizer, m) if optimizer is not None else None
+            if not named:
+                return _Instance(m, opt, None, match_by_name(ckpt, m))
+            children: dict[str, Any] = {}
+            if chosen_key == ROOT_KEY:
+                root = tf.train.Checkpoint(root=m)
+                live_root = m
+            else:
+                children[chosen_key] = m
+                if opt is not None:
+                    children["optimizer"] = opt
+                root = tf.train.Checkpoint(**children)
+                live_root = root
+            plan = match_graph(ckpt, chosen_key, live_root, opt is not None)
+            return _Instance(m, opt, root, plan)
+
+        a = prepare(model_a)
+        report = RestoreReport(
+            ok=False,
+            checkpoint=ckpt.prefix,
+            model=label,
+            key=chosen_key,
+            input_shapes=[list(s.shape) for s in specs],
+            input_dtype=",".join(sorted({s.dtype for s in specs})),
+            matched=len(a.plan.pairs),
+            unused=a.plan.unused,
+            missing=a.plan.missing,
+            mismatched=a.plan.mismatched,
+            values=ValueCheck(),
+            outputs=OutputCheck(),
+            format=ckpt.format,
+            optimizer=optimizer
+            if isinstance(optimizer, str) or optimizer is None
+            else repr(optimizer),
+            partial=partial,
+            not_requested=a.plan.not_requested,
+        )
+        if a.plan.problems and not partial:
+            report.stopped = "skipped: nothing was assigned (--partial restores what fits)"
+            return report
+
+        _restore_instance(ckpt, a, partial)
+        report.restored = len(a.plan.pairs)
+        report.values = check_values(ckpt, a.plan.pairs)
+
+        model_b, _ = make(seed + 2)
+        _build(model_b, label, random_batches[0])
+        b = prepare(model_b)
+        _restore_instance(ckpt, b, partial)
+        report.outputs = _check_outputs(a.model, b.model, random_batches, atol, rtol)
+
+        golden_outputs = None
+        if golden_path is not None:
+            golden_inputs, expected = load_golden(golden_path)
+            golden_outputs = [_flatten(call_model(a.model, batch)) for batch in golden_inputs]
+            equal, worst, finite = True, 0.0, True
+            for got, want in zip(golden_outputs, expected, strict=True):
+                e, w, f = _compare(got, want, atol, rtol)
+                equal, worst, finite = equal and e, max(worst, w), finite and f
+            report.outputs.golden = GoldenCheck(str(golden_path), equal and finite, worst)
+
+        report.ok = (
+            not report.problems
+            and not report.values.differing
+            and report.outputs.equal
+            and report.outputs.finite
+            and (report.outputs.golden is None or report.outputs.golden.equal)
+        )
+        if save_path is not None and report.ok:
+            outs = [_flatten(call_model(a.model, batch)) for batch in random_batches]
+            save_golden(save_path, random_batches, outs)
+            report.saved_golden = str(save_path)
+        return report
+
+
+def _refuse_checkpoint_dir(path: Path, ckpt: Checkpoint) -> None:
+    if path.resolve().parent == ckpt.location.directory.resolve():
+        raise UsageError(
+            f"--save-golden {path}: refusing to write into the checkpoint's directory",
+            "write the golden file elsewhere, e.g. tests/golden/model.npz",
+        )
+
+
+def _input_specs(
+    model: Any,
+    shapes: Sequence[Sequence[int]] | None,
+    dtype: str,
+    ckpt: Checkpoint,
+    scope: tuple[str, ...],
+    label: str,
+) -> list[InputSpec]:
+    if shapes:
+        return [InputSpec(tuple(int(d) for d in s), dtype) for s in shapes]
+    declared = _declared_inputs(model, dtype)
+    if declared:
+        return declared
+    proposal = _proposed_shape(ckpt, scope) if ckpt.format == "object-graph" else None
+    hint = f"e.g. --input-shape {proposal} (read from the checkpoint)" if proposal else ""
+    raise UsageError(
+        f"{label} declares no input shape: pass --input-shape (repeat it for several inputs)",
+        hint or "or give the model class a ckptctl_input_shapes attribute, e.g. [(4, 20)]",
+    )
+
+
+def _make_optimizer(optimizer: str | Callable[[], Any], model: Any) -> Any:
+    keras = _tf.keras()
+    try:
+        if callable(optimizer):
+            opt = optimizer()
+        elif ":" in optimizer:
+            opt = construct(optimizer, resolve_factory(parse_spec(optimizer)), {})
+        else:
+            opt = keras.optimizers.get(optimizer)
+    except ModelError:
+        raise
+    except (ValueError, TypeError) as e:
+        raise UsageError(
+            f"--optimizer {optimizer!r}: not a Keras optimizer ({_one_line(e)})",
+            "use an identifier such as adam or sgd, or MODULE:NAME",
+        ) from e
+    try:
+        opt.build(model.trainable_variables)
+    except Exception as e:
+        raise ModelError(
+            f"--optimizer {optimizer!r}: could not be built on the model's variables "
+            f"({_one_line(e)})"
+        ) from e
+    return opt
+
+
+def _restore_instance(ckpt: Checkpoint, inst: _Instance, partial: bool) -> None:
+    if partial or inst.root is None or inst.plan.problems:
+        _assign(ckpt, inst.plan.pairs)
+    else:
+        try:
+            _restore_with_tensorflow(ckpt.prefix, inst.root)
+        except Exception as e:
+            raise CheckpointError(
+                f"{ckpt.prefix}: TensorFlow's restore failed after matching: {_one_line(e)}",
+                "run again with --debug for the traceback, and report it",
+            ) from e
+
+
+def _check_outputs(
+    a: Any, b: Any, batches: list[list[np.ndarray]], atol: float, rtol: float
+) -> OutputCheck:
+    check = OutputCheck(batches=len(batches), ran=True, equal=True)
+    for batch in batches:
+        out_a = _flatten(call_model(a, batch))
+        out_b = _flatten(call_model(b, batch))
+        equal, worst, finite = _compare(out_a, out_b, atol, rtol)
+        check.equal = check.equal and equal
+        check.finite = check.finite and finite
+        check.max_abs_diff = max(check.max_abs_diff, worst)
+    if not check.finite:
+        check.detail = "the model's outputs contain NaN or Inf"
+    elif not check.equal:
+        check.detail = (
+            "two restored instances disagree: some state is not restored from the checkpoint"
+        )
+    return check
