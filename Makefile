@@ -23,6 +23,11 @@ demo: install
 	$(BIN)/python -m sample_models.train --out $(SAMPLES)
 	$(BIN)/ckptctl inspect $(SAMPLES)/my_model
 	$(BIN)/ckptctl inspect $(SAMPLES)/custom_model --tree
+	$(BIN)/ckptctl restore $(SAMPLES)/my_model --model sample_models.models:MyModel \
+	  --input-shape 4,20 --optimizer adam
+	@echo "--- a model whose layer was renamed: ckptctl says what does not fit (exit 1)"
+	$(BIN)/ckptctl restore $(SAMPLES)/my_model --model sample_models.broken:RenamedModel \
+	  --input-shape 4,20; test $$? -eq 1
 
 test: install
 	$(BIN)/python -m pytest -q
