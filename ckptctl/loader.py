@@ -10,6 +10,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -65,9 +66,20 @@ def user_traceback(exc: BaseException) -> str:
     return "".join(lines).rstrip()
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_NOISE = ("Exception encountered when calling", "Traceback", "Arguments received by")
+
+
+def one_line(exc: BaseException, limit: int = 240) -> str:
+    """``Type: the first informative line`` of an exception's message."""
+    lines = [_ANSI.sub("", ln).strip() for ln in str(exc).splitlines()]
+    useful = [ln for ln in lines if ln and not ln.startswith(_NOISE)]
+    text = useful[0] if useful else (lines[0] if lines and lines[0] else "")
+    return f"{type(exc).__name__}: {text[:limit]}" if text else type(exc).__name__
+
+
 def _last_line(exc: BaseException) -> str:
-    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    return text.splitlines()[-1] if text else type(exc).__name__
+    return one_line(exc)
 
 
 def import_module(spec: ModelSpec) -> ModuleType:
@@ -124,7 +136,11 @@ def resolve_factory(spec: ModelSpec) -> Callable[..., Any]:
     for part in spec.name.split("."):
         if not hasattr(obj, part):
             candidates = sorted(
-                n for n, v in vars(module).items() if isinstance(v, type) and not n.startswith("_")
+                n
+                for n, v in vars(module).items()
+                if isinstance(v, type)
+                and not n.startswith("_")
+                and getattr(v, "__module__", None) == module.__name__
             )
             shown = ", ".join(candidates[:8]) or "none"
             raise ModelError(

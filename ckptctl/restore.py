@@ -27,6 +27,7 @@ from ckptctl.errors import CheckpointError, ModelError, UsageError
 from ckptctl.loader import (
     ModelSpec,
     construct,
+    one_line,
     parse_spec,
     resolve_factory,
     user_traceback,
@@ -134,7 +135,7 @@ class InputSpec:
 
 def parse_shape(text: str) -> tuple[int, ...]:
     try:
-        dims = tuple(int(d) for d in text.replace("x", ",").split(",") if d.strip())
+        dims = tuple(int(d) for d in text.split(","))
     except ValueError as e:
         raise UsageError(f"--input-shape {text!r}: expected integers like 4,20") from e
     if not dims or any(d < 0 for d in dims):
@@ -217,15 +218,13 @@ def _build(model: Any, spec: ModelSpec | str, batch: list[np.ndarray]) -> None:
     except Exception as e:
         raise ModelError(
             f"{spec} rejected an input of shape {shapes}: {_one_line(e)}",
-            "pass the shape the model expects with --input-shape (and --input-dtype)",
-            user_traceback=user_traceback(e),
+            "pass the shape the model expects with --input-shape (and --input-dtype); "
+            "--debug shows the traceback",
         ) from e
 
 
 def _one_line(e: BaseException) -> str:
-    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
-    text = lines[0] if lines else type(e).__name__
-    return f"{type(e).__name__}: {text[:240]}"
+    return one_line(e)
 
 
 # ---------------------------------------------------------------- the live object graph
@@ -618,21 +617,19 @@ def restore(
     """
     if batches < 1:
         raise UsageError("--batches must be at least 1")
-    tf = _tf.tensorflow()
-    keras = _tf.keras()
-    if isinstance(model, str):
-        spec: ModelSpec | str = parse_spec(model)
-        assert isinstance(spec, ModelSpec)
-        factory = resolve_factory(spec)
-        label = str(spec)
-    else:
-        factory, label = model, getattr(model, "__qualname__", repr(model))
-        spec = label
+    spec = parse_spec(model) if isinstance(model, str) else None
     kwargs = model_args or {}
     golden_path = Path(golden) if golden is not None else None
     save_path = Path(save_golden_to) if save_golden_to is not None else None
 
     with open_checkpoint(checkpoint) as ckpt:
+        tf = _tf.tensorflow()
+        keras = _tf.keras()
+        if spec is not None:
+            factory, label = resolve_factory(spec), str(spec)
+        else:
+            assert callable(model)
+            factory, label = model, getattr(model, "__qualname__", repr(model))
         if save_path is not None:
             _refuse_checkpoint_dir(save_path, ckpt)
         named = ckpt.format == "object-graph"

@@ -31,7 +31,8 @@ def stdout_console() -> Console:
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    # soft_wrap: a message that names a long path stays on its line instead of being cut.
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_json(doc: Any) -> None:
