@@ -30,7 +30,6 @@ from ckptctl.loader import (
     one_line,
     parse_spec,
     resolve_factory,
-    user_traceback,
 )
 from ckptctl.objgraph import VARIABLE_VALUE, Attribute, KeyInfo, Node, ObjectGraph
 from ckptctl.reader import Checkpoint, Entry, open_checkpoint
