@@ -69,7 +69,7 @@ def locate(path: str | os.PathLike[str]) -> Location:
         return _from_directory(p)
     if p.is_file():
         return _from_file(p)
-    if Path(f"{p}.index").is_file():
+    if Path(f"{p}.index").exists():
         return _at_prefix(p)
     if os.path.lexists(p):
         raise CheckpointError(f"{p}: cannot be read (a broken link, or not a file or directory)")

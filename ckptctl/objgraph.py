@@ -74,7 +74,7 @@ class ObjectGraph:
     def _list_children(self, node_id: int) -> list[int] | None:
         """Children of a list-like node (local names 0, 1, 2, ...), in order; else None."""
         children = self.nodes[node_id].children
-        if not children or not all(name.isdigit() for name, _ in children):
+        if not children or not all(name.isascii() and name.isdigit() for name, _ in children):
             return None
         return [nid for _, nid in sorted(children, key=lambda c: int(c[0]))]
 
