@@ -4,6 +4,7 @@ The Python API mirrors the command line; each verb returns a report dataclass::
 
     import ckptctl
     report = ckptctl.inspect("runs/exp1")          # InspectReport
+    report = ckptctl.restore("runs/exp1", "mypkg.model:Net", input_shapes=[(8, 128)])
     print(report.total_params, [v.path for v in report.variables])
 
 Nothing here imports TensorFlow until a checkpoint is actually read.
@@ -26,17 +27,20 @@ __all__ = [
     "inspect",
     "locate",
     "open_checkpoint",
+    "restore",
 ]
 
 if TYPE_CHECKING:
     from ckptctl.inspection import inspect
-    from ckptctl.locate import locate
+    from ckptctl.location import locate
     from ckptctl.reader import open_checkpoint
+    from ckptctl.restoration import restore
 
 _LAZY = {
     "inspect": ("ckptctl.inspection", "inspect"),
-    "locate": ("ckptctl.locate", "locate"),
+    "locate": ("ckptctl.location", "locate"),
     "open_checkpoint": ("ckptctl.reader", "open_checkpoint"),
+    "restore": ("ckptctl.restoration", "restore"),
 }
 
 

@@ -80,7 +80,7 @@ def inspect(
     tree: bool = False,
     backend: BackendName = "auto",
 ) -> InspectReport:
-    """Describe the checkpoint at ``path`` (any form :func:`ckptctl.locate.locate` accepts).
+    """Describe the checkpoint at ``path`` (any form :func:`ckptctl.locate` accepts).
 
     A checkpoint whose index is readable but whose values are not (a missing or corrupt data
     shard) still gets a report listing what the index holds, with ``error`` set.

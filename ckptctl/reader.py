@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from ckptctl.locate import Location, locate
+from ckptctl.location import Location, locate
 from ckptctl.objgraph import OBJECT_GRAPH_KEY, KeyInfo, ObjectGraph, parse_object_graph
 
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 Format = Literal["object-graph", "name-based"]
 BackendName = Literal["auto", "tf"]
+CHUNK_BYTES = 64 << 20
 SAVE_COUNTER_KEY = "save_counter/.ATTRIBUTES/VARIABLE_VALUE"
 
 
@@ -113,6 +114,21 @@ class Checkpoint:
         if SAVE_COUNTER_KEY not in self._all_entries:
             return None
         return int(self.read(SAVE_COUNTER_KEY).reshape(()).item())
+
+    def read_chunks(self, key: str, max_bytes: int = CHUNK_BYTES) -> Iterator[np.ndarray]:
+        """The value of ``key`` as consecutive flat chunks of at most ``max_bytes`` each.
+
+        Memory stays bounded by the chunk size when the backend can stream (the TensorFlow-free
+        reader can); otherwise the whole value is read once and sliced.
+        """
+        stream = getattr(self._backend, "read_chunks", None)
+        if stream is not None:
+            yield from stream(key, max_bytes)
+            return
+        flat = self.read(key).reshape(-1)
+        step = max(1, max_bytes // max(1, flat.itemsize))
+        for start in range(0, flat.size, step):
+            yield flat[start : start + step]
 
     def iter_values(self, keys: list[str] | None = None) -> Iterator[tuple[Entry, np.ndarray]]:
         for e in self.entries if keys is None else [self.entry(k) for k in keys]:

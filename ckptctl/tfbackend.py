@@ -14,7 +14,7 @@ import numpy as np
 
 from ckptctl import _tf
 from ckptctl.errors import CheckpointError
-from ckptctl.locate import Location
+from ckptctl.location import Location
 from ckptctl.reader import Entry
 
 _MISSING_FILE_RE = re.compile(r"(\S+\.data-\d{5}-of-\d{5})")

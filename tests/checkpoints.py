@@ -352,3 +352,53 @@ def state_file_names_deleted_prefix(dirpath: Path) -> None:
 def _truncate_half(path: Path) -> None:
     with path.open("r+b") as f:
         f.truncate(path.stat().st_size // 2)
+
+
+def _run_writer(what: str, dirpath: Path, legacy_keras: bool = False) -> str:
+    """Run `python -m tests.models.writers WHAT DIRPATH` in a fresh process; return its stdout."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("TF_USE_LEGACY_KERAS", None)
+    if legacy_keras:
+        env["TF_USE_LEGACY_KERAS"] = "1"
+    command = [sys.executable, "-m", "tests.models.writers", what, str(dirpath)]
+    result = subprocess.run(
+        command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(command)} exited with {result.returncode}:\n{result.stderr[-4000:]}"
+        )
+    return result.stdout
+
+
+def write_mirrored_checkpoint(dirpath: Path) -> Path:
+    """Train `tests.models.zoo.MirroredModel` under `MirroredStrategy` over two logical CPUs.
+
+    Runs `tests.models.writers.write_mirrored` in a subprocess, because logical devices must be
+    configured before TensorFlow initialises its devices. Returns the checkpoint directory
+    (`checkpoint` state file and `ckpt-1`, model and Adam optimizer).
+    """
+    _run_writer("mirrored", dirpath)
+    return dirpath
+
+
+def write_keras2_save_weights(dirpath: Path) -> Path:
+    """`Model.save_weights` under tf-keras of `MyModel` and `tests.models.zoo.make_sequential`.
+
+    Runs `tests.models.writers.write_keras2_save_weights` in a subprocess with
+    `TF_USE_LEGACY_KERAS=1`. Returns DIRPATH, holding `subclassed/weights` and
+    `sequential/weights` (checkpoints whose root object is the model; no `save_counter`).
+    """
+    _run_writer("save_weights", dirpath, legacy_keras=True)
+    return dirpath
+
+
+def tree_digest(directory: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every file under `directory` (to prove nothing was written)."""
+    import hashlib
+
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }

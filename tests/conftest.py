@@ -93,3 +93,74 @@ def broken_copy(tmp_path: Path) -> Callable[[Path], Path]:
         return copy_checkpoint_dir(src_dir, tmp_path / f"copy{next(counter)}" / src_dir.name)
 
     return copy
+
+
+# ---------------------------------------------------------------- restore: model zoo checkpoints
+
+
+@pytest.fixture(scope="session")
+def zoo_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """Factory: `zoo_ckpt(name)` -> checkpoint directory of a `tests.models.zoo` model.
+
+    NAME is a key of `zoo.TRAINED` (trained 2 steps with Adam, saved as
+    `Checkpoint(model=..., optimizer=...)`), or `mixed` (`MixedPrecisionModel` with
+    `make_loss_scale_optimizer`). Each is written once per session, on first request.
+    """
+    base = tmp_path_factory.mktemp("zoo")
+    written: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in written:
+            from tests.models import writers, zoo
+
+            if name == "mixed":
+                written[name] = writers.write_trained(
+                    base / name,
+                    zoo.MixedPrecisionModel,
+                    [(2, zoo.FEATURES)],
+                    optimizer=zoo.make_loss_scale_optimizer,
+                )
+            else:
+                factory, shapes, dtype = zoo.TRAINED[name]
+                written[name] = writers.write_trained(base / name, factory, shapes, dtype)
+        return written[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def root_model_ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Keras 3 checkpoints whose root object is a `zoo.NestedModel` (no `model` child).
+
+    `write`: prefix from `tf.train.Checkpoint(root=model).write(...)` (no `save_counter`);
+    `save`: prefix from `tf.train.Checkpoint(root=model).save(...)` (with `save_counter`).
+    """
+    import tensorflow as tf
+
+    from tests.models import writers, zoo
+
+    base = tmp_path_factory.mktemp("root_model")
+    written = writers.write_root_model(base / "write", zoo.NestedModel, [(2, zoo.FEATURES)])
+    tf.keras.utils.set_random_seed(0)
+    model = zoo.NestedModel()
+    writers.train(
+        model, tf.keras.optimizers.Adam(1e-2), writers.batch([(2, zoo.FEATURES)], "float32")
+    )
+    saved = Path(tf.train.Checkpoint(root=model).save(str(base / "save" / "root")))
+    return {"write": written, "save": saved}
+
+
+@pytest.fixture(scope="session")
+def mirrored_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Checkpoint directory of `zoo.MirroredModel` trained under a two-CPU `MirroredStrategy`."""
+    from tests.checkpoints import write_mirrored_checkpoint
+
+    return write_mirrored_checkpoint(tmp_path_factory.mktemp("mirrored"))
+
+
+@pytest.fixture(scope="session")
+def keras2_save_weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tf-keras `save_weights` checkpoints: `subclassed/weights` and `sequential/weights`."""
+    from tests.checkpoints import write_keras2_save_weights
+
+    return write_keras2_save_weights(tmp_path_factory.mktemp("keras2_save_weights"))

@@ -1,20 +1,25 @@
-"""`ckptctl.locate.locate`: every path form a user may type resolves to the right prefix.
+"""`ckptctl.locate`: every path form a user may type resolves to the right prefix.
 
 `locate` itself is pure Python; only the fixtures that write checkpoints use TensorFlow.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from ckptctl.errors import EXIT_UNREADABLE, CheckpointError
-from ckptctl.locate import Location, locate
+from ckptctl.location import Location, locate
 from tests.checkpoints import (
+    PROJECT_ROOT,
     data_shards,
     index_file,
     state_file_names_deleted_prefix,
@@ -319,3 +324,25 @@ def test_locate_never_writes(samples_dir: Path) -> None:
     locate(directory)
     locate(directory / "ckpt-1")
     assert sorted(os.listdir(directory)) == before
+
+
+def test_package_level_locate_stays_the_function() -> None:
+    """`ckptctl.locate` (in `ckptctl.__all__`) stays callable however often it is looked up and
+    whatever was imported before: the `ckptctl.locate` submodule must not replace it."""
+    code = textwrap.dedent(
+        """
+        import json
+        import ckptctl
+        first = ckptctl.locate
+        second = ckptctl.locate
+        import ckptctl.inspection
+        third = ckptctl.locate
+        print(json.dumps([repr(first), repr(second), repr(third)]))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    for found in json.loads(result.stdout):
+        assert found.startswith("<function locate"), found

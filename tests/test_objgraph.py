@@ -283,13 +283,15 @@ def test_invalid_utf8_name_is_an_error() -> None:
         parse_object_graph(data, "x.index")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(st.binary(max_size=512))
 def test_random_bytes_parse_or_raise_checkpoint_error(data: bytes) -> None:
     _parse_or_checkpoint_error(data)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(st.data())
 def test_mutated_real_graph_parses_or_raises_checkpoint_error(
     my_model_bytes: bytes, data: st.DataObject
@@ -330,7 +332,7 @@ def graphs(draw: st.DrawFn) -> bytes:
     return bytes(proto.SerializeToString())
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(graphs())
 def test_generated_graphs_match_tensorflow_or_raise_checkpoint_error(data: bytes) -> None:
     proto = tf_graph(data)

@@ -18,7 +18,7 @@ from rich.tree import Tree
 from ckptctl.cli.fold import fold_rows
 from ckptctl.errors import CkptctlError
 from ckptctl.inspection import InspectReport, TreeNode, VariableInfo
-from ckptctl.restore import RestoreReport
+from ckptctl.restoration import RestoreReport
 
 # Off a terminal (CI logs, pipes) tables keep whole keys instead of folding them at 80 columns.
 _PIPE_WIDTH = 250

@@ -118,8 +118,8 @@ def restore(
     initialised instance gives the same outputs on random inputs. Exit 0 only if all holds.
     """
     from ckptctl.loader import parse_model_args
-    from ckptctl.restore import parse_shape
-    from ckptctl.restore import restore as run_restore
+    from ckptctl.restoration import parse_shape
+    from ckptctl.restoration import restore as run_restore
 
     with reporting_errors(debug):
         report = run_restore(

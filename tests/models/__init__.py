@@ -1,0 +1,1 @@
+"""Models the restore tests build checkpoints from and restore into (see ``zoo``)."""
