@@ -156,6 +156,15 @@ def resolve_factory(spec: ModelSpec) -> Callable[..., Any]:
     return obj  # type: ignore[no-any-return]
 
 
+def _names_an_argument(e: BaseException, kwargs: dict[str, Any]) -> bool:
+    """An error about the keyword arguments themselves (Python's TypeError, or Keras's
+    ValueError "Unrecognized keyword arguments"), naming one of those passed."""
+    text = str(e)
+    if isinstance(e, TypeError):
+        return "argument" in text
+    return "keyword argument" in text and any(repr(k) in text or k in text for k in kwargs)
+
+
 def construct(spec: object, factory: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     """Call the user's factory; check the result is something TensorFlow can checkpoint."""
     from ckptctl import _tf
@@ -163,8 +172,8 @@ def construct(spec: object, factory: Callable[..., Any], kwargs: dict[str, Any])
     tf = _tf.tensorflow()
     try:
         model = factory(**kwargs)
-    except TypeError as e:
-        if kwargs and "argument" in str(e):
+    except (TypeError, ValueError) as e:
+        if kwargs and _names_an_argument(e, kwargs):
             raise ModelError(
                 f"--model {spec}: {_last_line(e)}",
                 "check the --model-arg names against the constructor's parameters",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from ckptctl import _proto as pb
 from ckptctl.errors import CheckpointError
@@ -104,6 +105,30 @@ class ObjectGraph:
                         slots[slot_node] = (owner, _singular(name.lstrip("_")))
         return slots
 
+    def _slots_by_full_name(
+        self, known: dict[int, tuple[int, str]], referenced: dict[int, Any]
+    ) -> dict[int, tuple[int, str]]:
+        """Slots named ``Optimizer/slot/variable-name`` (Keras 2's ``Adam/m/my_model/dense/
+        kernel``): the slot of the variable whose ``full_name`` is the rest, when exactly one
+        variable has that name."""
+        owners: dict[str, list[int]] = {}
+        for node in self.nodes:
+            for attr in node.attributes:
+                if attr.name == VARIABLE_VALUE and attr.full_name:
+                    owners.setdefault(attr.full_name, []).append(node.id)
+        out: dict[int, tuple[int, str]] = {}
+        for node in self.nodes:
+            if node.id in known or node.id in referenced:
+                continue
+            for attr in node.attributes:
+                parts = attr.full_name.split("/", 2) if attr.full_name else []
+                if attr.name != VARIABLE_VALUE or len(parts) != 3:
+                    continue
+                candidates = owners.get(parts[2], [])
+                if len(candidates) == 1 and candidates[0] != node.id:
+                    out[node.id] = (candidates[0], parts[1])
+        return out
+
     def key_infos(self) -> dict[str, KeyInfo]:
         """Every checkpoint key the graph names, with its object path and owner."""
         paths = self.node_paths()
@@ -112,12 +137,16 @@ class ObjectGraph:
             for ref in node.slot_variables:
                 slot_parent[ref.slot_node] = (node.id, ref)
         keras_slots = self.keras_slots()
+        by_full_name = self._slots_by_full_name(keras_slots, slot_parent)
         infos: dict[str, KeyInfo] = {}
         for node in self.nodes:
             base = paths.get(node.id)
             slot_of = slot_name = None
             if node.id in keras_slots:
                 owner_node, slot_name = keras_slots[node.id]
+                slot_of = ".".join(paths.get(owner_node, ()))
+            elif node.id in by_full_name:
+                owner_node, slot_name = by_full_name[node.id]
                 slot_of = ".".join(paths.get(owner_node, ()))
             elif node.id in slot_parent:
                 optimizer_id, ref = slot_parent[node.id]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -309,25 +310,45 @@ class Plan:
         return bool(self.unused or self.missing or self.mismatched)
 
 
-def choose_key(ckpt: Checkpoint, key: str | None) -> str:
+def key_candidates(ckpt: Checkpoint, key: str | None) -> list[str]:
+    """The child of the checkpoint root that holds the model, or the candidates to try.
+
+    ``model`` when present; else the only child holding values; else every child holding
+    values plus the root itself (tf-keras ``Model.save_weights`` makes the model the root),
+    and the caller keeps the one the live model matches best.
+    """
     graph = ckpt.object_graph
     assert graph is not None
     children = graph.child_names()
     if key is not None:
         if key in (ROOT_KEY, "") or key in children:
-            return ROOT_KEY if key in (ROOT_KEY, "") else key
+            return [ROOT_KEY if key in (ROOT_KEY, "") else key]
         raise UsageError(
             f"--key {key!r}: the checkpoint root has no such child",
             f"its children: {', '.join(children) or 'none'} (or --key . for the root itself)",
         )
     if "model" in children:
-        return "model"
+        return ["model"]
     infos = ckpt.key_infos.values()
     holders = [c for c in children if c not in NON_MODEL_CHILDREN and _holds_values(c, infos)]
-    if len(holders) == 1:
-        return holders[0]
-    if not holders or _looks_like_root_model(children):
-        return ROOT_KEY
+    if len(holders) == 1 and not _looks_like_root_model(children):
+        return holders
+    return [*holders, ROOT_KEY]
+
+
+def choose_key(ckpt: Checkpoint, candidates: list[str], plans: dict[str, Plan]) -> str:
+    """The candidate whose plan matches most values with fewest leftovers; ties are errors."""
+
+    def score(k: str) -> tuple[int, int]:
+        p = plans[k]
+        leftovers = len(p.unused) + len(p.missing) + len(p.mismatched)
+        return (len(p.pairs) - leftovers, len(p.pairs))
+
+    ranked = sorted(candidates, key=score, reverse=True)
+    best = ranked[0]
+    if plans[best].pairs and (len(ranked) == 1 or score(ranked[1]) < score(best)):
+        return best
+    holders = [c for c in candidates if c != ROOT_KEY]
     raise UsageError(
         f"{ckpt.prefix}: cannot tell which child of the checkpoint root holds the model",
         f"pass --key with one of: {', '.join(holders)} (or --key . for the root itself)",
@@ -343,52 +364,174 @@ def _looks_like_root_model(children: list[str]) -> bool:
     return any(c.startswith(("layer_with_weights", "layer-", "keras_api")) for c in children)
 
 
-def match_graph(ckpt: Checkpoint, key: str, live_root: Any, with_optimizer: bool) -> Plan:
-    ck_infos = ckpt.key_infos
-    graph, variables = live_graph(live_root)
-    live_infos = graph.key_infos()
-    scopes = [] if key == ROOT_KEY else [(key,)]
-    if with_optimizer:
-        scopes.append(("optimizer",))
-
-    def in_scopes(path: str) -> bool:
-        if key == ROOT_KEY and not _in_scope(path, ("optimizer",)):
-            return not _in_scope(path, ("save_counter",))
-        return any(_in_scope(path, s) for s in scopes)
-
-    ck_by_path = {i.path: i for i in _graph_order(ck_infos.values()) if in_scopes(i.path)}
-    live_by_path = {i.path: i for i in _graph_order(live_infos.values()) if in_scopes(i.path)}
-    not_requested = [
-        i.key for i in _graph_order(ck_infos.values()) if not in_scopes(i.path) and i.key in ckpt
-    ]
-    pairs, mismatched = [], []
-    for path, ck in ck_by_path.items():
-        live = live_by_path.get(path)
-        if live is None or ck.key not in ckpt:
+def _walk(
+    graph: ObjectGraph, starts: list[tuple[str, int]], skip_root_children: frozenset[str]
+) -> dict[int, tuple[str, ...]]:
+    """Each node reachable from ``starts`` with its first path (scopes in order, breadth first)."""
+    paths: dict[int, tuple[str, ...]] = {}
+    for name, start in starts:
+        if start in paths:
             continue
-        entry, var = ckpt.entry(ck.key), variables[live.node_id]
+        paths[start] = (name,) if name else ()
+        queue = deque([start])
+        while queue:
+            nid = queue.popleft()
+            for child_name, child in graph.nodes[nid].children:
+                if nid == 0 and not name and child_name in skip_root_children:
+                    continue
+                if child not in paths and 0 <= child < len(graph.nodes):
+                    paths[child] = (*paths[nid], child_name)
+                    queue.append(child)
+    return paths
+
+
+def _correspond(
+    ck: ObjectGraph,
+    live: ObjectGraph,
+    start: tuple[int, int],
+    match: dict[int, int],
+    closed_ck: frozenset[int] = frozenset(),
+    closed_live: frozenset[int] = frozenset(),
+) -> None:
+    """Extend ``match`` (checkpoint node -> live node) by following equal child names.
+
+    This is how TensorFlow's restore finds objects: by local names from the root. Nodes in
+    ``closed_ck`` / ``closed_live`` (the model's own objects, already matched by the model's
+    own paths) are never matched anew through another route: an optimizer's alias list must
+    not pair a renamed layer's old value with the new layer by position.
+    """
+    taken = set(match.values())
+    c0, l0 = start
+    if c0 in match or l0 in taken:
+        return
+    match[c0] = l0
+    taken.add(l0)
+    queue: deque[tuple[int, int]] = deque([start])
+    while queue:
+        c, lv = queue.popleft()
+        live_children = dict(live.nodes[lv].children)
+        for name, c_child in ck.nodes[c].children:
+            l_child = live_children.get(name)
+            if l_child is None or not 0 <= c_child < len(ck.nodes):
+                continue
+            if c_child in match or l_child in taken:
+                continue
+            if c_child in closed_ck or l_child in closed_live:
+                continue
+            match[c_child] = l_child
+            taken.add(l_child)
+            queue.append((c_child, l_child))
+
+
+def _child(graph: ObjectGraph, node: int, name: str) -> int | None:
+    return dict(graph.nodes[node].children).get(name)
+
+
+def _variables_of(model: Any) -> list[Any]:
+    """Every variable the model owns, however it holds them."""
+    try:
+        return list(model.variables)
+    except Exception:
+        return []
+
+
+def match_graph(
+    ckpt: Checkpoint,
+    key: str,
+    live_root: Any,
+    with_optimizer: bool,
+    model_variables: Sequence[Any] = (),
+) -> Plan:
+    """Match the checkpoint's object graph and the live one, node by node, assigning nothing."""
+    ck_graph = ckpt.object_graph
+    assert ck_graph is not None
+    graph, variables = live_graph(live_root)
+    skip = NON_MODEL_CHILDREN if key == ROOT_KEY else frozenset()
+    ck_starts: list[tuple[str, int]] = []
+    live_starts: list[tuple[str, int]] = []
+    pairs_of_starts: list[tuple[int, int]] = []
+    scopes = [""] if key == ROOT_KEY else [key]
+    if with_optimizer and key != ROOT_KEY:
+        scopes.append("optimizer")
+    for name in scopes:
+        ck_node = 0 if not name else _child(ck_graph, 0, name)
+        live_node = 0 if not name else _child(graph, 0, name)
+        if ck_node is not None:
+            ck_starts.append((name, ck_node))
+        if live_node is not None:
+            live_starts.append((name, live_node))
+        if ck_node is not None and live_node is not None:
+            pairs_of_starts.append((ck_node, live_node))
+    ck_paths = _walk(ck_graph, ck_starts, skip)
+    live_paths = _walk(graph, live_starts, skip)
+    # The model first, by its own paths; then the optimizer, which may reach model objects
+    # the model does not list itself (Keras 3 layers held in lists), but never re-pairs the
+    # model's own objects.
+    match: dict[int, int] = {}
+    model_ck = frozenset(_walk(ck_graph, ck_starts[:1], skip)) if ck_starts else frozenset()
+    model_live = frozenset(_walk(graph, live_starts[:1], skip)) if live_starts else frozenset()
+    for i, start in enumerate(pairs_of_starts):
+        if i == 0:
+            _correspond(ck_graph, graph, start, match)
+        else:
+            _correspond(ck_graph, graph, start, match, model_ck, model_live)
+
+    def label(parts: tuple[str, ...]) -> str:
+        return ".".join(parts) or "(root)"
+
+    ck_values = {
+        n: attr.checkpoint_key
+        for n in ck_paths
+        for attr in ck_graph.nodes[n].attributes
+        if attr.name == VARIABLE_VALUE and attr.checkpoint_key in ckpt
+    }
+    pairs: list[Pair] = []
+    mismatched: list[MismatchedEntry] = []
+    used_live: set[int] = set()
+    for c, ck_key in ck_values.items():
+        lv = match.get(c)
+        if lv is None or lv not in variables:
+            continue
+        used_live.add(lv)
+        entry, var, path = ckpt.entry(ck_key), variables[lv], label(ck_paths[c])
         if entry.shape != _var_shape(var) or entry.dtype != _var_dtype(var):
             mismatched.append(_mismatch(entry, path, var))
         else:
             pairs.append(Pair(entry, path, var))
     if with_optimizer:
-        wrong_slots = _slot_owner_mismatches(ckpt, graph, live_by_path, variables)
-        wrong = {m.path for m in wrong_slots}
-        pairs = [p for p in pairs if p.path not in wrong]
+        wrong_slots = _slot_owner_mismatches(ckpt, ck_graph, graph, match, ck_paths, variables)
+        wrong = {m.key for m in wrong_slots}
+        pairs = [p for p in pairs if p.entry.key not in wrong]
         mismatched += wrong_slots
     unused = [
-        UnusedEntry(ck.key, path, list(ckpt.entry(ck.key).shape), ckpt.entry(ck.key).dtype)
-        for path, ck in ck_by_path.items()
-        if path not in live_by_path and ck.key in ckpt
+        UnusedEntry(k, label(ck_paths[c]), list(ckpt.entry(k).shape), ckpt.entry(k).dtype)
+        for c, k in ck_values.items()
+        if match.get(c) not in variables
     ]
     missing = [
-        MissingEntry(
-            path, list(_var_shape(variables[li.node_id])), _var_dtype(variables[li.node_id])
-        )
-        for path, li in live_by_path.items()
-        if path not in ck_by_path
+        MissingEntry(label(live_paths[lv]), list(_var_shape(var)), _var_dtype(var))
+        for lv, var in variables.items()
+        if lv in live_paths and lv not in used_live
+    ]
+    # Variables the model owns but does not track under its own path (Keras 3 does not list
+    # layers held in plain lists or dicts there): still the model's, still to be accounted for.
+    reached = {id(v) for lv, v in variables.items() if lv in live_paths}
+    for var in model_variables:
+        if id(var) not in reached and id(var) not in {id(p.var) for p in pairs}:
+            name = getattr(var, "path", None) or str(getattr(var, "name", "?")).split(":")[0]
+            missing.append(
+                MissingEntry(
+                    f"{name} (not tracked under {key})", list(_var_shape(var)), _var_dtype(var)
+                )
+            )
+    in_scope_keys = set(ck_values.values())
+    not_requested = [
+        i.key
+        for i in _graph_order(ckpt.key_infos.values())
+        if i.key not in in_scope_keys and i.key in ckpt
     ]
     _suggest(unused, missing)
+    _suggest_not_requested(ckpt, missing, not_requested)
     return Plan(pairs, unused, missing, mismatched, not_requested)
 
 
@@ -405,32 +548,58 @@ def _mismatch(entry: Entry, path: str, var: Any, reason: str | None = None) -> M
 
 
 def _slot_owner_mismatches(
-    ckpt: Checkpoint, live: ObjectGraph, live_by_path: dict[str, KeyInfo], variables: dict[int, Any]
+    ckpt: Checkpoint,
+    ck: ObjectGraph,
+    live: ObjectGraph,
+    match: dict[int, int],
+    ck_paths: dict[int, tuple[str, ...]],
+    variables: dict[int, Any],
 ) -> list[MismatchedEntry]:
     """Keras 3 slots are restored by list position: check each lands on its own variable."""
-    ck_graph = ckpt.object_graph
-    assert ck_graph is not None
-    ck_paths = {n: ".".join(p) for n, p in ck_graph.node_paths().items()}
-    live_paths = {n: ".".join(p) for n, p in live.node_paths().items()}
-    ck_slots = {
-        ck_paths[s]: (ck_paths.get(o), name) for s, (o, name) in ck_graph.keras_slots().items()
-    }
+    live_slots = live.keras_slots()
+    live_paths = live.node_paths()
     out = []
-    for slot, (owner_node, name) in live.keras_slots().items():
-        path = live_paths[slot]
-        if path not in ck_slots or path not in live_by_path:
+    for slot, (ck_owner, ck_name) in ck.keras_slots().items():
+        lv = match.get(slot)
+        if lv is None or lv not in variables or slot not in ck_paths:
             continue
-        ck_owner, ck_name = ck_slots[path]
-        live_owner = live_paths.get(owner_node)
-        if (ck_owner, ck_name) != (live_owner, name):
-            info = live_by_path[path]
-            entry = ckpt.entry(next(k for k, i in ckpt.key_infos.items() if i.path == path))
-            reason = (
-                f"{ck_name} of {ck_owner} in the checkpoint, "
-                f"but would be restored as the {name} of {live_owner}"
-            )
-            out.append(_mismatch(entry, path, variables[info.node_id], reason))
+        live_owner, live_name = live_slots.get(lv, (None, None))
+        if match.get(ck_owner) == live_owner and ck_name == live_name:
+            continue
+        key = next(a.checkpoint_key for a in ck.nodes[slot].attributes)
+        if key not in ckpt:
+            continue
+        owner_path = ".".join(ck_paths.get(ck_owner, ()))
+        live_owner_path = ".".join(live_paths.get(live_owner, ())) if live_owner else "nothing"
+        reason = (
+            f"{ck_name} of {owner_path or ck_owner} in the checkpoint, "
+            f"but would be restored as the {live_name} of {live_owner_path}"
+        )
+        out.append(_mismatch(ckpt.entry(key), ".".join(ck_paths[slot]), variables[lv], reason))
     return out
+
+
+def _suggest_not_requested(
+    ckpt: Checkpoint, missing: list[MissingEntry], not_requested: list[str]
+) -> None:
+    """A missing variable whose value is only reachable through the optimizer says so."""
+    infos = ckpt.key_infos
+    candidates = [
+        k
+        for k in not_requested
+        if (i := infos.get(k)) is not None and i.owner == "optimizer" and i.slot_of is None
+    ]
+    for m in missing:
+        if m.suggestion is not None:
+            continue
+        for k in candidates:
+            entry = ckpt.entry(k)
+            if list(entry.shape) == m.shape and entry.dtype == m.dtype:
+                m.suggestion = (
+                    f"{infos[k].path} (reached only through the optimizer: pass --optimizer)"
+                )
+                candidates.remove(k)
+                break
 
 
 def _similarity(a: str, b: str) -> float:
@@ -496,10 +665,14 @@ def _assign(ckpt: Checkpoint, pairs: list[Pair]) -> None:
         p.var.assign(value)
 
 
-def _restore_with_tensorflow(prefix: str, live_root: Any) -> None:
-    status = live_root.restore(prefix)
+def _restore_with_tensorflow(prefix: str, root: Any, root_is_model: bool) -> None:
+    status = root.restore(prefix)
     status.expect_partial()
-    status.assert_existing_objects_matched()
+    if not root_is_model:
+        status.assert_existing_objects_matched()
+    # A model that is the checkpoint's root sits under a tf.train.Checkpoint whose own
+    # save_counter the file may not hold (``write()`` stores none). Completeness was already
+    # proven by the match, and every value is compared after this.
 
 
 def check_values(ckpt: Checkpoint, pairs: list[Pair]) -> ValueCheck:
@@ -588,6 +761,7 @@ class _Instance:
     optimizer: Any
     root: Any
     plan: Plan
+    root_is_model: bool = False
 
 
 def restore(
@@ -632,8 +806,8 @@ def restore(
         if save_path is not None:
             _refuse_checkpoint_dir(save_path, ckpt)
         named = ckpt.format == "object-graph"
-        chosen_key = choose_key(ckpt, key) if named else ROOT_KEY
-        scope = () if chosen_key == ROOT_KEY else (chosen_key,)
+        candidates = key_candidates(ckpt, key) if named else [ROOT_KEY]
+        scope = () if candidates[0] == ROOT_KEY else (candidates[0],)
 
         def make(instance_seed: int) -> tuple[Any, list[InputSpec]]:
             keras.utils.set_random_seed(instance_seed)
@@ -645,24 +819,29 @@ def restore(
         random_batches = make_batches(specs, seed, batches, input_range)
         _build(model_a, label, random_batches[0])
 
-        def prepare(m: Any) -> _Instance:
+        def prepare(m: Any, chosen: str) -> _Instance:
             opt = _make_optimizer(optimizer, m) if optimizer is not None else None
             if not named:
                 return _Instance(m, opt, None, match_by_name(ckpt, m))
-            children: dict[str, Any] = {}
-            if chosen_key == ROOT_KEY:
+            if chosen == ROOT_KEY:
                 root = tf.train.Checkpoint(root=m)
                 live_root = m
             else:
-                children[chosen_key] = m
+                children: dict[str, Any] = {chosen: m}
                 if opt is not None:
                     children["optimizer"] = opt
                 root = tf.train.Checkpoint(**children)
                 live_root = root
-            plan = match_graph(ckpt, chosen_key, live_root, opt is not None)
-            return _Instance(m, opt, root, plan)
+            plan = match_graph(ckpt, chosen, live_root, opt is not None, _variables_of(m))
+            return _Instance(m, opt, root, plan, chosen == ROOT_KEY)
 
-        a = prepare(model_a)
+        if len(candidates) == 1:
+            chosen_key = candidates[0]
+            a = prepare(model_a, chosen_key)
+        else:
+            tried = {k: prepare(model_a, k) for k in candidates}
+            chosen_key = choose_key(ckpt, candidates, {k: i.plan for k, i in tried.items()})
+            a = tried[chosen_key]
         report = RestoreReport(
             ok=False,
             checkpoint=ckpt.prefix,
@@ -693,7 +872,7 @@ def restore(
 
         model_b, _ = make(seed + 2)
         _build(model_b, label, random_batches[0])
-        b = prepare(model_b)
+        b = prepare(model_b, chosen_key)
         _restore_instance(ckpt, b, partial)
         report.outputs = _check_outputs(a.model, b.model, random_batches, atol, rtol)
 
@@ -781,7 +960,7 @@ def _restore_instance(ckpt: Checkpoint, inst: _Instance, partial: bool) -> None:
         _assign(ckpt, inst.plan.pairs)
     else:
         try:
-            _restore_with_tensorflow(ckpt.prefix, inst.root)
+            _restore_with_tensorflow(ckpt.prefix, inst.root, inst.root_is_model)
         except Exception as e:
             raise CheckpointError(
                 f"{ckpt.prefix}: TensorFlow's restore failed after matching: {_one_line(e)}",

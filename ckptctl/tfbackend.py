@@ -35,6 +35,7 @@ class TFBackend:
         self.location = location
         self._reader: Any = None
         self._entries: list[Entry] | None = None
+        self._keys: set[str] | None = None
         self._open()
 
     def _open(self) -> Any:
@@ -57,11 +58,14 @@ class TFBackend:
             )
         return CheckpointError(f"{index}: TensorFlow cannot open this checkpoint ({msg})")
 
+    def _listing(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        reader = self._open()
+        return reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map()
+
     def entries(self) -> list[Entry]:
         if self._entries is None:
-            reader = self._open()
-            shapes = reader.get_variable_to_shape_map()
-            dtypes = reader.get_variable_to_dtype_map()
+            shapes, dtypes = self._listing()
+            self._keys = set(shapes)
             out = []
             nbytes: int | None
             for key, shape in shapes.items():
@@ -81,6 +85,12 @@ class TFBackend:
             return None
 
     def read(self, key: str) -> np.ndarray:
+        if self._keys is None:
+            self._keys = set(self._listing()[0])
+        if key not in self._keys:
+            raise CheckpointError(
+                f"{self.location.prefix}: no value named {key!r} in this checkpoint"
+            )
         try:
             value: Any = self._open().get_tensor(key)
         except Exception as e:
@@ -97,10 +107,10 @@ class TFBackend:
 
     def _value_error(self, key: str, e: BaseException) -> CheckpointError:
         msg = _first_line(e)
-        if "No such file" in msg or "not found" in msg.lower():
+        if "No such file" in msg or _MISSING_FILE_RE.search(msg):
             m = _MISSING_FILE_RE.search(msg)
             missing = m.group(1) if m else f"{self.location.prefix}.data-*"
-            n = len(self.entries())
+            n = len(self._keys or ())
             return CheckpointError(
                 f"{missing}: data shard missing; the index lists {n} values but their data "
                 "cannot be read",

@@ -1,0 +1,119 @@
+"""What needs no TensorFlow does not import it: `ckptctl --help` and locating a checkpoint.
+
+Each check runs in a fresh interpreter, since this test session itself imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from tests.checkpoints import PROJECT_ROOT
+
+
+def run_fresh(code: str, *args: str) -> Any:
+    """Run `code` in a new interpreter; it prints one JSON document, returned parsed."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CKPTCTL_DEBUG", "PYTHONSTARTUP")}
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_help_does_not_import_tensorflow() -> None:
+    out = run_fresh(
+        """
+        import json, sys
+        import ckptctl, ckptctl.cli.app
+        from typer.testing import CliRunner
+        runner = CliRunner()
+        codes = [runner.invoke(ckptctl.cli.app.app, args).exit_code
+                 for args in (["--help"], ["inspect", "--help"], ["restore", "--help"],
+                              ["--version"])]
+        print(json.dumps({"codes": codes, "tf": "tensorflow" in sys.modules,
+                          "keras": "keras" in sys.modules}))
+        """
+    )
+    assert out == {"codes": [0, 0, 0, 0], "tf": False, "keras": False}
+
+
+def test_main_help_does_not_import_tensorflow() -> None:
+    out = run_fresh(
+        """
+        import json, sys
+        from ckptctl.cli.app import main
+        sys.argv = ["ckptctl", "--help"]
+        try:
+            main()
+        except SystemExit as e:
+            code = e.code
+        print()
+        print(json.dumps({"code": code, "tf": "tensorflow" in sys.modules}))
+        """
+    )
+    assert out == {"code": 0, "tf": False}
+
+
+def test_importing_every_module_does_not_import_tensorflow() -> None:
+    out = run_fresh(
+        """
+        import importlib, json, pkgutil, sys
+        import ckptctl
+        names = sorted(m.name for m in pkgutil.walk_packages(ckptctl.__path__, "ckptctl."))
+        for name in names:
+            if name != "ckptctl.__main__":
+                importlib.import_module(name)
+        print(json.dumps({"modules": names, "tf": "tensorflow" in sys.modules}))
+        """
+    )
+    assert out["tf"] is False
+    assert "ckptctl.tfbackend" in out["modules"]
+    assert "ckptctl.cli.inspect_cmd" in out["modules"]
+
+
+def test_locate_does_not_import_tensorflow(samples_dir: Path, saved_model_dir: Path) -> None:
+    out = run_fresh(
+        """
+        import json, sys
+        import ckptctl
+        from ckptctl.location import locate
+        found = [str(locate(p).prefix) for p in sys.argv[1:]]
+        print(json.dumps({"found": found, "tf": "tensorflow" in sys.modules}))
+        """,
+        str(samples_dir / "my_model"),
+        str(samples_dir / "my_model" / "ckpt-2.index"),
+        str(saved_model_dir),
+    )
+    assert out["tf"] is False
+    assert out["found"] == [
+        str(samples_dir / "my_model" / "ckpt-3"),
+        str(samples_dir / "my_model" / "ckpt-2"),
+        str(saved_model_dir / "variables" / "variables"),
+    ]
+
+
+def test_a_bad_path_is_reported_without_importing_tensorflow(tmp_path: Path) -> None:
+    """Nothing to read, so nothing to import: the error comes from locate alone."""
+    out = run_fresh(
+        """
+        import json, sys
+        from typer.testing import CliRunner
+        from ckptctl.cli.app import app
+        result = CliRunner().invoke(app, ["inspect", sys.argv[1]])
+        print(json.dumps({"code": result.exit_code, "tf": "tensorflow" in sys.modules}))
+        """,
+        str(tmp_path / "nope"),
+    )
+    assert out["code"] == 3
+    assert out["tf"] is False
