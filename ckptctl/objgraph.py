@@ -129,6 +129,13 @@ class ObjectGraph:
                     out[node.id] = (candidates[0], parts[1])
         return out
 
+    def slots(self) -> dict[int, tuple[int, str]]:
+        """Every optimizer slot whose variable the graph identifies: slot node -> (variable
+        node, slot name), structurally (Keras 3) or by ``full_name`` (Keras 2)."""
+        known = self.keras_slots()
+        referenced = {ref.slot_node: ref for node in self.nodes for ref in node.slot_variables}
+        return {**self._slots_by_full_name(known, referenced), **known}
+
     def key_infos(self) -> dict[str, KeyInfo]:
         """Every checkpoint key the graph names, with its object path and owner."""
         paths = self.node_paths()

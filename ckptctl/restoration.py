@@ -37,6 +37,8 @@ from ckptctl.reader import Checkpoint, Entry, open_checkpoint
 
 NON_MODEL_CHILDREN = frozenset({"optimizer", "save_counter", "step", "global_step", "epoch"})
 ROOT_KEY = "."
+# Keras 2 names Adam's slots m and v; Keras 3 tracks them as _momentums and _velocities.
+_SLOT_ALIASES = {"m": "momentum", "v": "velocity"}
 
 
 # ---------------------------------------------------------------- the report
@@ -500,9 +502,12 @@ def match_graph(
             pairs.append(Pair(entry, path, var))
     if with_optimizer:
         wrong_slots = _slot_owner_mismatches(ckpt, ck_graph, graph, match, ck_paths, variables)
-        wrong = {m.key for m in wrong_slots}
+        wrong = {m.key: m for m in wrong_slots}
         pairs = [p for p in pairs if p.entry.key not in wrong]
-        mismatched += wrong_slots
+        for m in mismatched:
+            if m.key in wrong:
+                m.reason = wrong.pop(m.key).reason
+        mismatched += wrong.values()
     unused = [
         UnusedEntry(k, label(ck_paths[c]), list(ckpt.entry(k).shape), ckpt.entry(k).dtype)
         for c, k in ck_values.items()
@@ -556,15 +561,20 @@ def _slot_owner_mismatches(
     variables: dict[int, Any],
 ) -> list[MismatchedEntry]:
     """Keras 3 slots are restored by list position: check each lands on its own variable."""
-    live_slots = live.keras_slots()
+    live_slots = live.slots()
     live_paths = live.node_paths()
     out = []
-    for slot, (ck_owner, ck_name) in ck.keras_slots().items():
+    for slot, (ck_owner, ck_name) in ck.slots().items():
         lv = match.get(slot)
         if lv is None or lv not in variables or slot not in ck_paths:
             continue
-        live_owner, live_name = live_slots.get(lv, (None, None))
-        if match.get(ck_owner) == live_owner and ck_name == live_name:
+        if lv not in live_slots:
+            continue  # the live optimizer does not say which variable this slot serves
+        live_owner, live_name = live_slots[lv]
+        same_name = _SLOT_ALIASES.get(ck_name, ck_name) == _SLOT_ALIASES.get(
+            live_name or "", live_name
+        )
+        if match.get(ck_owner) == live_owner and same_name:
             continue
         key = next(a.checkpoint_key for a in ck.nodes[slot].attributes)
         if key not in ckpt:
@@ -572,8 +582,8 @@ def _slot_owner_mismatches(
         owner_path = ".".join(ck_paths.get(ck_owner, ()))
         live_owner_path = ".".join(live_paths.get(live_owner, ())) if live_owner else "nothing"
         reason = (
-            f"{ck_name} of {owner_path or ck_owner} in the checkpoint, "
-            f"but would be restored as the {live_name} of {live_owner_path}"
+            f"holds the {ck_name} of {owner_path or ck_owner}; "
+            f"would be restored as the {live_name} of {live_owner_path}"
         )
         out.append(_mismatch(ckpt.entry(key), ".".join(ck_paths[slot]), variables[lv], reason))
     return out

@@ -110,7 +110,7 @@ class TFBackend:
         if "No such file" in msg or _MISSING_FILE_RE.search(msg):
             m = _MISSING_FILE_RE.search(msg)
             missing = m.group(1) if m else f"{self.location.prefix}.data-*"
-            n = len(self._keys or ())
+            n = len((self._keys or set()) - {"_CHECKPOINTABLE_OBJECT_GRAPH"})
             return CheckpointError(
                 f"{missing}: data shard missing; the index lists {n} values but their data "
                 "cannot be read",

@@ -240,17 +240,21 @@ def render_restore(report: RestoreReport, console: Console) -> None:
                 m.path,
                 f"{shape_str(m.checkpoint_shape)} {m.checkpoint_dtype}",
                 f"{shape_str(m.model_shape)} {m.model_dtype}",
-                m.reason or "",
             ]
             for m in report.mismatched
         ]
-        console.print(
-            _problem_table(
-                "Mismatched: present on both sides, but they do not fit",
-                ["path", "checkpoint", "model", "why"],
-                rows,
-            )
+        reasons = [m.reason for m in report.mismatched]
+        table = _problem_table(
+            "Mismatched: present on both sides, but they do not fit",
+            ["path", "checkpoint", "model"],
+            rows if not any(reasons) else [],
         )
+        if any(reasons):
+            for row, reason in zip(rows, reasons, strict=True):
+                table.add_row(*(escape(c) for c in row))
+                if reason:
+                    table.add_row(Text(f"  {reason}", style="dim"), "", "")
+        console.print(table)
     _render_checks(report, console)
 
 
