@@ -32,6 +32,7 @@ from ckptctl.loader import (
     parse_spec,
     resolve_factory,
 )
+from ckptctl.mapping import KERAS2, PathMap, keras2_normal, parse_maps
 from ckptctl.objgraph import VARIABLE_VALUE, Attribute, KeyInfo, Node, ObjectGraph
 from ckptctl.reader import Checkpoint, Entry, open_checkpoint
 
@@ -70,6 +71,16 @@ class MismatchedEntry:
     checkpoint_dtype: str
     model_dtype: str
     reason: str | None = None
+
+
+@dataclass
+class MappedEntry:
+    """A value placed by a ``--map`` rule (or, for slots, by the variable it belongs to)."""
+
+    key: str
+    path: str
+    model_path: str
+    rule: str
 
 
 @dataclass
@@ -117,6 +128,8 @@ class RestoreReport:
     not_requested: list[str] = field(default_factory=list)
     stopped: str | None = None
     saved_golden: str | None = None
+    maps: list[str] = field(default_factory=list)
+    mapped: list[MappedEntry] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -297,6 +310,8 @@ class Pair:
     entry: Entry
     path: str
     var: Any
+    rule: str | None = None
+    model_path: str | None = None
 
 
 @dataclass
@@ -310,6 +325,10 @@ class Plan:
     @property
     def problems(self) -> bool:
         return bool(self.unused or self.missing or self.mismatched)
+
+    @property
+    def mapped(self) -> bool:
+        return any(p.rule is not None for p in self.pairs)
 
 
 def key_candidates(ckpt: Checkpoint, key: str | None) -> list[str]:
@@ -443,8 +462,13 @@ def match_graph(
     live_root: Any,
     with_optimizer: bool,
     model_variables: Sequence[Any] = (),
+    path_map: PathMap | None = None,
 ) -> Plan:
-    """Match the checkpoint's object graph and the live one, node by node, assigning nothing."""
+    """Match the checkpoint's object graph and the live one, node by node, assigning nothing.
+
+    With ``path_map``, checkpoint paths its rules rewrite are placed by their new path, and
+    optimizer slots by the variable they belong to rather than by position.
+    """
     ck_graph = ckpt.object_graph
     assert ck_graph is not None
     graph, variables = live_graph(live_root)
@@ -472,14 +496,58 @@ def match_graph(
     match: dict[int, int] = {}
     model_ck = frozenset(_walk(ck_graph, ck_starts[:1], skip)) if ck_starts else frozenset()
     model_live = frozenset(_walk(graph, live_starts[:1], skip)) if live_starts else frozenset()
-    for i, start in enumerate(pairs_of_starts):
-        if i == 0:
-            _correspond(ck_graph, graph, start, match)
-        else:
-            _correspond(ck_graph, graph, start, match, model_ck, model_live)
 
     def label(parts: tuple[str, ...]) -> str:
         return ".".join(parts) or "(root)"
+
+    mapping = path_map if path_map else None
+    renamed: dict[int, tuple[str, list[str]]] = {}
+    if mapping is not None:
+        for n, parts in ck_paths.items():
+            new_path, applied = mapping.apply(label(parts))
+            if applied:
+                renamed[n] = (new_path, applied)
+        for rule in mapping.rules:
+            if not any(rule.text in applied for _, applied in renamed.values()):
+                raise UsageError(
+                    f"--map {rule.text!r} matches no object path in {ckpt.prefix}",
+                    "rules are regular expressions over paths as `ckptctl inspect` shows "
+                    f"them, e.g. {_example_path(ck_graph, ck_paths, ckpt)}",
+                )
+    ck_slot_nodes = frozenset(ck_graph.slots()) if mapping is not None else frozenset()
+    live_slot_nodes = frozenset(graph.slots()) if mapping is not None else frozenset()
+    rule_of: dict[int, str] = {}
+    # The model first, by its own paths; then the optimizer, which may reach model objects
+    # the model does not list itself (Keras 3 layers held in lists), but never re-pairs the
+    # model's own objects.
+    for i, start in enumerate(pairs_of_starts):
+        if i == 0:
+            _correspond(ck_graph, graph, start, match, frozenset(renamed))
+            if mapping is not None:
+                _map_values(
+                    ckpt,
+                    ck_graph,
+                    ck_paths,
+                    live_paths,
+                    variables,
+                    renamed,
+                    mapping,
+                    match,
+                    rule_of,
+                    ck_slot_nodes,
+                    label,
+                )
+        else:
+            _correspond(
+                ck_graph,
+                graph,
+                start,
+                match,
+                model_ck | ck_slot_nodes | frozenset(renamed),
+                model_live | live_slot_nodes,
+            )
+    if mapping is not None and with_optimizer:
+        _map_slots(ck_graph, graph, ck_paths, match, rule_of, label)
 
     ck_values = {
         n: attr.checkpoint_key
@@ -498,9 +566,11 @@ def match_graph(
         entry, var, path = ckpt.entry(ck_key), variables[lv], label(ck_paths[c])
         if entry.shape != _var_shape(var) or entry.dtype != _var_dtype(var):
             mismatched.append(_mismatch(entry, path, var))
+        elif c in rule_of and label(live_paths.get(lv, ())) != path:
+            pairs.append(Pair(entry, path, var, rule_of[c], label(live_paths.get(lv, ()))))
         else:
             pairs.append(Pair(entry, path, var))
-    if with_optimizer:
+    if with_optimizer and mapping is None:
         wrong_slots = _slot_owner_mismatches(ckpt, ck_graph, graph, match, ck_paths, variables)
         wrong = {m.key: m for m in wrong_slots}
         pairs = [p for p in pairs if p.entry.key not in wrong]
@@ -538,6 +608,82 @@ def match_graph(
     _suggest(unused, missing)
     _suggest_not_requested(ckpt, missing, not_requested)
     return Plan(pairs, unused, missing, mismatched, not_requested)
+
+
+def _map_values(
+    ckpt: Checkpoint,
+    ck: ObjectGraph,
+    ck_paths: dict[int, tuple[str, ...]],
+    live_paths: dict[int, tuple[str, ...]],
+    variables: dict[int, Any],
+    renamed: dict[int, tuple[str, list[str]]],
+    mapping: PathMap,
+    match: dict[int, int],
+    rule_of: dict[int, str],
+    slots: frozenset[int],
+    label: Callable[[tuple[str, ...]], str],
+) -> None:
+    """Place checkpoint values the model's own paths did not take, by their mapped path."""
+    live_by_path = {label(p): n for n, p in live_paths.items() if n in variables}
+    live_by_normal = {keras2_normal(k): n for k, n in live_by_path.items()}
+    placed_by: dict[int, int] = {lv: c for c, lv in match.items()}
+    for c, parts in ck_paths.items():
+        if c in match or c in slots or not _has_value(ck, c, ckpt):
+            continue
+        new_path, applied = renamed.get(c, (label(parts), []))
+        target = live_by_path.get(new_path) if applied else None
+        rule = ", ".join(applied)
+        if target is None and mapping.keras2:
+            target = live_by_normal.get(keras2_normal(new_path))
+            rule = ", ".join([*applied, KERAS2])
+        if target is None or not rule:
+            continue
+        if target in placed_by:
+            other = label(ck_paths.get(placed_by[target], ()))
+            raise UsageError(
+                f"--map places both {other} and {label(parts)} onto {label(live_paths[target])}",
+                "make the rules more specific (anchor them, e.g. '^model\\.dense1\\.')",
+            )
+        match[c] = target
+        placed_by[target] = c
+        rule_of[c] = rule
+
+
+def _example_path(graph: ObjectGraph, paths: dict[int, tuple[str, ...]], ckpt: Checkpoint) -> str:
+    for n, parts in paths.items():
+        if _has_value(graph, n, ckpt):
+            return ".".join(parts)
+    return "model.dense._kernel"
+
+
+def _has_value(graph: ObjectGraph, node: int, ckpt: Checkpoint) -> bool:
+    return any(
+        a.name == VARIABLE_VALUE and a.checkpoint_key in ckpt for a in graph.nodes[node].attributes
+    )
+
+
+def _map_slots(
+    ck: ObjectGraph,
+    live: ObjectGraph,
+    ck_paths: dict[int, tuple[str, ...]],
+    match: dict[int, int],
+    rule_of: dict[int, str],
+    label: Callable[[tuple[str, ...]], str],
+) -> None:
+    """Optimizer slots by the variable they belong to, never by position."""
+    live_slots = {
+        (owner, _SLOT_ALIASES.get(name, name)): slot for slot, (owner, name) in live.slots().items()
+    }
+    taken = set(match.values())
+    for slot, (owner, name) in ck.slots().items():
+        if slot in match or owner not in match:
+            continue
+        target = live_slots.get((match[owner], _SLOT_ALIASES.get(name, name)))
+        if target is None or target in taken:
+            continue
+        match[slot] = target
+        taken.add(target)
+        rule_of[slot] = f"{name} of {label(ck_paths.get(owner, ()))}"
 
 
 def _mismatch(entry: Entry, path: str, var: Any, reason: str | None = None) -> MismatchedEntry:
@@ -642,9 +788,24 @@ def _name_candidates(var: Any) -> list[str]:
     return names
 
 
-def match_by_name(ckpt: Checkpoint, model: Any) -> Plan:
-    """TF1 name-based checkpoints: keys are variable names, so match names."""
-    keys = {e.key: e for e in ckpt.entries}
+def match_by_name(ckpt: Checkpoint, model: Any, path_map: PathMap | None = None) -> Plan:
+    """TF1 name-based checkpoints: keys are variable names, so match names (after ``--map``)."""
+    keys: dict[str, Entry] = {}
+    rules: dict[str, str] = {}
+    for e in ckpt.entries:
+        name, applied = path_map.apply(e.key) if path_map else (e.key, [])
+        if name in keys:
+            raise UsageError(
+                f"--map places both {keys[name].key} and {e.key} onto {name}",
+                "make the rules more specific (anchor them with ^ and $)",
+            )
+        keys[name] = e
+        if applied:
+            rules[name] = ", ".join(applied)
+    if path_map:
+        for rule in path_map.rules:
+            if not any(rule.text in r for r in rules.values()):
+                raise UsageError(f"--map {rule.text!r} matches no key in {ckpt.prefix}")
     pairs, mismatched, missing, used = [], [], [], set()
     for var in model.variables:
         key = next((n for n in _name_candidates(var) if n in keys), None)
@@ -657,9 +818,9 @@ def match_by_name(ckpt: Checkpoint, model: Any) -> Plan:
         if entry.shape != _var_shape(var) or entry.dtype != _var_dtype(var):
             mismatched.append(_mismatch(entry, label, var))
         else:
-            pairs.append(Pair(entry, label, var))
+            pairs.append(Pair(entry, entry.key, var, rules.get(key), key if key in rules else None))
     unused = [
-        UnusedEntry(k, None, list(e.shape), e.dtype) for k, e in keys.items() if k not in used
+        UnusedEntry(e.key, None, list(e.shape), e.dtype) for k, e in keys.items() if k not in used
     ]
     _suggest(unused, missing)
     return Plan(pairs, unused, missing, mismatched, [])
@@ -791,6 +952,7 @@ def restore(
     rtol: float = 0.0,
     save_golden_to: str | os.PathLike[str] | None = None,
     golden: str | os.PathLike[str] | None = None,
+    maps: Sequence[str] = (),
 ) -> RestoreReport:
     """Restore ``checkpoint`` into ``model`` and prove it restored completely and correctly.
 
@@ -798,11 +960,54 @@ def restore(
     model. Raises ``CkptctlError`` when an input cannot be read or used; every problem the
     checks find is in the returned report (``report.ok`` is False).
     """
+    report, _, _ = restore_into(
+        checkpoint,
+        model,
+        model_args=model_args,
+        input_shapes=input_shapes,
+        input_dtype=input_dtype,
+        input_range=input_range,
+        key=key,
+        optimizer=optimizer,
+        partial=partial,
+        seed=seed,
+        batches=batches,
+        atol=atol,
+        rtol=rtol,
+        save_golden_to=save_golden_to,
+        golden=golden,
+        maps=maps,
+    )
+    return report
+
+
+def restore_into(
+    checkpoint: str | os.PathLike[str],
+    model: str | Callable[..., Any],
+    *,
+    model_args: dict[str, Any] | None = None,
+    input_shapes: Sequence[Sequence[int]] | None = None,
+    input_dtype: str = "float32",
+    input_range: tuple[int, int] = (0, 10),
+    key: str | None = None,
+    optimizer: str | Callable[[], Any] | None = None,
+    partial: bool = False,
+    seed: int = 0,
+    batches: int = 3,
+    atol: float = 0.0,
+    rtol: float = 0.0,
+    save_golden_to: str | os.PathLike[str] | None = None,
+    golden: str | os.PathLike[str] | None = None,
+    maps: Sequence[str] = (),
+) -> tuple[RestoreReport, Any, Any]:
+    """:func:`restore`, also returning the restored model and optimizer (None when nothing
+    was restored)."""
     if batches < 1:
         raise UsageError("--batches must be at least 1")
     spec = parse_spec(model) if isinstance(model, str) else None
     kwargs = model_args or {}
     golden_path = Path(golden) if golden is not None else None
+    path_map = parse_maps(maps)
     save_path = Path(save_golden_to) if save_golden_to is not None else None
 
     with open_checkpoint(checkpoint) as ckpt:
@@ -832,7 +1037,7 @@ def restore(
         def prepare(m: Any, chosen: str) -> _Instance:
             opt = _make_optimizer(optimizer, m) if optimizer is not None else None
             if not named:
-                return _Instance(m, opt, None, match_by_name(ckpt, m))
+                return _Instance(m, opt, None, match_by_name(ckpt, m, path_map))
             if chosen == ROOT_KEY:
                 root = tf.train.Checkpoint(root=m)
                 live_root = m
@@ -842,7 +1047,7 @@ def restore(
                     children["optimizer"] = opt
                 root = tf.train.Checkpoint(**children)
                 live_root = root
-            plan = match_graph(ckpt, chosen, live_root, opt is not None, _variables_of(m))
+            plan = match_graph(ckpt, chosen, live_root, opt is not None, _variables_of(m), path_map)
             return _Instance(m, opt, root, plan, chosen == ROOT_KEY)
 
         if len(candidates) == 1:
@@ -871,10 +1076,16 @@ def restore(
             else repr(optimizer),
             partial=partial,
             not_requested=a.plan.not_requested,
+            maps=path_map.texts,
+            mapped=[
+                MappedEntry(p.entry.key, p.path, p.model_path or p.path, p.rule)
+                for p in a.plan.pairs
+                if p.rule is not None
+            ],
         )
         if a.plan.problems and not partial:
             report.stopped = "skipped: nothing was assigned (--partial restores what fits)"
-            return report
+            return report, None, None
 
         _restore_instance(ckpt, a, partial)
         report.restored = len(a.plan.pairs)
@@ -907,7 +1118,7 @@ def restore(
             outs = [_flatten(call_model(a.model, batch)) for batch in random_batches]
             save_golden(save_path, random_batches, outs)
             report.saved_golden = str(save_path)
-        return report
+        return report, a.model, a.optimizer
 
 
 def _refuse_checkpoint_dir(path: Path, ckpt: Checkpoint) -> None:
@@ -966,7 +1177,8 @@ def _make_optimizer(optimizer: str | Callable[[], Any], model: Any) -> Any:
 
 
 def _restore_instance(ckpt: Checkpoint, inst: _Instance, partial: bool) -> None:
-    if partial or inst.root is None or inst.plan.problems:
+    if partial or inst.root is None or inst.plan.problems or inst.plan.mapped:
+        # TensorFlow's restore can apply no mapping and fails part-way on a mismatch.
         _assign(ckpt, inst.plan.pairs)
     else:
         try:

@@ -18,6 +18,7 @@ from rich.tree import Tree
 from ckptctl.cli.fold import fold_rows
 from ckptctl.errors import CkptctlError
 from ckptctl.inspection import InspectReport, TreeNode, VariableInfo
+from ckptctl.migration import MigrateReport
 from ckptctl.restoration import RestoreReport
 
 # Off a terminal (CI logs, pipes) tables keep whole keys instead of folding them at 80 columns.
@@ -201,6 +202,8 @@ def _restore_summary(report: RestoreReport) -> Table:
             k.startswith("optimizer/") for k in report.not_requested
         ):
             matched += " (optimizer state: add --optimizer to restore it)"
+    if report.maps:
+        matched += f"; {len(report.mapped)} placed by --map"
     grid.add_row("Matched", matched)
     return grid
 
@@ -208,6 +211,15 @@ def _restore_summary(report: RestoreReport) -> Table:
 def render_restore(report: RestoreReport, console: Console) -> None:
     console.print(_restore_summary(report))
     console.print()
+    if report.mapped:
+        rows = [[m.path, m.model_path, m.rule] for m in report.mapped]
+        console.print(
+            _problem_table(
+                "Mapped: placed by --map",
+                ["checkpoint path", "model path", "by"],
+                rows,
+            )
+        )
     if report.unused:
         rows = [
             [u.path or u.key, shape_str(u.shape), u.dtype, u.suggestion or ""]
@@ -338,3 +350,27 @@ def _render_checks(report: RestoreReport, console: Console) -> None:
         )
     else:
         console.print(Text("Restore not verified: see the failed checks above.", style="bold red"))
+
+
+def render_migrate(report: MigrateReport, console: Console) -> None:
+    if report.restore is not None:
+        render_restore(report.restore, console)
+        console.print()
+    if report.ok:
+        what = f"{_plural(report.values, 'value')}"
+        if report.renamed:
+            renamed = [r for r in report.renamed if r.rule]
+            rows = [[r.key, r.new_key, r.rule or ""] for r in renamed]
+            console.print(_problem_table("Renamed", ["key", "new key", "by"], rows))
+        proof = (
+            "a fresh model restores it with assert_consumed()"
+            if report.model
+            else "every value read back equal"
+        )
+        console.print(
+            Text.assemble(
+                ("Migrated: ", "bold green"), f"{what} written to {report.written}; {proof}."
+            )
+        )
+    else:
+        console.print(Text.assemble(("Not migrated: ", "bold red"), report.detail or ""))

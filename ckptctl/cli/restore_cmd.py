@@ -79,9 +79,19 @@ GoldenOpt = Annotated[
         "--golden", metavar="FILE.npz", help="Replay recorded inputs; outputs must match."
     ),
 ]
+MapOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        metavar="OLD=NEW",
+        help="Place values whose object path changed: a regex over checkpoint paths and its "
+        "replacement (repeatable, applied in order), or 'keras2' for a Keras 2 (tf-keras) "
+        "checkpoint into the Keras 3 model.",
+    ),
+]
 
 
-def _range(text: str) -> tuple[int, int]:
+def parse_range(text: str) -> tuple[int, int]:
     try:
         low, high = (int(x) for x in text.split(","))
     except ValueError as e:
@@ -107,6 +117,7 @@ def restore(
     rtol: RtolOpt = 0.0,
     save_golden: SaveGoldenOpt = None,
     golden: GoldenOpt = None,
+    map: MapOpt = None,
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -128,7 +139,7 @@ def restore(
             model_args=parse_model_args(model_arg or []),
             input_shapes=[parse_shape(s) for s in input_shape or []],
             input_dtype=input_dtype,
-            input_range=_range(input_range),
+            input_range=parse_range(input_range),
             key=key,
             optimizer=optimizer,
             partial=partial,
@@ -138,6 +149,7 @@ def restore(
             rtol=rtol,
             save_golden_to=save_golden,
             golden=golden,
+            maps=map or [],
         )
     if json:
         print_json(report.to_dict())

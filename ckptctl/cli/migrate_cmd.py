@@ -1,0 +1,109 @@
+"""``ckptctl migrate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ckptctl.cli.common import reporting_errors
+from ckptctl.cli.options import CheckpointArg, DebugOpt, JsonOpt
+from ckptctl.cli.render import print_json, render_migrate, stdout_console
+from ckptctl.cli.restore_cmd import (
+    AtolOpt,
+    BatchesOpt,
+    InputDtypeOpt,
+    InputRangeOpt,
+    InputShapeOpt,
+    KeyOpt,
+    MapOpt,
+    ModelArgOpt,
+    OptimizerOpt,
+    RtolOpt,
+    SeedOpt,
+    parse_range,
+)
+from ckptctl.errors import EXIT_OK, EXIT_PROBLEM
+
+OutputOpt = Annotated[
+    Path,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="DST",
+        help="Directory to write the migrated checkpoint into (must not exist; see --force).",
+        show_default=False,
+    ),
+]
+ModelOptional = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="MODULE:NAME",
+        help="The model to migrate through; without it, rename the keys of a name-based "
+        "(TF1) checkpoint with --map.",
+    ),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace DST if it exists.")]
+
+
+def migrate(
+    checkpoint: CheckpointArg,
+    output: OutputOpt,
+    model: ModelOptional = None,
+    map: MapOpt = None,
+    optimizer: OptimizerOpt = None,
+    model_arg: ModelArgOpt = None,
+    input_shape: InputShapeOpt = None,
+    input_dtype: InputDtypeOpt = "float32",
+    input_range: InputRangeOpt = "0,10",
+    key: KeyOpt = None,
+    seed: SeedOpt = 0,
+    batches: BatchesOpt = 3,
+    atol: AtolOpt = 0.0,
+    rtol: RtolOpt = 0.0,
+    force: ForceOpt = False,
+    json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Rewrite a checkpoint in the model's current structure, verified, into a new directory.
+
+    Restores CHECKPOINT with the --map rules and verifies it as `restore` does, then writes
+    tf.train.Checkpoint(model=..., optimizer=...) into DST with a `checkpoint` state file,
+    proves a fresh model restores it with assert_consumed(), and moves it into place.
+    Nothing is written when any check fails (exit 1).
+    """
+    from ckptctl.loader import parse_model_args
+    from ckptctl.migration import migrate as run_migrate
+    from ckptctl.restoration import parse_shape
+
+    with reporting_errors(debug):
+        options = {}
+        if model is not None:
+            options = {
+                "model_args": parse_model_args(model_arg or []),
+                "input_shapes": [parse_shape(s) for s in input_shape or []],
+                "input_dtype": input_dtype,
+                "input_range": parse_range(input_range),
+                "key": key,
+                "seed": seed,
+                "batches": batches,
+                "atol": atol,
+                "rtol": rtol,
+            }
+        report = run_migrate(
+            checkpoint,
+            output,
+            model,
+            maps=map or [],
+            optimizer=optimizer,
+            force=force,
+            **options,
+        )
+    if json:
+        print_json(report.to_dict())
+    else:
+        render_migrate(report, stdout_console())
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEM)

@@ -1,0 +1,303 @@
+"""``migrate``: rewrite a checkpoint in the model's current structure, proven equal.
+
+With a model: restore ``source`` (with ``--map`` rules), verify it as ``restore`` does, write
+``tf.train.Checkpoint(<key>=model, optimizer=optimizer).save(DST/"ckpt")`` (so ``ckpt-1``) into a temporary directory
+beside the destination, prove that a fresh model restores it with ``assert_consumed()`` and
+holds the same values and outputs, then rename the directory into place.
+
+Without a model, for name-based (TF1) checkpoints whose keys are plain names: rename keys with
+the rules, write every value under its new name, read everything back and compare bit for bit.
+
+Nothing is ever written into the source's directory; an interrupted run leaves no temporary
+directory behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ckptctl import _tf
+from ckptctl.errors import CheckpointError, UsageError
+from ckptctl.location import locate
+from ckptctl.mapping import parse_maps
+from ckptctl.reader import open_checkpoint
+from ckptctl.restoration import (
+    ROOT_KEY,
+    RestoreReport,
+    call_model,
+    make_batches,
+    restore_into,
+)
+
+PREFIX_NAME = "ckpt-1"
+
+
+@dataclass
+class RenamedKey:
+    key: str
+    new_key: str
+    rule: str | None
+
+
+@dataclass
+class MigrateReport:
+    ok: bool
+    source: str
+    destination: str
+    written: str | None
+    model: str | None
+    key: str | None
+    values: int = 0
+    verified: bool = False
+    detail: str | None = None
+    restore: RestoreReport | None = None
+    renamed: list[RenamedKey] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_destination(source_dir: Path, destination: Path, force: bool) -> None:
+    """Refuse (exit 2) to write into the source, or over an existing destination."""
+    src = source_dir.resolve()
+    dst = destination.resolve()
+    if dst == src or src in dst.parents or dst in src.parents:
+        raise UsageError(
+            f"-o {destination}: refusing to write into or over the source checkpoint's "
+            f"directory {source_dir}",
+            "write the migrated checkpoint to a new directory, e.g. -o ckpts/migrated",
+        )
+    if dst.exists() and not force:
+        raise UsageError(
+            f"-o {destination}: already exists",
+            "choose a new directory, or pass --force to replace it",
+        )
+    if dst.exists() and not dst.is_dir():
+        raise UsageError(f"-o {destination}: exists and is not a directory")
+    if not dst.parent.is_dir():
+        raise UsageError(f"-o {destination}: the parent directory {dst.parent} does not exist")
+
+
+@contextlib.contextmanager
+def _staging(destination: Path, force: bool) -> Iterator[Path]:
+    """A temporary directory beside ``destination``, renamed into place on success only."""
+    parent = destination.resolve().parent
+    tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.ckptctl-", dir=parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
+    try:
+        yield tmp
+        if destination.exists() and force:
+            old = Path(tempfile.mkdtemp(prefix=f".{destination.name}.old-", dir=parent))
+            os.replace(destination, old / "d")
+            os.replace(tmp, destination)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, destination)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_state_file(directory: Path, name: str) -> None:
+    """A ``checkpoint`` state file with relative paths, valid after the directory moves."""
+    (directory / "checkpoint").write_text(
+        f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n'
+    )
+
+
+def migrate(
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str],
+    model: str | Callable[..., Any] | None = None,
+    *,
+    maps: Sequence[str] = (),
+    optimizer: str | Callable[[], Any] | None = None,
+    force: bool = False,
+    **restore_options: Any,
+) -> MigrateReport:
+    """Migrate ``source`` into the directory ``destination``; see the module docstring.
+
+    ``restore_options`` are :func:`ckptctl.restore`'s (``input_shapes``, ``key``, ``atol``,
+    ...). Returns a report; ``report.ok`` is False (and nothing is written) when the restore
+    or its verification found a problem.
+    """
+    dst = Path(destination)
+    location = locate(source)
+    check_destination(location.directory, dst, force)
+    if model is None:
+        return _rename_only(source, dst, maps, force)
+    report, live_model, live_optimizer = restore_into(
+        source, model, maps=maps, optimizer=optimizer, **restore_options
+    )
+    out = MigrateReport(
+        ok=False,
+        source=report.checkpoint,
+        destination=str(dst),
+        written=None,
+        model=report.model,
+        key=report.key,
+        restore=report,
+    )
+    if not report.ok or live_model is None:
+        out.detail = "the restore did not verify: nothing was written"
+        return out
+    tf = _tf.tensorflow()
+    key = "model" if report.key == ROOT_KEY else report.key
+    children: dict[str, Any] = {key: live_model}
+    if live_optimizer is not None:
+        children["optimizer"] = live_optimizer
+    with _staging(dst, force) as tmp:
+        written = Path(tf.train.Checkpoint(**children).save(str(tmp / "ckpt")))
+        _write_state_file(tmp, written.name)
+        _verify_written(
+            tmp / PREFIX_NAME,
+            key,
+            model,
+            optimizer,
+            live_model,
+            live_optimizer,
+            report,
+            restore_options,
+        )
+    out.ok = out.verified = True
+    out.key = key
+    out.written = str(dst / PREFIX_NAME)
+    out.values = report.restored
+    return out
+
+
+def _verify_written(
+    prefix: Path,
+    key: str,
+    model: str | Callable[..., Any],
+    optimizer: str | Callable[[], Any] | None,
+    source_model: Any,
+    source_optimizer: Any,
+    report: RestoreReport,
+    restore_options: dict[str, Any],
+) -> None:
+    """A fresh model and optimizer restore the written checkpoint with ``assert_consumed()``
+    and hold exactly the migrated values; their outputs equal the migrated model's."""
+    from ckptctl.loader import construct, parse_spec, resolve_factory
+    from ckptctl.restoration import InputSpec, _build, _make_optimizer
+
+    tf = _tf.tensorflow()
+    if isinstance(model, str):
+        spec = parse_spec(model)
+        fresh = construct(str(spec), resolve_factory(spec), restore_options.get("model_args") or {})
+    else:
+        fresh = construct(report.model, model, restore_options.get("model_args") or {})
+    dtypes = report.input_dtype.split(",")
+    specs = [
+        InputSpec(tuple(shape), dtypes[min(i, len(dtypes) - 1)])
+        for i, shape in enumerate(report.input_shapes)
+    ]
+    batches = make_batches(specs, restore_options.get("seed", 0) + 7, 2, (0, 10))
+    _build(fresh, report.model, batches[0])
+    children: dict[str, Any] = {key: fresh}
+    fresh_optimizer = None
+    if optimizer is not None:
+        fresh_optimizer = _make_optimizer(optimizer, fresh)
+        children["optimizer"] = fresh_optimizer
+    try:
+        tf.train.Checkpoint(**children).restore(str(prefix)).assert_consumed()
+    except AssertionError as e:
+        raise CheckpointError(
+            f"{prefix}: the migrated checkpoint does not restore completely ({e})",
+            "nothing was written; run again with --debug and report it",
+        ) from e
+    pairs = list(zip(source_model.variables, fresh.variables, strict=False))
+    if source_optimizer is not None and fresh_optimizer is not None:
+        pairs += list(zip(source_optimizer.variables, fresh_optimizer.variables, strict=False))
+    for a, b in pairs:
+        if np.asarray(a.numpy()).tobytes() != np.asarray(b.numpy()).tobytes():
+            raise CheckpointError(
+                f"{prefix}: {getattr(b, 'path', b.name)} differs after migration",
+                "nothing was written; run again with --debug and report it",
+            )
+    for batch in batches:
+        out_a = [np.asarray(t) for t in tf.nest.flatten(call_model(source_model, batch))]
+        out_b = [np.asarray(t) for t in tf.nest.flatten(call_model(fresh, batch))]
+        if any(x.tobytes() != y.tobytes() for x, y in zip(out_a, out_b, strict=True)):
+            raise CheckpointError(
+                f"{prefix}: a model restored from the migrated checkpoint gives other outputs",
+                "nothing was written; run again with --debug and report it",
+            )
+
+
+def _rename_only(
+    source: str | os.PathLike[str], dst: Path, maps: Sequence[str], force: bool
+) -> MigrateReport:
+    path_map = parse_maps(maps)
+    with open_checkpoint(source) as ckpt:
+        if ckpt.format != "name-based":
+            raise UsageError(
+                f"{ckpt.prefix}: an object-based checkpoint is migrated through its model",
+                "pass --model MODULE:NAME (and --map rules for changed paths)",
+            )
+        if not path_map.rules:
+            raise UsageError(
+                "migrate without --model renames keys: pass --map OLD=NEW rules",
+                "or pass --model to rewrite through the model",
+            )
+        renamed: list[RenamedKey] = []
+        names: dict[str, str] = {}
+        for e in ckpt.entries:
+            new, applied = path_map.apply(e.key)
+            if new in names:
+                raise UsageError(f"--map renames both {names[new]} and {e.key} to {new}")
+            names[new] = e.key
+            renamed.append(RenamedKey(e.key, new, ", ".join(applied) or None))
+        for rule in path_map.rules:
+            if not any(r.rule and rule.text in r.rule for r in renamed):
+                raise UsageError(f"--map {rule.text!r} matches no key in {ckpt.prefix}")
+        tf = _tf.tensorflow()
+        with _staging(dst, force) as tmp:
+            prefix = tmp / PREFIX_NAME
+            tensors = [_tensor(tf, ckpt.read(r.key)) for r in renamed]
+            tf.raw_ops.SaveV2(
+                prefix=str(prefix),
+                tensor_names=[r.new_key for r in renamed],
+                shape_and_slices=[""] * len(renamed),
+                tensors=tensors,
+            )
+            _write_state_file(tmp, PREFIX_NAME)
+            with open_checkpoint(prefix) as written:
+                for r in renamed:
+                    a, b = ckpt.read(r.key), written.read(r.new_key)
+                    if a.dtype != b.dtype or a.shape != b.shape or not _same(a, b):
+                        raise CheckpointError(f"{prefix}: {r.new_key} differs after migration")
+        return MigrateReport(
+            ok=True,
+            source=ckpt.prefix,
+            destination=str(dst),
+            written=str(dst / PREFIX_NAME),
+            model=None,
+            key=None,
+            values=len(renamed),
+            verified=True,
+            renamed=renamed,
+        )
+
+
+def _tensor(tf: Any, value: np.ndarray) -> Any:
+    if value.dtype == object:
+        return tf.constant(value.tolist() if value.shape else value.item(), dtype=tf.string)
+    return tf.constant(value)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    if a.dtype == object:
+        return bool(a.tolist() == b.tolist())
+    return a.tobytes() == b.tobytes()
