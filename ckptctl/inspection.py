@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ckptctl.errors import CheckpointError
 from ckptctl.objgraph import ObjectGraph
 from ckptctl.reader import BackendName, Checkpoint, Entry, open_checkpoint
+from ckptctl.stats import HIST_BINS, ValueStats, value_stats
+
+Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -24,6 +28,7 @@ class VariableInfo:
     full_name: str | None = None
     slot_of: str | None = None
     slot_name: str | None = None
+    stats: ValueStats | None = None
 
 
 @dataclass
@@ -66,10 +71,17 @@ class InspectReport:
     error: str | None = None
     error_hint: str | None = None
 
+    stats: bool = False
+    nonfinite: int = 0
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         if self.tree is None:
             d.pop("tree")
+        if not self.stats:
+            d.pop("nonfinite")
+            for v in d["variables"]:
+                v.pop("stats")
         return d
 
 
@@ -79,14 +91,40 @@ def inspect(
     filter: str | None = None,
     tree: bool = False,
     backend: BackendName = "auto",
+    stats: bool = False,
+    hist: bool = False,
+    verify: bool = True,
+    progress: Progress | None = None,
 ) -> InspectReport:
     """Describe the checkpoint at ``path`` (any form :func:`ckptctl.locate` accepts).
 
     A checkpoint whose index is readable but whose values are not (a missing or corrupt data
     shard) still gets a report listing what the index holds, with ``error`` set.
     """
-    with open_checkpoint(path, backend=backend) as ckpt:
-        return _report(ckpt, filter, tree)
+    with open_checkpoint(path, backend=backend, verify=verify) as ckpt:
+        report = _report(ckpt, filter, tree)
+        if (stats or hist) and report.error is None:
+            _add_stats(ckpt, report, HIST_BINS if hist else 0, progress)
+        return report
+
+
+def _add_stats(
+    ckpt: Checkpoint, report: InspectReport, bins: int, progress: Progress | None
+) -> None:
+    """Statistics of every shown value; a read error becomes the report's error."""
+    report.stats = True
+    total = sum(v.nbytes or 0 for v in report.variables)
+    done = 0
+    for v in report.variables:
+        try:
+            v.stats = value_stats(ckpt, ckpt.entry(v.key), hist_bins=bins)
+        except CheckpointError as e:
+            report.error, report.error_hint = e.message, e.hint
+            return
+        report.nonfinite += v.stats.nonfinite
+        done += v.nbytes or 0
+        if progress is not None:
+            progress(done, total)
 
 
 def _report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> InspectReport:
@@ -97,6 +135,9 @@ def _report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> InspectRe
         save_counter = ckpt.save_counter()
     except CheckpointError as e:
         infos, save_counter, error = {}, None, e
+    if error is None:
+        problems = ckpt.file_problems()
+        error = problems[0] if problems else None
     entries = ckpt.entries
     # In the graph's own order (the order the model tracks its objects), not by key.
     graph = ckpt.object_graph if error is None else None
@@ -119,7 +160,7 @@ def _report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> InspectRe
         checkpoint=str(loc.prefix),
         format=ckpt.format,
         source=loc.source,
-        shards=loc.declared_shards or len(loc.data_files),
+        shards=ckpt.num_shards,
         total_bytes=loc.bytes_on_disk,
         total_params=sum(e.num_elements for e in entries if e.is_numeric),
         save_counter=save_counter,

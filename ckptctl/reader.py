@@ -1,8 +1,8 @@
 """What is in a checkpoint: entries (key, dtype, shape, bytes), values, and the object graph.
 
 :class:`Checkpoint` is the one facade every command reads through. The values come from a
-backend; the backend that uses TensorFlow lives in :mod:`ckptctl.tfbackend` and is imported
-only when a checkpoint is opened.
+backend: :mod:`ckptctl.bundle` reads the files with numpy alone, and :mod:`ckptctl.tfbackend`
+reads them through TensorFlow, which it imports only when such a backend is made.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from ckptctl.errors import CheckpointError
 from ckptctl.location import Location, locate
 from ckptctl.objgraph import OBJECT_GRAPH_KEY, KeyInfo, ObjectGraph, parse_object_graph
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 Format = Literal["object-graph", "name-based"]
-BackendName = Literal["auto", "tf"]
+BackendName = Literal["auto", "tf", "native"]
 CHUNK_BYTES = 64 << 20
 SAVE_COUNTER_KEY = "save_counter/.ATTRIBUTES/VARIABLE_VALUE"
 
@@ -55,11 +56,26 @@ class Backend(Protocol):
 
 
 class Checkpoint:
-    """An opened checkpoint. Use as a context manager, or call :meth:`close`."""
+    """An opened checkpoint. Use as a context manager, or call :meth:`close`.
 
-    def __init__(self, location: Location, backend: Backend) -> None:
+    ``backend_name`` says which backend reads it (``"native"`` or ``"tf"``); ``backend_note``
+    is a one-line note when the TensorFlow-free reader could not handle it and TensorFlow's
+    reader was used instead, else None.
+    """
+
+    def __init__(
+        self,
+        location: Location,
+        backend: Backend,
+        backend_name: str | None = None,
+        backend_note: str | None = None,
+    ) -> None:
         self.location = location
         self._backend = backend
+        if backend_name is None:
+            backend_name = str(getattr(backend, "name", "tf"))
+        self.backend_name = backend_name
+        self.backend_note = backend_note
 
     def __enter__(self) -> Checkpoint:
         return self
@@ -134,14 +150,67 @@ class Checkpoint:
         for e in self.entries if keys is None else [self.entry(k) for k in keys]:
             yield e, self.read(e.key)
 
+    @property
+    def num_shards(self) -> int:
+        """Data shards the index declares (from the files' names with TensorFlow's reader)."""
+        declared = getattr(self._backend, "num_shards", None)
+        if isinstance(declared, int):
+            return declared
+        return self.location.declared_shards or len(self.location.data_files)
 
-def open_checkpoint(path: str | os.PathLike[str], backend: BackendName = "auto") -> Checkpoint:
-    """Locate and open a checkpoint. Raises ``CheckpointError`` with a user-facing message."""
+    def file_problems(self) -> list[CheckpointError]:
+        """Missing or short data shards, found without reading any value.
+
+        TensorFlow's reader cannot tell without reading; then the index is parsed natively
+        just for this, and nothing is reported when even that is not possible.
+        """
+        check = getattr(self._backend, "file_problems", None)
+        if check is not None:
+            return list(check())
+        from ckptctl.bundle import NativeBackend, Unsupported
+
+        try:
+            return NativeBackend(self.location, verify=False).file_problems()
+        except (Unsupported, CheckpointError, OSError):
+            return []
+
+
+def open_checkpoint(
+    path: str | os.PathLike[str], backend: BackendName = "auto", *, verify: bool = True
+) -> Checkpoint:
+    """Locate and open a checkpoint. Raises ``CheckpointError`` with a user-facing message.
+
+    ``backend``: ``"native"`` reads the files with numpy alone, ``"tf"`` through TensorFlow,
+    ``"auto"`` natively unless the checkpoint uses something only TensorFlow reads (then
+    :attr:`Checkpoint.backend_note` says why). ``verify`` checks every value read against its
+    stored checksum (the native reader; TensorFlow's always does).
+    """
     location = locate(path)
-    return open_location(location, backend)
+    return open_location(location, backend, verify=verify)
 
 
-def open_location(location: Location, backend: BackendName = "auto") -> Checkpoint:
+def open_location(
+    location: Location, backend: BackendName = "auto", *, verify: bool = True
+) -> Checkpoint:
+    """Open the checkpoint at ``location`` with the backend asked for (see open_checkpoint)."""
+    if backend == "tf":
+        return _tf_checkpoint(location)
+    from ckptctl.bundle import NativeBackend, Unsupported
+
+    try:
+        native = NativeBackend(location, verify=verify)
+    except Unsupported as e:
+        if backend == "native":
+            raise CheckpointError(
+                f"{location.index_file}: the TensorFlow-free reader cannot read this "
+                f"checkpoint: {e}",
+                "open it with TensorFlow's reader instead (backend 'tf' or 'auto')",
+            ) from e
+        return _tf_checkpoint(location, note=f"read through TensorFlow: {e}")
+    return Checkpoint(location, native, "native")
+
+
+def _tf_checkpoint(location: Location, note: str | None = None) -> Checkpoint:
     from ckptctl.tfbackend import TFBackend
 
-    return Checkpoint(location, TFBackend(location))
+    return Checkpoint(location, TFBackend(location), "tf", note)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import typer
 
@@ -47,3 +47,26 @@ def reporting_errors(debug: bool) -> Iterator[None]:
             )
         )
         raise typer.Exit(EXIT_UNREADABLE) from None
+
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@contextlib.contextmanager
+def progress_bar(what: str) -> Iterator[ProgressCallback | None]:
+    """A transient progress bar on stderr, only when stderr is a terminal (never in CI logs)."""
+    console = stderr_console()
+    if not console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(what, total=None)
+
+        def update(label: str, done: int, total: int) -> None:
+            short = label if len(label) <= 32 else "..." + label[-29:]
+            bar.update(task, description=short.ljust(32), completed=done, total=total)
+
+        yield update

@@ -6,26 +6,68 @@ from typing import Annotated
 
 import typer
 
-from ckptctl.cli.common import reporting_errors
-from ckptctl.cli.options import CheckpointArg, DebugOpt, FilterOpt, JsonOpt
+from ckptctl.cli.common import progress_bar, reporting_errors
+from ckptctl.cli.options import (
+    BackendOpt,
+    CheckpointArg,
+    DebugOpt,
+    FilterOpt,
+    JsonOpt,
+    NoVerifyOpt,
+    backend_name,
+)
 from ckptctl.cli.render import print_error, print_json, render_inspect, stdout_console
-from ckptctl.errors import EXIT_OK, EXIT_UNREADABLE, CheckpointError
+from ckptctl.errors import EXIT_OK, EXIT_PROBLEM, EXIT_UNREADABLE, CheckpointError
 
 TreeOpt = Annotated[bool, typer.Option("--tree", help="Show the object graph as a tree.")]
+StatsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--stats",
+        help="Read every value: min, max, mean, std, NaN and Inf counts, fraction of zeros.",
+    ),
+]
+HistOpt = Annotated[
+    bool, typer.Option("--hist", help="With --stats, a small histogram of each value.")
+]
+FailOnNonfiniteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--fail-on-nonfinite", help="Exit 1 if any value holds NaN or Inf (implies --stats)."
+    ),
+]
 
 
 def inspect(
     checkpoint: CheckpointArg,
     filter: FilterOpt = None,
     tree: TreeOpt = False,
+    stats: StatsOpt = False,
+    hist: HistOpt = False,
+    fail_on_nonfinite: FailOnNonfiniteOpt = False,
+    backend: BackendOpt = "auto",
+    no_verify: NoVerifyOpt = False,
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Show what a checkpoint holds: values, shapes, dtypes, sizes, object paths."""
+    """Show what a checkpoint holds: values, shapes, dtypes, sizes, object paths.
+
+    --stats reads every value (checking its crc32c) for statistics; with
+    --fail-on-nonfinite, any NaN or Inf exits 1.
+    """
     from ckptctl.inspection import inspect as run_inspect
 
-    with reporting_errors(debug):
-        report = run_inspect(checkpoint, filter=filter, tree=tree)
+    with reporting_errors(debug), progress_bar("reading") as progress:
+        report = run_inspect(
+            checkpoint,
+            filter=filter,
+            tree=tree,
+            backend=backend_name(backend),  # type: ignore[arg-type]
+            stats=stats or hist or fail_on_nonfinite,
+            hist=hist,
+            verify=not no_verify,
+            progress=(lambda done, total: progress("reading", done, total)) if progress else None,
+        )
     if json:
         print_json(report.to_dict())
     else:
@@ -33,4 +75,12 @@ def inspect(
     if report.error:
         print_error(CheckpointError(report.error, report.error_hint))
         raise typer.Exit(EXIT_UNREADABLE)
+    if fail_on_nonfinite and report.nonfinite:
+        print_error(
+            CheckpointError(
+                f"{report.checkpoint}: {report.nonfinite:,} NaN or Inf values in "
+                f"{sum(1 for v in report.variables if v.stats and v.stats.nonfinite)} tensors"
+            )
+        )
+        raise typer.Exit(EXIT_PROBLEM)
     raise typer.Exit(EXIT_OK)

@@ -32,3 +32,23 @@ CheckpointArg = Annotated[
         show_default=False,
     ),
 ]
+BackendOpt = Annotated[
+    str,
+    typer.Option(
+        "--backend",
+        metavar="auto|native|tf",
+        help="How values are read: auto (ckptctl's own reader, TensorFlow where it cannot), "
+        "native, or tf (TensorFlow's CheckpointReader).",
+    ),
+]
+NoVerifyOpt = Annotated[
+    bool, typer.Option("--no-verify", help="Skip the crc32c check of values read.")
+]
+
+
+def backend_name(text: str) -> str:
+    from ckptctl.errors import UsageError
+
+    if text not in ("auto", "native", "tf"):
+        raise UsageError(f"--backend {text!r}: expected auto, native or tf")
+    return text

@@ -104,7 +104,63 @@ def render_inspect(report: InspectReport, console: Console) -> None:
         )
         if not report.variables:
             return
+    if report.stats:
+        console.print(_stats_table(report))
+        return
     console.print(_variables_table(report, wide=console.width >= _KEY_COLUMN_MIN_WIDTH))
+
+
+_SPARKS = " ▁▂▃▄▅▆▇█"
+
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return ""
+    return f"{x:.3g}".replace("e-0", "e-").replace("e+0", "e+").replace("e+", "e")
+
+
+def _sparkline(counts: list[int]) -> str:
+    top = max(counts) if counts else 0
+    if not top:
+        return ""
+    return "".join(_SPARKS[0 if c == 0 else max(1, round(8 * c / top))] for c in counts)
+
+
+def _stats_table(report: InspectReport) -> Table:
+    """Statistics of every shown value; values holding NaN or Inf stand out in red."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column(
+        "object path" if report.format == "object-graph" else "key",
+        overflow="fold",
+        min_width=20,
+    )
+    for name in ("min", "max", "mean", "std", "zeros"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("NaN/Inf", justify="right", no_wrap=True, min_width=7)
+    for v in report.variables:
+        st = v.stats
+        first = Text(v.path or v.key)
+        if st is not None and st.hist:
+            first.append(f"\n  {_sparkline(st.hist)}", style="cyan")
+        if st is None:
+            table.add_row(first)
+            continue
+        bad = st.nonfinite > 0
+        zeros = "" if st.zeros is None else f"{st.zeros:.0%}"
+        nonfinite = (
+            f"{st.nan}/{st.inf}" if (st.nan or st.inf) else ("0" if st.mean is not None else "")
+        )
+        table.add_row(
+            first,
+            _num(st.min),
+            _num(st.max),
+            _num(st.mean),
+            _num(st.std),
+            zeros,
+            Text(nonfinite, style="bold red" if bad else ""),
+            style="red" if bad else None,
+        )
+    return table
 
 
 def _plural(n: int, word: str) -> str:

@@ -1,0 +1,811 @@
+"""Read TensorFlow checkpoints (the tensor bundle format) with numpy alone, without TensorFlow.
+
+A checkpoint with prefix ``P`` is ``P.index`` and the data shards ``P.data-0000K-of-0000N``.
+
+``P.index`` is an SSTable (LevelDB's table format): blocks of sorted key/value entries, each
+block followed by a 5-byte trailer (compression type, masked crc32c of contents and type), an
+index block mapping to the data blocks, and a 48-byte footer ending in a magic number. Blocks
+are stored plain, except that a few early TensorFlow releases Snappy-compressed them. Key ``""``
+holds a ``BundleHeaderProto`` (shard count, endianness, format version); every other key holds
+a ``BundleEntryProto``: dtype, shape, shard, offset and size of the value in that shard, and the
+masked crc32c of its bytes.
+
+A numeric value is its raw little-endian bytes. A string tensor is the varint64 length of each
+element, the masked crc32c of those lengths, then the elements' bytes one after another; its
+entry crc32c covers the lengths (each as a little-endian uint32, or uint64 past 2**32 - 1), the
+4 stored length-checksum bytes, and the elements' bytes.
+
+Every length, offset and count in the files is checked before it is used: a damaged or hostile
+checkpoint raises :class:`~ckptctl.errors.CheckpointError` naming the offending file, and what
+this reader does not handle raises :class:`Unsupported`, never a wrong value.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import google_crc32c
+import ml_dtypes
+import numpy as np
+
+from ckptctl import _proto as pb
+from ckptctl.errors import CheckpointError
+from ckptctl.location import Location
+from ckptctl.reader import Entry
+
+__all__ = [
+    "NativeBackend",
+    "Unsupported",
+    "masked_crc32c",
+    "read_table",
+    "snappy_decompress",
+    "unmask_crc32c",
+]
+
+TABLE_MAGIC = 0xDB4775248B80FB57
+FOOTER_SIZE = 48
+BLOCK_TRAILER_SIZE = 5
+_MASK_DELTA = 0xA282EAD8
+_U32 = 0xFFFFFFFF
+_MAX_RANK = 254
+_MAX_ELEMENTS = (1 << 63) - 1
+_MAX_SHARDS = 1 << 16
+_BUNDLE_VERSION = 1
+_STRING = 7
+
+_INDEX_HINT = (
+    "the file is truncated, corrupt, or not a checkpoint index; "
+    "copy the checkpoint again from where it was written"
+)
+_MISSING_HINT = (
+    "such a checkpoint cannot be restored; copy the missing .data-* file(s) from "
+    "where the checkpoint was written"
+)
+_SHORT_HINT = "the data file is truncated; copy it again from where it was written"
+_CORRUPT_HINT = "copy the checkpoint again from where it was written"
+
+
+def _numeric_types() -> dict[int, tuple[str, np.dtype[Any]]]:
+    """DataType enum number -> (TensorFlow's dtype name, little-endian numpy dtype)."""
+    table: dict[int, tuple[str, Any]] = {
+        1: ("float32", "<f4"),
+        2: ("float64", "<f8"),
+        3: ("int32", "<i4"),
+        4: ("uint8", "u1"),
+        5: ("int16", "<i2"),
+        6: ("int8", "i1"),
+        8: ("complex64", "<c8"),
+        9: ("int64", "<i8"),
+        10: ("bool", "?"),
+        # TensorFlow hands quantized tensors to Python as the plain integer type.
+        11: ("qint8", "i1"),
+        12: ("quint8", "u1"),
+        13: ("qint32", "<i4"),
+        15: ("qint16", "<i2"),
+        16: ("quint16", "<u2"),
+        17: ("uint16", "<u2"),
+        18: ("complex128", "<c16"),
+        19: ("float16", "<f2"),
+        22: ("uint32", "<u4"),
+        23: ("uint64", "<u8"),
+    }
+    extra = {
+        14: "bfloat16",
+        24: "float8_e5m2",
+        25: "float8_e4m3fn",
+        26: "float8_e4m3fnuz",
+        27: "float8_e4m3b11fnuz",
+        28: "float8_e5m2fnuz",
+        29: "int4",
+        30: "uint4",
+        31: "int2",
+        32: "uint2",
+        33: "float4_e2m1fn",
+    }
+    for number, name in extra.items():
+        scalar = getattr(ml_dtypes, name, None)
+        if scalar is not None:
+            table[number] = (name, scalar)
+    return {number: (name, np.dtype(t)) for number, (name, t) in table.items()}
+
+
+_NUMERIC = _numeric_types()
+_OTHER_TYPE_NAMES = {0: "invalid", 20: "resource", 21: "variant"}
+_SUB_BYTE = frozenset({"int4", "uint4", "int2", "uint2", "float4_e2m1fn"})
+
+
+class Unsupported(Exception):
+    """The checkpoint uses something this reader does not handle; TensorFlow's reader may."""
+
+
+class _Corrupt(ValueError):
+    """The index (or a compressed block) is not well-formed; the text says how."""
+
+
+def masked_crc32c(crc: int) -> int:
+    """The masked form of a crc32c that TensorFlow and LevelDB store."""
+    return ((((crc >> 15) | (crc << 17)) & _U32) + _MASK_DELTA) & _U32
+
+
+def unmask_crc32c(masked: int) -> int:
+    """Inverse of :func:`masked_crc32c`."""
+    rot = (masked - _MASK_DELTA) & _U32
+    return ((rot >> 17) | (rot << 15)) & _U32
+
+
+def _crc(data: bytes | np.ndarray, crc: int = 0) -> int:
+    """crc32c of ``data`` (bytes or a contiguous uint8 array), continuing from ``crc``."""
+    return int(google_crc32c.extend(crc, data))
+
+
+def _varint(buf: bytes, pos: int, end: int, max_bytes: int = 10) -> tuple[int, int]:
+    """Decode a varint in ``buf[pos:end]`` of at most ``max_bytes`` bytes."""
+    result = 0
+    shift = 0
+    stop = min(end, pos + max_bytes)
+    while pos < stop:
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+    raise _Corrupt("bad varint")
+
+
+def _tag(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+    """Decode a field tag at ``pos`` (one byte in practice); reject field number 0."""
+    tag = buf[pos]
+    if tag >= 0x80:
+        tag, pos = _varint(buf, pos, end, 5)
+    else:
+        pos += 1
+    if tag < 8:
+        raise _Corrupt("field number 0")
+    return tag, pos
+
+
+def _skip_field(buf: bytes, pos: int, end: int, tag: int) -> int:
+    """Position after the value of a field with ``tag`` starting at ``pos``."""
+    wire = tag & 7
+    if wire == pb.VARINT:
+        return _varint(buf, pos, end)[1]
+    if wire == pb.I64:
+        pos += 8
+    elif wire == pb.I32:
+        pos += 4
+    elif wire == pb.LEN:
+        length, pos = _varint(buf, pos, end)
+        pos += length
+    else:
+        raise _Corrupt(f"unsupported protobuf wire type {wire}")
+    if pos > end:
+        raise _Corrupt("protobuf field runs past the end of its message")
+    return pos
+
+
+def _signed64(v: int) -> int:
+    v &= (1 << 64) - 1
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def _int32(v: int) -> int:
+    v &= _U32
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+class _Stored:
+    """One value as its ``BundleEntryProto`` describes it."""
+
+    __slots__ = ("count", "crc", "dtype", "name", "offset", "shape", "shard", "size")
+
+    def __init__(
+        self,
+        name: str,
+        dtype: np.dtype[Any] | None,
+        shape: tuple[int, ...],
+        count: int,
+        shard: int,
+        offset: int,
+        size: int,
+        crc: int,
+    ) -> None:
+        self.name = name
+        self.dtype = dtype  # None for strings
+        self.shape = shape
+        self.count = count
+        self.shard = shard
+        self.offset = offset
+        self.size = size
+        self.crc = crc
+
+
+# ------------------------------------------------------------------------------- the SSTable
+
+
+def _block(data: bytes, offset: int, size: int, limit: int, what: str) -> bytes:
+    """Contents of the block at ``offset``; its trailer's type and checksum are verified."""
+    if offset < 0 or size < 0 or offset + size + BLOCK_TRAILER_SIZE > limit:
+        raise _Corrupt(f"{what} lies outside the file")
+    end = offset + size
+    stored = int.from_bytes(data[end + 1 : end + 5], "little")
+    if _crc(np.frombuffer(data, np.uint8, size + 1, offset)) != unmask_crc32c(stored):
+        raise _Corrupt(f"{what} checksum mismatch")
+    kind = data[end]
+    if kind == 0:
+        return data[offset:end]
+    if kind == 1:
+        return snappy_decompress(data[offset:end], what)
+    raise _Corrupt(f"{what} has unknown compression type {kind}")
+
+
+def snappy_decompress(src: bytes, what: str = "block") -> bytes:
+    """Decode a raw Snappy block (a few early TensorFlow releases compressed index blocks).
+
+    Every tag, length and back-reference is checked against the input and the output so far,
+    and the output may not exceed the length the block declares; bad input raises ValueError.
+    """
+    n = len(src)
+    expected, pos = _varint(src, 0, n, 5)
+    if expected > _U32:
+        raise _Corrupt(f"{what}: corrupted compressed block contents")
+    out = bytearray()
+    while pos < n:
+        tag = src[pos]
+        pos += 1
+        kind = tag & 3
+        if kind == 0:  # literal
+            length = (tag >> 2) + 1
+            if length > 60:
+                extra = length - 60
+                if pos + extra > n:
+                    break
+                length = int.from_bytes(src[pos : pos + extra], "little") + 1
+                pos += extra
+            if pos + length > n:
+                break
+            out += src[pos : pos + length]
+            pos += length
+        else:
+            if kind == 1:
+                length = 4 + ((tag >> 2) & 7)
+                if pos + 1 > n:
+                    break
+                back = ((tag >> 5) << 8) | src[pos]
+                pos += 1
+            else:
+                size = 2 if kind == 2 else 4
+                length = (tag >> 2) + 1
+                if pos + size > n:
+                    break
+                back = int.from_bytes(src[pos : pos + size], "little")
+                pos += size
+            if back == 0 or back > len(out):
+                break
+            start = len(out) - back
+            if back >= length:
+                out += out[start : start + length]
+            else:  # the copy overlaps its own output: the last `back` bytes repeat
+                pattern = out[start:]
+                out += (pattern * (length // back + 1))[:length]
+        if len(out) > expected:
+            break
+    else:
+        if len(out) == expected:
+            return bytes(out)
+    raise _Corrupt(f"{what}: corrupted compressed block contents")
+
+
+def _block_entries(block: bytes, out: list[tuple[bytes, bytes]], what: str) -> None:
+    """Append the (key, value) entries of a block to ``out``, in order."""
+    n = len(block)
+    if n < 4:
+        raise _Corrupt(f"{what} is too short")
+    num_restarts = int.from_bytes(block[n - 4 :], "little")
+    if num_restarts > (n - 4) // 4:
+        raise _Corrupt(f"{what} has a bad restart array")
+    if num_restarts == 0:
+        return
+    limit = n - 4 * (1 + num_restarts)
+    pos = 0
+    key = b""
+    append = out.append
+    while pos < limit:
+        if limit - pos < 3:
+            raise _Corrupt(f"bad entry in {what}")
+        shared = block[pos]
+        non_shared = block[pos + 1]
+        value_len = block[pos + 2]
+        if (shared | non_shared | value_len) < 128:
+            pos += 3
+        else:
+            shared, pos = _varint(block, pos, limit, 5)
+            non_shared, pos = _varint(block, pos, limit, 5)
+            value_len, pos = _varint(block, pos, limit, 5)
+        key_end = pos + non_shared
+        value_end = key_end + value_len
+        if value_end > limit or shared > len(key):
+            raise _Corrupt(f"bad entry in {what}")
+        key = key[:shared] + block[pos:key_end] if shared else block[pos:key_end]
+        append((key, block[key_end:value_end]))
+        pos = value_end
+
+
+def read_table(data: bytes) -> list[tuple[bytes, bytes]]:
+    """Every (key, value) of an SSTable held in ``data``, in key order.
+
+    A damaged table raises ValueError; Snappy-compressed blocks are decompressed.
+    """
+    size = len(data)
+    if size < FOOTER_SIZE:
+        raise _Corrupt("file is too short to be an sstable")
+    footer = size - FOOTER_SIZE
+    if int.from_bytes(data[size - 8 :], "little") != TABLE_MAGIC:
+        raise _Corrupt("not an sstable (bad magic number)")
+    handles_end = size - 8
+    pos = footer
+    _, pos = _varint(data, pos, handles_end)  # metaindex offset
+    _, pos = _varint(data, pos, handles_end)  # metaindex size
+    index_offset, pos = _varint(data, pos, handles_end)
+    index_size, pos = _varint(data, pos, handles_end)
+    index_block = _block(data, index_offset, index_size, footer, "index block")
+    handles: list[tuple[bytes, bytes]] = []
+    _block_entries(index_block, handles, "index block")
+    out: list[tuple[bytes, bytes]] = []
+    next_free = 0
+    for i, (_, handle) in enumerate(handles):
+        offset, hpos = _varint(handle, 0, len(handle))
+        length, _ = _varint(handle, hpos, len(handle))
+        # The writer lays data blocks out one after another: anything else is damage, and
+        # would let a crafted index make the same bytes be parsed many times over.
+        if offset < next_free:
+            raise _Corrupt("data blocks overlap")
+        what = f"data block {i}"
+        _block_entries(_block(data, offset, length, footer, what), out, what)
+        next_free = offset + length + BLOCK_TRAILER_SIZE
+    for i in range(1, len(out)):
+        if out[i][0] <= out[i - 1][0]:
+            raise _Corrupt("keys out of order")
+    return out
+
+
+# ------------------------------------------------------------------------------ the protos
+
+
+def _parse_header(value: bytes) -> tuple[int, int, int, int, list[int]]:
+    """(num_shards, endianness, producer, min_consumer, bad_consumers) of a BundleHeaderProto."""
+    num_shards = endianness = producer = min_consumer = 0
+    bad: list[int] = []
+    try:
+        for number, wire, v in pb.fields(value):
+            if number == 1 and wire == pb.VARINT:
+                num_shards = _int32(pb.as_int(v))
+            elif number == 2 and wire == pb.VARINT:
+                endianness = _int32(pb.as_int(v))
+            elif number == 3 and wire == pb.LEN:
+                for n, w, x in pb.fields(pb.as_bytes(v)):
+                    if n == 1 and w == pb.VARINT:
+                        producer = _int32(pb.as_int(x))
+                    elif n == 2 and w == pb.VARINT:
+                        min_consumer = _int32(pb.as_int(x))
+                    elif n == 3 and w == pb.VARINT:
+                        bad.append(_int32(pb.as_int(x)))
+                    elif n == 3 and w == pb.LEN:
+                        packed = pb.as_bytes(x)
+                        pos = 0
+                        while pos < len(packed):
+                            item, pos = pb.read_varint(packed, pos)
+                            bad.append(_int32(item))
+    except pb.ProtoError as e:
+        raise _Corrupt(f"unparseable header ({e})") from e
+    return num_shards, endianness, producer, min_consumer, bad
+
+
+def _parse_shape(buf: bytes, pos: int, end: int, dims: list[int]) -> bool:
+    """Append the dims of the TensorShapeProto in ``buf[pos:end]``; return its unknown_rank."""
+    unknown_rank = False
+    while pos < end:
+        tag, pos = _tag(buf, pos, end)
+        if tag == 0x12:  # dim
+            length, pos = _varint(buf, pos, end)
+            dim_end = pos + length
+            if dim_end > end:
+                raise _Corrupt("shape runs past the end of its entry")
+            size = 0
+            while pos < dim_end:
+                t, pos = _tag(buf, pos, dim_end)
+                if t == 0x08:  # size
+                    raw, pos = _varint(buf, pos, dim_end)
+                    size = _signed64(raw)
+                else:
+                    pos = _skip_field(buf, pos, dim_end, t)
+            dims.append(size)
+        elif tag == 0x18:  # unknown_rank
+            flag, pos = _varint(buf, pos, end)
+            unknown_rank = flag != 0
+        else:
+            pos = _skip_field(buf, pos, end, tag)
+    return unknown_rank
+
+
+def _parse_entry(buf: bytes) -> tuple[int, list[int], bool, int, int, int, int, bool]:
+    """(dtype, dims, unknown_rank, shard_id, offset, size, crc32c, has_slices) of an entry."""
+    dtype = shard = offset = size = crc = 0
+    dims: list[int] = []
+    unknown_rank = has_slices = False
+    pos = 0
+    end = len(buf)
+    while pos < end:
+        tag, pos = _tag(buf, pos, end)
+        if tag == 0x12 or tag == 0x3A:  # shape, slices
+            length, pos = _varint(buf, pos, end)
+            if pos + length > end:
+                raise _Corrupt("field runs past the end of its entry")
+            if tag == 0x12:
+                unknown_rank = _parse_shape(buf, pos, pos + length, dims) or unknown_rank
+            else:
+                has_slices = True
+            pos += length
+        elif tag == 0x35:  # crc32c, fixed32
+            if pos + 4 > end:
+                raise _Corrupt("checksum runs past the end of its entry")
+            crc = int.from_bytes(buf[pos : pos + 4], "little")
+            pos += 4
+        elif tag in (0x08, 0x18, 0x20, 0x28):
+            if pos < end and buf[pos] < 0x80:
+                v = buf[pos]
+                pos += 1
+            else:
+                v, pos = _varint(buf, pos, end)
+            if tag == 0x08:
+                dtype = _int32(v)
+            elif tag == 0x18:
+                shard = _int32(v)
+            elif tag == 0x20:
+                offset = _signed64(v)
+            else:
+                size = _signed64(v)
+        else:
+            pos = _skip_field(buf, pos, end, tag)
+    return dtype, dims, unknown_rank, shard, offset, size, crc, has_slices
+
+
+# ------------------------------------------------------------------------------ the backend
+
+
+class NativeBackend:
+    """A :class:`~ckptctl.reader.Backend` that reads the bundle files directly.
+
+    The whole index is parsed when the backend is made, so an index this reader cannot handle
+    raises :class:`Unsupported` (or a damaged one ``CheckpointError``) right away. Data shards
+    are opened read-only on first use. With ``verify`` (the default) every value read is
+    checked against its stored crc32c.
+    """
+
+    name = "native"
+
+    def __init__(self, location: Location, verify: bool = True) -> None:
+        self.location = location
+        self.verify = verify
+        self._files: dict[int, io.FileIO] = {}
+        self._values: dict[str, _Stored] = {}
+        self._num_shards = 0
+        self._entries: list[Entry] | None = None
+        self._load_index()
+
+    # --- index
+
+    def _load_index(self) -> None:
+        index = self.location.index_file
+        try:
+            data = index.read_bytes()
+        except FileNotFoundError as e:
+            raise CheckpointError(f"{index}: no such file") from e
+        except OSError as e:
+            raise CheckpointError(f"{index}: cannot be read ({e.strerror or e})") from e
+        try:
+            self._parse_index(data)
+        except _Corrupt as e:
+            raise CheckpointError(
+                f"{index}: not a readable checkpoint index ({e})", _INDEX_HINT
+            ) from None
+
+    def _parse_index(self, data: bytes) -> None:
+        table = read_table(data)
+        if not table or table[0][0] != b"":
+            raise _Corrupt("no header entry")
+        num_shards, endianness, producer, min_consumer, bad = _parse_header(table[0][1])
+        if endianness == 1:
+            raise Unsupported("it was written on a big-endian machine")
+        if producer < 0 or min_consumer > _BUNDLE_VERSION or _BUNDLE_VERSION in bad:
+            raise Unsupported(
+                f"its bundle format version (producer {producer}, min consumer "
+                f"{min_consumer}) is not version {_BUNDLE_VERSION}"
+            )
+        if num_shards > _MAX_SHARDS:
+            raise Unsupported(f"its header declares {num_shards} data shards")
+        if len(table) > 1 and num_shards < 1:
+            raise _Corrupt(f"the header declares {num_shards} data shards")
+        self._num_shards = max(num_shards, 0)
+        values: dict[str, _Stored] = {}
+        parsed = [(raw_key, _parse_entry(value)) for raw_key, value in table[1:]]
+        # A partitioned value is listed under its full key, and each slice under a binary key
+        # that sorts before it: look for partitions before judging any key.
+        for raw_key, fields in parsed:
+            if fields[7]:
+                name = raw_key.decode("utf-8", "replace")
+                raise Unsupported(f"value {name} is partitioned into slices")
+        for raw_key, fields in parsed:
+            key, stored = self._validate(raw_key, fields)
+            values[key] = stored
+        self._values = values
+
+    def _validate(
+        self, raw_key: bytes, fields: tuple[int, list[int], bool, int, int, int, int, bool]
+    ) -> tuple[str, _Stored]:
+        dtype, dims, unknown_rank, shard, offset, size, crc, _ = fields
+        try:
+            key = raw_key.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Corrupt(f"key {raw_key!r} is not UTF-8") from None
+        if dtype == _STRING:
+            name, np_dtype = "string", None
+        elif dtype in _NUMERIC:
+            name, np_dtype = _NUMERIC[dtype]
+        else:
+            kind = _OTHER_TYPE_NAMES.get(dtype, f"number {dtype}")
+            raise Unsupported(f"value {key} has dtype {kind}")
+        if unknown_rank or len(dims) > _MAX_RANK or any(d < 0 for d in dims):
+            raise _Corrupt(f"value {key} has an invalid shape {dims}")
+        count = math.prod(dims)
+        if count > _MAX_ELEMENTS:
+            raise _Corrupt(f"value {key} has an invalid shape {dims}")
+        if not 0 <= shard < self._num_shards:
+            raise _Corrupt(f"value {key} is in shard {shard} of {self._num_shards}")
+        if offset < 0 or size < 0:
+            raise _Corrupt(f"value {key} has a negative offset or size")
+        if np_dtype is not None:
+            if size != count * np_dtype.itemsize and name in _SUB_BYTE and count:
+                # One byte per element is how TensorFlow stores these today; a packed layout
+                # would be new, not damage.
+                raise Unsupported(f"value {key} stores {name} elements in a packed layout")
+            if size != count * np_dtype.itemsize:
+                raise _Corrupt(
+                    f"value {key} is stored in {size} bytes; its shape needs "
+                    f"{count * np_dtype.itemsize}"
+                )
+        elif size < count + 4 and not (size == 0 and count == 0):
+            raise _Corrupt(f"value {key} is stored in {size} bytes; it needs at least {count + 4}")
+        return key, _Stored(name, np_dtype, tuple(dims), count, shard, offset, size, crc)
+
+    # --- listing
+
+    def entries(self) -> list[Entry]:
+        if self._entries is None:
+            self._entries = [Entry(key, s.name, s.shape, s.size) for key, s in self._values.items()]
+        return list(self._entries)
+
+    @property
+    def num_shards(self) -> int:
+        """The number of data shards the index header declares."""
+        return self._num_shards
+
+    def shard_path(self, shard: int) -> Path:
+        """The data file of shard number ``shard``, as the header's shard count names it."""
+        return Path(f"{self.location.prefix}.data-{shard:05d}-of-{self._num_shards:05d}")
+
+    def file_problems(self) -> list[CheckpointError]:
+        """Missing data shards and values running past the end of theirs, found by stat alone."""
+        per_shard = Counter(s.shard for s in self._values.values())
+        sizes: dict[int, int] = {}
+        problems: list[CheckpointError] = []
+        for shard in range(self._num_shards):
+            path = self.shard_path(shard)
+            try:
+                sizes[shard] = os.stat(path).st_size
+            except FileNotFoundError:
+                problems.append(self._missing_error(path, per_shard[shard]))
+            except OSError as e:
+                problems.append(CheckpointError(f"{path}: cannot be read ({e.strerror or e})"))
+        for key, s in sorted(self._values.items()):
+            if s.shard in sizes and s.offset + s.size > sizes[s.shard]:
+                problems.append(self._short_error(self.shard_path(s.shard), key))
+        return problems
+
+    # --- reading
+
+    def _stored(self, key: str) -> _Stored:
+        stored = self._values.get(key)
+        if stored is None:
+            raise CheckpointError(
+                f"{self.location.prefix}: no value named {key!r} in this checkpoint"
+            )
+        return stored
+
+    def _missing_error(self, path: Path, n: int) -> CheckpointError:
+        if n == 0:
+            return CheckpointError(
+                f"{path}: data shard missing (the index stores no values in it)",
+                "copy the missing .data-* file(s) from where the checkpoint was written",
+            )
+        return CheckpointError(
+            f"{path}: data shard missing; the index lists {n} values but their data cannot be read",
+            _MISSING_HINT,
+        )
+
+    def _short_error(self, path: Path, key: str) -> CheckpointError:
+        return CheckpointError(
+            f"{path}: cut short; value {key} ends past the end of the file", _SHORT_HINT
+        )
+
+    def _checksum_error(self, path: Path, key: str) -> CheckpointError:
+        return CheckpointError(
+            f"{path}: value {key} fails its checksum; the file is corrupt", _CORRUPT_HINT
+        )
+
+    def _open(self, key: str, s: _Stored) -> tuple[io.FileIO, Path]:
+        """The open shard of value ``key``, after checking the value lies inside it."""
+        path = self.shard_path(s.shard)
+        f = self._files.get(s.shard)
+        if f is None:
+            try:
+                f = open(path, "rb", buffering=0)  # noqa: SIM115 - kept open until close()
+            except FileNotFoundError:
+                n = sum(1 for v in self._values.values() if v.shard == s.shard)
+                raise self._missing_error(path, n) from None
+            except OSError as e:
+                raise CheckpointError(
+                    f"{path}: cannot read value {key} ({e.strerror or e})"
+                ) from None
+            self._files[s.shard] = f
+        try:
+            file_size = os.fstat(f.fileno()).st_size
+        except OSError as e:
+            raise CheckpointError(f"{path}: cannot read value {key} ({e.strerror or e})") from None
+        if s.offset + s.size > file_size:
+            raise self._short_error(path, key)
+        return f, path
+
+    def _read_into(self, f: io.FileIO, offset: int, out: np.ndarray, path: Path, key: str) -> None:
+        """Fill ``out`` (any contiguous array) with the bytes at ``offset``."""
+        view = out.view(np.uint8).reshape(-1).data
+        try:
+            f.seek(offset)
+            done = 0
+            while done < len(view):
+                got = f.readinto(view[done:])
+                if not got:
+                    raise self._short_error(path, key)
+                done += got
+        except OSError as e:
+            raise CheckpointError(f"{path}: cannot read value {key} ({e.strerror or e})") from None
+
+    def _read_bytes(self, f: io.FileIO, offset: int, size: int, path: Path, key: str) -> bytes:
+        """The ``size`` bytes at ``offset`` (already checked to lie inside the file)."""
+        try:
+            f.seek(offset)
+            parts = [f.read(size) or b""]
+            got = len(parts[0])
+            while got < size:
+                more = f.read(size - got)
+                if not more:
+                    raise self._short_error(path, key)
+                parts.append(more)
+                got += len(more)
+        except OSError as e:
+            raise CheckpointError(f"{path}: cannot read value {key} ({e.strerror or e})") from None
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def read(self, key: str) -> np.ndarray:
+        s = self._stored(key)
+        f, path = self._open(key, s)
+        if s.dtype is None:
+            return self._read_strings(key, s, f, path).reshape(s.shape)
+        out = np.empty(s.count, dtype=s.dtype)
+        self._read_into(f, s.offset, out, path, key)
+        if self.verify and _crc(out.view(np.uint8)) != unmask_crc32c(s.crc):
+            raise self._checksum_error(path, key)
+        return out.reshape(s.shape)
+
+    def read_chunks(self, key: str, max_bytes: int) -> Iterator[np.ndarray]:
+        """The value of ``key`` as flat chunks of at most ``max_bytes`` (at least one element).
+
+        The checksum covers the whole value, so a mismatch is raised after the last chunk.
+        A string tensor comes as one flat object array.
+        """
+        s = self._stored(key)
+        f, path = self._open(key, s)
+        if s.dtype is None:
+            yield self._read_strings(key, s, f, path)
+            return
+        step = max(1, max_bytes // s.dtype.itemsize)
+        crc = 0
+        done = 0
+        while done < s.count:
+            if done:  # between chunks the caller may have closed the backend
+                f, path = self._open(key, s)
+            n = min(step, s.count - done)
+            chunk = np.empty(n, dtype=s.dtype)
+            self._read_into(f, s.offset + done * s.dtype.itemsize, chunk, path, key)
+            if self.verify:
+                crc = _crc(chunk.view(np.uint8), crc)
+            done += n
+            yield chunk
+        if self.verify and crc != unmask_crc32c(s.crc):
+            raise self._checksum_error(path, key)
+
+    def _read_strings(self, key: str, s: _Stored, f: io.FileIO, path: Path) -> np.ndarray:
+        """A string tensor as a flat object array of bytes."""
+        n = s.count
+        out = np.empty(n, dtype=object)
+        if s.size == 0:
+            if self.verify and unmask_crc32c(s.crc) != 0:
+                raise self._checksum_error(path, key)
+            return out
+        data = self._read_bytes(f, s.offset, s.size, path, key)
+        lengths, pos = self._string_lengths(data, n, path, key)
+        if pos + 4 > len(data):
+            raise self._corrupt_strings(path, key)
+        if lengths.size and int(lengths.max()) > 0xFFFFFFFF:
+            crc_input = b"".join(
+                int(x).to_bytes(4 if x <= 0xFFFFFFFF else 8, "little") for x in lengths
+            )
+        else:
+            crc_input = lengths.astype("<u4").tobytes()
+        crc = _crc(crc_input)
+        if self.verify:
+            if unmask_crc32c(int.from_bytes(data[pos : pos + 4], "little")) != crc:
+                raise self._checksum_error(path, key)
+            if _crc(data[pos:], crc) != unmask_crc32c(s.crc):
+                raise self._checksum_error(path, key)
+        start = pos + 4
+        sizes = lengths.tolist()
+        # The lengths come from the file: only their sum matching the stored size makes them
+        # trustworthy (with ``verify`` off nothing else has checked them).
+        if sum(sizes) != len(data) - start:
+            raise self._corrupt_strings(path, key)
+        items: list[bytes] = []
+        for length in sizes:
+            items.append(data[start : start + length])
+            start += length
+        out[:] = items
+        return out
+
+    def _string_lengths(self, data: bytes, n: int, path: Path, key: str) -> tuple[np.ndarray, int]:
+        """The ``n`` varint64 lengths at the start of ``data`` (as uint64), and where they end."""
+        if n <= len(data) and (n == 0 or max(data[:n]) < 0x80):
+            return np.frombuffer(data, np.uint8, n).astype(np.uint64), n
+        lengths = np.empty(n, dtype=np.uint64)
+        pos = 0
+        end = len(data)
+        try:
+            for i in range(n):
+                b = data[pos] if pos < end else 0x80
+                if b < 0x80:
+                    lengths[i] = b
+                    pos += 1
+                else:
+                    v, pos = _varint(data, pos, end)
+                    if v >= 1 << 64:
+                        raise _Corrupt("string length too large")
+                    lengths[i] = v
+        except _Corrupt:
+            raise self._corrupt_strings(path, key) from None
+        return lengths, pos
+
+    def _corrupt_strings(self, path: Path, key: str) -> CheckpointError:
+        return CheckpointError(
+            f"{path}: value {key} is corrupt (its string lengths do not match its size)",
+            _CORRUPT_HINT,
+        )
+
+    def close(self) -> None:
+        files, self._files = self._files, {}
+        for f in files.values():
+            f.close()

@@ -1,0 +1,186 @@
+"""Streaming statistics of stored values: one pass per value, in bounded chunks.
+
+Per value: min, max, mean, std (over finite elements), NaN and Inf counts (float types), the
+fraction of zeros and, on request, a histogram (a second pass, over the finite range). Chunks
+are combined with Chan's parallel update, so peak memory is a few chunks whatever the tensor
+size, and chunks of one value are reduced on two threads (numpy releases the GIL).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ckptctl.reader import Checkpoint, Entry
+
+CHUNK_BYTES = 16 << 20
+HIST_BINS = 10
+_IN_FLIGHT = 3
+
+
+@dataclass
+class ValueStats:
+    """Statistics of one value; ``None`` where they do not apply (strings, empty tensors)."""
+
+    count: int
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+    std: float | None = None
+    nan: int = 0
+    inf: int = 0
+    zeros: float | None = None
+    hist: list[int] | None = None
+    hist_range: list[float] | None = None
+
+    @property
+    def nonfinite(self) -> int:
+        return self.nan + self.inf
+
+
+@dataclass
+class _Part:
+    """Mergeable partial statistics of some elements."""
+
+    n: int = 0  # all elements
+    finite: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+    lo: float = math.inf
+    hi: float = -math.inf
+    nan: int = 0
+    inf: int = 0
+    zeros: int = 0
+
+    def merge(self, o: _Part) -> _Part:
+        n = self.finite + o.finite
+        if n:
+            delta = o.mean - self.mean
+            mean = self.mean + delta * o.finite / n
+            m2 = self.m2 + o.m2 + delta * delta * self.finite * o.finite / n
+        else:
+            mean, m2 = 0.0, 0.0
+        return _Part(
+            n=self.n + o.n,
+            finite=n,
+            mean=mean,
+            m2=m2,
+            lo=min(self.lo, o.lo),
+            hi=max(self.hi, o.hi),
+            nan=self.nan + o.nan,
+            inf=self.inf + o.inf,
+            zeros=self.zeros + o.zeros,
+        )
+
+
+def _reduce(chunk: np.ndarray) -> _Part:
+    x = chunk.reshape(-1)
+    n = int(x.size)
+    if n == 0:
+        return _Part()
+    if x.dtype.kind == "b":
+        ones = int(np.count_nonzero(x))
+        mean = ones / n
+        m2 = ones * (1 - mean) ** 2 + (n - ones) * mean**2
+        lo = 0.0 if ones < n else 1.0
+        hi = 1.0 if ones > 0 else 0.0
+        return _Part(n, n, mean, m2, lo, hi, 0, 0, n - ones)
+    if x.dtype.kind == "c":
+        nan = int(np.count_nonzero(np.isnan(x)))
+        inf = int(np.count_nonzero(np.isinf(x)))
+        return _Part(n=n, nan=nan, inf=inf, zeros=n - int(np.count_nonzero(x)))
+    if x.dtype.kind not in "fiu":
+        # bfloat16 / float8 (ml_dtypes) and other exotic floats: widen once.
+        x = x.astype(np.float32)
+    zeros = n - int(np.count_nonzero(x))
+    lo, hi = x.min(), x.max()
+    nan = inf = 0
+    if x.dtype.kind == "f" and not (np.isfinite(lo) and np.isfinite(hi)):
+        nan = int(np.count_nonzero(np.isnan(x)))
+        inf = int(np.count_nonzero(np.isinf(x)))
+        x = x[np.isfinite(x)]
+        if x.size == 0:
+            return _Part(n=n, nan=nan, inf=inf, zeros=zeros)
+        lo, hi = x.min(), x.max()
+    finite = int(x.size)
+    mean = float(np.sum(x, dtype=np.float64)) / finite
+    if x.dtype.kind == "f":
+        d = x - x.dtype.type(mean)
+        m2 = float(np.dot(d, d))
+        # d was centred on a rounded mean: correct by the residual.
+        rest = float(np.sum(d, dtype=np.float64))
+        m2 -= rest * rest / finite
+    else:
+        d64 = x.astype(np.float64) - mean
+        m2 = float(np.dot(d64, d64))
+    return _Part(n, finite, mean, max(m2, 0.0), float(lo), float(hi), nan, inf, zeros)
+
+
+def _parallel(chunks: Iterable[np.ndarray], fn: Callable[[np.ndarray], _Part]) -> _Part:
+    total = _Part()
+    pending: deque[Future[_Part]] = deque()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for chunk in chunks:
+            pending.append(pool.submit(fn, chunk))
+            if len(pending) >= _IN_FLIGHT:
+                total = total.merge(pending.popleft().result())
+        while pending:
+            total = total.merge(pending.popleft().result())
+    return total
+
+
+def value_stats(
+    ckpt: Checkpoint, entry: Entry, *, hist_bins: int = 0, chunk_bytes: int = CHUNK_BYTES
+) -> ValueStats:
+    """Statistics of ``entry``'s stored value, streamed through ``ckpt.read_chunks``."""
+    if not entry.is_numeric or entry.dtype == "string":
+        for _ in ckpt.read_chunks(entry.key, chunk_bytes):
+            pass  # still read (and checksum) the value
+        return ValueStats(count=entry.num_elements)
+    part = _parallel(ckpt.read_chunks(entry.key, chunk_bytes), _reduce)
+    out = ValueStats(count=part.n, nan=part.nan, inf=part.inf)
+    if part.n:
+        out.zeros = part.zeros / part.n
+    if part.finite:
+        out.min, out.max, out.mean = part.lo, part.hi, part.mean
+        out.std = math.sqrt(part.m2 / part.finite)
+    if hist_bins and part.finite:
+        out.hist = _histogram(ckpt, entry, hist_bins, part.lo, part.hi, chunk_bytes)
+        out.hist_range = [part.lo, part.hi]
+    return out
+
+
+def _histogram(
+    ckpt: Checkpoint, entry: Entry, bins: int, lo: float, hi: float, chunk_bytes: int
+) -> list[int]:
+    counts = np.zeros(bins, dtype=np.int64)
+    if lo == hi:
+        hi = lo + 1.0
+    for chunk in ckpt.read_chunks(entry.key, chunk_bytes):
+        x = chunk.reshape(-1)
+        if x.dtype.kind == "c":
+            return []
+        if x.dtype.kind not in "fiub":
+            x = x.astype(np.float32)
+        if x.dtype.kind == "f":
+            x = x[np.isfinite(x)]
+        counts += np.histogram(x, bins=bins, range=(lo, hi))[0]
+    return [int(c) for c in counts]
+
+
+def iter_stats(
+    ckpt: Checkpoint,
+    entries: Iterable[Entry],
+    *,
+    hist_bins: int = 0,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> Iterator[tuple[Entry, ValueStats]]:
+    for e in entries:
+        yield e, value_stats(ckpt, e, hist_bins=hist_bins, chunk_bytes=chunk_bytes)
