@@ -24,6 +24,7 @@ __all__ = [
     "ModelError",
     "UsageError",
     "__version__",
+    "diff",
     "inspect",
     "locate",
     "open_checkpoint",
@@ -31,12 +32,14 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from ckptctl.diffing import diff
     from ckptctl.inspection import inspect
     from ckptctl.location import locate
     from ckptctl.reader import open_checkpoint
     from ckptctl.restoration import restore
 
 _LAZY = {
+    "diff": ("ckptctl.diffing", "diff"),
     "inspect": ("ckptctl.inspection", "inspect"),
     "locate": ("ckptctl.location", "locate"),
     "open_checkpoint": ("ckptctl.reader", "open_checkpoint"),

@@ -1,9 +1,10 @@
 """``migrate``: rewrite a checkpoint in the model's current structure, proven equal.
 
-With a model: restore ``source`` (with ``--map`` rules), verify it as ``restore`` does, write
-``tf.train.Checkpoint(<key>=model, optimizer=optimizer).save(DST/"ckpt")`` (so ``ckpt-1``) into a temporary directory
-beside the destination, prove that a fresh model restores it with ``assert_consumed()`` and
-holds the same values and outputs, then rename the directory into place.
+With a model: restore ``source`` (with ``--map`` rules), verify it as ``restore`` does,
+write ``tf.train.Checkpoint(<key>=model, optimizer=optimizer).save(.../"ckpt")`` (so
+``ckpt-1``) into a temporary directory beside the destination, prove that a fresh model
+restores it with ``assert_consumed()`` and holds the same values and outputs, then rename the
+directory into place.
 
 Without a model, for name-based (TF1) checkpoints whose keys are plain names: rename keys with
 the rules, write every value under its new name, read everything back and compare bit for bit.

@@ -1,0 +1,60 @@
+"""``ckptctl diff``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ckptctl.cli.common import progress_bar, reporting_errors
+from ckptctl.cli.options import DebugOpt, FilterOpt, JsonOpt
+from ckptctl.cli.render import print_json, stdout_console
+from ckptctl.cli.render_diff import render_diff
+from ckptctl.errors import EXIT_OK, EXIT_PROBLEM
+
+_SIDE_HELP = "Checkpoint directory, prefix, .index or .data-* file, or SavedModel directory."
+AArg = Annotated[str, typer.Argument(metavar="A", help=_SIDE_HELP, show_default=False)]
+BArg = Annotated[str, typer.Argument(metavar="B", help=_SIDE_HELP, show_default=False)]
+AtolOpt = Annotated[
+    float,
+    typer.Option(
+        "--atol", min=0.0, help="Absolute tolerance: equal if |a - b| <= atol + rtol * |b|."
+    ),
+]
+RtolOpt = Annotated[
+    float,
+    typer.Option("--rtol", min=0.0, help="Relative tolerance (see --atol); both 0: exactly equal."),
+]
+ModelOnlyOpt = Annotated[
+    bool,
+    typer.Option("--model-only", help="Leave out optimizer state and save_counter."),
+]
+
+
+def diff(
+    a: AArg,
+    b: BArg,
+    atol: AtolOpt = 0.0,
+    rtol: RtolOpt = 0.0,
+    filter: FilterOpt = None,
+    model_only: ModelOnlyOpt = False,
+    json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Compare two checkpoints value by value: exit 0 if equal, 1 if they differ.
+
+    Lists values only in A, only in B, shape or dtype changes, and for values in both the max
+    absolute and relative difference. Equal means |a - b| <= atol + rtol * |b| everywhere
+    (default: exactly equal; NaN equals NaN in the same place; strings and bools exactly).
+    """
+    from ckptctl.diffing import diff as run_diff
+
+    with reporting_errors(debug), progress_bar("comparing") as progress:
+        report = run_diff(
+            a, b, atol=atol, rtol=rtol, filter=filter, model_only=model_only, progress=progress
+        )
+    if json:
+        print_json(report.to_dict())
+    else:
+        render_diff(report, stdout_console())
+    raise typer.Exit(EXIT_OK if report.equal else EXIT_PROBLEM)

@@ -1,0 +1,545 @@
+"""``diff``: two checkpoints compared value by value, as a :class:`DiffReport`.
+
+Values are paired by checkpoint key, then (object-based checkpoints only) by object path:
+
+1. the same key on both sides;
+2. the same object path under different keys;
+3. the same path once the first component is replaced: a child of the root present on only
+   one side (``model``) whose remaining values have exactly the same sub-paths as one on the
+   other side (``net``), so ``model.dense1._kernel`` pairs with ``net.dense1._kernel``. The root
+   itself counts as such a group (``.``), so a checkpoint whose root is the model
+   (``dense1.kernel``) pairs with one that holds it as a child (``model.dense1.kernel``). A
+   group pairs only when exactly one group on the other side has its structure. Optimizer
+   slot paths that name a renamed variable (``m(model.dense1.kernel)``) follow the rename.
+
+Each pair with the same dtype and shape is compared one pair at a time, streaming both sides
+in chunks of at most ``chunk_bytes``, so memory stays bounded by the chunk size.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from ckptctl.errors import UsageError
+from ckptctl.location import locate
+from ckptctl.objgraph import KeyInfo
+from ckptctl.reader import BackendName, Checkpoint, Entry, open_location
+
+DEFAULT_CHUNK_BYTES = 4 << 20
+"""Per side. Comparing widens to float64 and keeps a few temporaries: about 16x this in memory."""
+ROOT_GROUP = "."
+MODEL_ONLY_EXCLUDED_OWNERS = frozenset({"optimizer", "save_counter"})
+
+# Name-based (TF1) optimizer state: slot variables live under the optimizer's name
+# (``dense/kernel/Adam_1``), and the step counters sit beside the model's variables.
+_TF1_SLOT_RE = re.compile(
+    r"(?:^|/)(?:Adam|AdamW|Adamax|Nadam|Momentum|RMSProp|Adagrad|AdagradDA|ProximalAdagrad"
+    r"|Adadelta|Ftrl|LazyAdam)(?:_\d+)?(?:/|$)"
+)
+_TF1_COUNTER_NAMES = frozenset({"beta1_power", "beta2_power", "global_step"})
+
+PairedBy = Literal["key", "path"]
+ChangeKind = Literal["values", "shape", "dtype", "shape+dtype"]
+ProgressCallback = Callable[[str, int, int], None]
+"""Called as ``progress(label, bytes_done, bytes_total)`` while values are compared."""
+
+
+# ---------------------------------------------------------------- the report
+
+
+@dataclass
+class OnlyIn:
+    """A value present on one side only."""
+
+    key: str
+    path: str | None
+    shape: list[int]
+    dtype: str
+
+
+@dataclass
+class ChangedValue:
+    """A value present on both sides that is not equal under the tolerances.
+
+    ``key``/``path`` are A's, ``b_key``/``b_path`` B's (the same unless paired by path). When
+    shape or dtype differ, nothing is compared and the statistics are ``None``. For string and
+    bool values (compared exactly) ``max_abs_diff`` and ``max_rel_diff`` are ``None``.
+    """
+
+    key: str
+    path: str | None
+    a_shape: list[int]
+    b_shape: list[int]
+    a_dtype: str
+    b_dtype: str
+    max_abs_diff: float | None
+    max_rel_diff: float | None
+    kind: ChangeKind
+    num_elements: int
+    num_differing: int | None
+    nan_mismatch: int | None
+    b_key: str
+    b_path: str | None
+    paired_by: PairedBy
+    equal: bool = False
+
+
+@dataclass
+class Renamed:
+    """A child of the root paired with a differently named one by structure (``.``: the root)."""
+
+    a: str
+    b: str
+    values: int
+
+
+@dataclass
+class DiffReport:
+    a: str
+    b: str
+    a_format: str
+    b_format: str
+    equal: bool
+    atol: float
+    rtol: float
+    only_in_a: list[OnlyIn]
+    only_in_b: list[OnlyIn]
+    changed: list[ChangedValue]
+    unchanged: int
+    compared: int
+    a_values: int
+    b_values: int
+    paired_by_path: int = 0
+    renamed: list[Renamed] = field(default_factory=list)
+    filter: str | None = None
+    model_only: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: infinite differences become the string ``"inf"``."""
+        d = asdict(self)
+        for c in d["changed"]:
+            for name in ("max_abs_diff", "max_rel_diff"):
+                c[name] = json_number(c[name])
+        return d
+
+
+def json_number(x: float | None) -> float | str | None:
+    """``x`` as JSON allows it: infinities and NaN become ``"inf"``, ``"-inf"``, ``"nan"``."""
+    if x is None or math.isfinite(x):
+        return x
+    return str(x)
+
+
+# ---------------------------------------------------------------- the comparison
+
+
+@dataclass
+class ValueStats:
+    """What comparing two values of the same dtype and shape found."""
+
+    max_abs_diff: float | None = 0.0
+    max_rel_diff: float | None = 0.0
+    num_differing: int = 0
+    nan_mismatch: int = 0
+
+    @property
+    def equal(self) -> bool:
+        return self.num_differing == 0
+
+
+def diff(
+    a: str | os.PathLike[str],
+    b: str | os.PathLike[str],
+    *,
+    atol: float = 0.0,
+    rtol: float = 0.0,
+    filter: str | None = None,
+    model_only: bool = False,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    progress: ProgressCallback | None = None,
+    backend: BackendName = "auto",
+) -> DiffReport:
+    """Compare the checkpoints at ``a`` and ``b`` (any form :func:`ckptctl.locate` accepts).
+
+    Values are equal when, element by element, ``|a - b| <= atol + rtol * |b|`` (numpy's
+    ``isclose``); NaN equals NaN in the same place, an infinity only the same infinity, and
+    strings and bools are compared exactly. ``filter`` keeps values whose key or object path
+    (on either side) matches the glob; ``model_only`` leaves out optimizer state and
+    ``save_counter``. A value that cannot be read raises ``CheckpointError`` naming the file.
+    """
+    for name, tol in (("atol", atol), ("rtol", rtol)):
+        if not (tol >= 0 and math.isfinite(tol)):
+            raise UsageError(f"{name} must be a finite number >= 0, not {tol}")
+    if chunk_bytes < 1:
+        raise UsageError(f"chunk_bytes must be positive, not {chunk_bytes}")
+    # Both paths are resolved before either is opened: a typo fails before TensorFlow loads.
+    loc_a, loc_b = locate(a), locate(b)
+    with open_location(loc_a, backend) as ca, open_location(loc_b, backend) as cb:
+        return _diff(ca, cb, atol, rtol, filter, model_only, chunk_bytes, progress)
+
+
+@dataclass(frozen=True)
+class _Value:
+    entry: Entry
+    info: KeyInfo | None
+
+    @property
+    def key(self) -> str:
+        return self.entry.key
+
+    @property
+    def path(self) -> str | None:
+        return self.info.path if self.info else None
+
+
+@dataclass(frozen=True)
+class _Pair:
+    a: _Value
+    b: _Value
+    by: PairedBy
+
+
+def _diff(
+    ca: Checkpoint,
+    cb: Checkpoint,
+    atol: float,
+    rtol: float,
+    pattern: str | None,
+    model_only: bool,
+    chunk_bytes: int,
+    progress: ProgressCallback | None,
+) -> DiffReport:
+    a_values = [_Value(e, ca.key_infos.get(e.key)) for e in ca.entries]
+    b_values = [_Value(e, cb.key_infos.get(e.key)) for e in cb.entries]
+    pairs, only_a, only_b, renamed = pair_values(a_values, b_values)
+
+    def selected(v: _Value) -> bool:
+        return pattern is None or _matches(v, pattern)
+
+    def model(v: _Value) -> bool:
+        return not model_only or is_model_value(v.key, v.info)
+
+    pairs = [p for p in pairs if model(p.a) and model(p.b) and (selected(p.a) or selected(p.b))]
+    only_a = [v for v in only_a if model(v) and selected(v)]
+    only_b = [v for v in only_b if model(v) and selected(v)]
+
+    comparable = [p for p in pairs if _same_layout(p)]
+    total = sum(_size(p.a.entry) for p in comparable)
+    done = 0
+    changed: list[ChangedValue] = []
+    unchanged = 0
+    for p in pairs:
+        if not _same_layout(p):
+            changed.append(_changed(p, None))
+            continue
+        stats = _compare_pair(ca, cb, p, atol, rtol, chunk_bytes, progress, done, total)
+        done += _size(p.a.entry)
+        if stats.equal:
+            unchanged += 1
+        else:
+            changed.append(_changed(p, stats))
+    changed.sort(key=_change_order)
+
+    notes = []
+    for side, ckpt in (("A", ca), ("B", cb)):
+        for note in (ckpt.location.note, getattr(ckpt, "backend_note", None)):
+            if note:
+                notes.append(f"{side}: {note}")
+    return DiffReport(
+        a=ca.prefix,
+        b=cb.prefix,
+        a_format=ca.format,
+        b_format=cb.format,
+        equal=not (changed or only_a or only_b),
+        atol=atol,
+        rtol=rtol,
+        only_in_a=[_only(v) for v in only_a],
+        only_in_b=[_only(v) for v in only_b],
+        changed=changed,
+        unchanged=unchanged,
+        compared=len(comparable),
+        a_values=len(only_a) + len(pairs),
+        b_values=len(only_b) + len(pairs),
+        paired_by_path=sum(p.by == "path" for p in pairs),
+        renamed=renamed,
+        filter=pattern,
+        model_only=model_only,
+        notes=notes,
+    )
+
+
+def _compare_pair(
+    ca: Checkpoint,
+    cb: Checkpoint,
+    p: _Pair,
+    atol: float,
+    rtol: float,
+    chunk_bytes: int,
+    progress: ProgressCallback | None,
+    done: int,
+    total: int,
+) -> ValueStats:
+    """Stream both values in chunks and compare them piece by piece."""
+    stats = ValueStats()
+    size, count = _size(p.a.entry), max(1, p.a.entry.num_elements)
+    label = p.a.path or p.a.key
+    seen = 0
+    chunks = aligned_chunks(
+        ca.read_chunks(p.a.key, chunk_bytes), cb.read_chunks(p.b.key, chunk_bytes)
+    )
+    for chunk_a, chunk_b in chunks:
+        compare_chunk(chunk_a, chunk_b, p.a.entry.dtype, atol, rtol, stats)
+        seen += chunk_a.size
+        if progress is not None:
+            progress(label, done + size * seen // count, total)
+    if progress is not None and seen == 0:
+        progress(label, done + size, total)
+    return stats
+
+
+def _same_layout(p: _Pair) -> bool:
+    return p.a.entry.dtype == p.b.entry.dtype and p.a.entry.shape == p.b.entry.shape
+
+
+def _size(e: Entry) -> int:
+    return e.nbytes if e.nbytes is not None else e.num_elements
+
+
+def _only(v: _Value) -> OnlyIn:
+    return OnlyIn(key=v.key, path=v.path, shape=list(v.entry.shape), dtype=v.entry.dtype)
+
+
+def _changed(p: _Pair, stats: ValueStats | None) -> ChangedValue:
+    ea, eb = p.a.entry, p.b.entry
+    kind: ChangeKind
+    if stats is not None:
+        kind = "values"
+    elif ea.shape != eb.shape and ea.dtype != eb.dtype:
+        kind = "shape+dtype"
+    else:
+        kind = "shape" if ea.shape != eb.shape else "dtype"
+    return ChangedValue(
+        key=ea.key,
+        path=p.a.path,
+        a_shape=list(ea.shape),
+        b_shape=list(eb.shape),
+        a_dtype=ea.dtype,
+        b_dtype=eb.dtype,
+        max_abs_diff=stats.max_abs_diff if stats else None,
+        max_rel_diff=stats.max_rel_diff if stats else None,
+        kind=kind,
+        num_elements=ea.num_elements,
+        num_differing=stats.num_differing if stats else None,
+        nan_mismatch=stats.nan_mismatch if stats else None,
+        b_key=eb.key,
+        b_path=p.b.path,
+        paired_by=p.by,
+    )
+
+
+def _change_order(c: ChangedValue) -> tuple[int, float, int, str]:
+    """Shape and dtype changes first, then the largest differences; exact-only values last."""
+    if c.kind != "values":
+        return (0, 0.0, 0, c.key)
+    if c.max_abs_diff is None:
+        return (2, 0.0, -(c.num_differing or 0), c.key)
+    return (1, -c.max_abs_diff, -(c.num_differing or 0), c.key)
+
+
+def aligned_chunks(
+    chunks_a: Iterator[np.ndarray], chunks_b: Iterator[np.ndarray]
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Zip two streams of flat chunks into pieces of equal length, whatever their boundaries."""
+    empty = np.empty(0)
+    a = b = empty
+    while True:
+        if a.size == 0:
+            a = next(chunks_a, empty)
+        if b.size == 0:
+            b = next(chunks_b, empty)
+        if a.size == 0 or b.size == 0:
+            return
+        n = min(a.size, b.size)
+        yield a[:n], b[:n]
+        a, b = a[n:], b[n:]
+
+
+def compare_chunk(
+    a: np.ndarray, b: np.ndarray, dtype: str, atol: float, rtol: float, stats: ValueStats
+) -> None:
+    """Compare two flat chunks of the same dtype and length, accumulating into ``stats``."""
+    kind = a.dtype.kind
+    if kind in "iu":
+        _compare_integers(a, b, atol, rtol, stats)
+    elif kind in "fc" or (kind == "V" and "float" in dtype):
+        _compare_floats(a, b, atol, rtol, stats)
+    else:
+        # Strings, bools and anything else: exactly, element by element.
+        stats.max_abs_diff = stats.max_rel_diff = None
+        stats.num_differing += int(np.count_nonzero(a != b))
+
+
+def _compare_floats(
+    a: np.ndarray, b: np.ndarray, atol: float, rtol: float, stats: ValueStats
+) -> None:
+    wide = np.complex128 if a.dtype.kind == "c" else np.float64
+    x, y = a.astype(wide), b.astype(wide)
+    nan_x, nan_y = np.isnan(x), np.isnan(y)
+    both_nan = nan_x & nan_y
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        same = x == y
+        absdiff = np.abs(x - y)
+        absdiff[same | nan_x | nan_y] = 0.0
+        abs_y = np.abs(y)
+        close = absdiff <= atol + rtol * abs_y
+        # An infinity equals only the same infinity, whatever the tolerances.
+        close &= np.isfinite(x) & np.isfinite(y)
+        close |= same | both_nan
+        rel = absdiff / abs_y
+        rel[absdiff == 0] = 0.0
+        rel[np.isnan(rel)] = np.inf
+    _accumulate(stats, absdiff, rel, close)
+    stats.nan_mismatch += int(np.count_nonzero(nan_x != nan_y))
+
+
+def _compare_integers(
+    a: np.ndarray, b: np.ndarray, atol: float, rtol: float, stats: ValueStats
+) -> None:
+    # |a - b| exactly, in the unsigned type of the same width: modular subtraction of the
+    # smaller from the larger cannot overflow, where signed subtraction can.
+    unsigned = np.dtype(f"u{a.dtype.itemsize}")
+    ua, ub = a.astype(unsigned), b.astype(unsigned)
+    exact = np.where(a >= b, ua - ub, ub - ua)
+    absdiff = exact.astype(np.float64)
+    abs_y = np.abs(b.astype(np.float64))
+    close = absdiff <= atol + rtol * abs_y
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.where(absdiff == 0, 0.0, absdiff / abs_y)
+    _accumulate(stats, absdiff, rel, close)
+
+
+def _accumulate(stats: ValueStats, absdiff: np.ndarray, rel: np.ndarray, close: np.ndarray) -> None:
+    stats.num_differing += int(close.size - np.count_nonzero(close))
+    if absdiff.size and stats.max_abs_diff is not None and stats.max_rel_diff is not None:
+        stats.max_abs_diff = max(stats.max_abs_diff, float(absdiff.max()))
+        stats.max_rel_diff = max(stats.max_rel_diff, float(rel.max()))
+
+
+# ---------------------------------------------------------------- which values
+
+
+def is_model_value(key: str, info: KeyInfo | None) -> bool:
+    """False for optimizer state and ``save_counter``; the rest counts as the model's."""
+    if info is not None:
+        if info.owner in MODEL_ONLY_EXCLUDED_OWNERS or info.slot_of is not None:
+            return False
+        return "/.OPTIMIZER_SLOT/" not in key
+    if "/.OPTIMIZER_SLOT/" in key or key.split("/.ATTRIBUTES/")[0] == "save_counter":
+        return False
+    return not (_TF1_SLOT_RE.search(key) or key.rsplit("/", 1)[-1] in _TF1_COUNTER_NAMES)
+
+
+def _matches(v: _Value, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(v.key, pattern) or (
+        v.path is not None and fnmatch.fnmatchcase(v.path, pattern)
+    )
+
+
+def pair_values(
+    a: list[_Value], b: list[_Value]
+) -> tuple[list[_Pair], list[_Value], list[_Value], list[Renamed]]:
+    """Pair A's values with B's: by key, by object path, then by renamed root child."""
+    b_by_key = {v.key: v for v in b}
+    pairs = [_Pair(v, b_by_key[v.key], "key") for v in a if v.key in b_by_key]
+    paired_keys = {p.a.key for p in pairs}
+    left_a = [v for v in a if v.key not in paired_keys]
+    left_b = [v for v in b if v.key not in paired_keys]
+
+    by_path = _pair_by_paths(left_a, left_b, {v.path: v.path for v in left_a if v.path})
+    renamed: list[Renamed] = []
+    for ga, gb in _renamed_groups(_remaining(left_a, by_path, 0), _remaining(left_b, by_path, 1)):
+        translate = {}
+        for v in _remaining(left_a, by_path, 0):
+            if v.path is None:
+                continue
+            sub = _in_group(v.path, ga)
+            if sub is not None:
+                translate[v.path] = sub if gb == ROOT_GROUP else f"{gb}.{sub}"
+        found = _pair_by_paths(
+            _remaining(left_a, by_path, 0), _remaining(left_b, by_path, 1), translate
+        )
+        renamed.append(Renamed(a=ga, b=gb, values=len(found)))
+        by_path += found
+        if ROOT_GROUP not in (ga, gb):
+            slots = {
+                v.path: v.path.replace(f"({ga}.", f"({gb}.")
+                for v in _remaining(left_a, by_path, 0)
+                if v.path and f"({ga}." in v.path
+            }
+            by_path += _pair_by_paths(
+                _remaining(left_a, by_path, 0), _remaining(left_b, by_path, 1), slots
+            )
+    pairs += by_path
+    return pairs, _remaining(left_a, by_path, 0), _remaining(left_b, by_path, 1), renamed
+
+
+def _remaining(values: list[_Value], pairs: list[_Pair], side: int) -> list[_Value]:
+    taken = {(p.a if side == 0 else p.b).key for p in pairs}
+    return [v for v in values if v.key not in taken]
+
+
+def _pair_by_paths(a: list[_Value], b: list[_Value], wanted: dict[str, str]) -> list[_Pair]:
+    """Pairs of A's values whose path maps (through ``wanted``) to exactly one of B's paths."""
+    b_by_path: dict[str, list[_Value]] = {}
+    for v in b:
+        if v.path is not None:
+            b_by_path.setdefault(v.path, []).append(v)
+    pairs = []
+    for v in a:
+        target = wanted.get(v.path) if v.path is not None else None
+        if target is not None and len(b_by_path.get(target, [])) == 1:
+            pairs.append(_Pair(v, b_by_path[target][0], "path"))
+    return pairs
+
+
+def _in_group(path: str, group: str) -> str | None:
+    """The path below ``group`` (a child of the root, or the root itself), or None."""
+    if group == ROOT_GROUP:
+        return path
+    head, _, rest = path.partition(".")
+    return rest if head == group and rest else None
+
+
+def _groups(values: list[_Value]) -> dict[str, frozenset[str]]:
+    """Root children (and the root, ``.``) -> the sub-paths of their values."""
+    subpaths: dict[str, set[str]] = {}
+    for v in values:
+        if v.path is None:
+            continue
+        subpaths.setdefault(ROOT_GROUP, set()).add(v.path)
+        head, _, rest = v.path.partition(".")
+        if rest:
+            subpaths.setdefault(head, set()).add(rest)
+    return {name: frozenset(paths) for name, paths in subpaths.items()}
+
+
+def _renamed_groups(a: list[_Value], b: list[_Value]) -> list[tuple[str, str]]:
+    """Groups of A and B with different names and identical structure, each the other's only."""
+    ga, gb = _groups(a), _groups(b)
+    candidates = [
+        (na, nb) for na, pa in ga.items() for nb, pb in gb.items() if na != nb and pa == pb
+    ]
+    out = []
+    for na, nb in candidates:
+        if sum(c[0] == na for c in candidates) == 1 and sum(c[1] == nb for c in candidates) == 1:
+            out.append((na, nb))
+    return out
