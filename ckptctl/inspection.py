@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -82,7 +83,19 @@ class InspectReport:
             d.pop("nonfinite")
             for v in d["variables"]:
                 v.pop("stats")
+        else:
+            for v in d["variables"]:
+                st = v.get("stats") or {}
+                for name in ("min", "max", "mean", "std"):
+                    st[name] = _json_number(st.get(name))
         return d
+
+
+def _json_number(x: float | None) -> float | str | None:
+    """Strict JSON has no Infinity or NaN: those become the strings "inf", "-inf", "nan"."""
+    if x is None or math.isfinite(x):
+        return x
+    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
 
 
 def inspect(

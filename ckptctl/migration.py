@@ -254,14 +254,16 @@ def _rename_only(
             )
         renamed: list[RenamedKey] = []
         names: dict[str, str] = {}
+        used_rules: set[str] = set()
         for e in ckpt.entries:
             new, applied = path_map.apply(e.key)
+            used_rules.update(applied)
             if new in names:
                 raise UsageError(f"--map renames both {names[new]} and {e.key} to {new}")
             names[new] = e.key
             renamed.append(RenamedKey(e.key, new, ", ".join(applied) or None))
         for rule in path_map.rules:
-            if not any(r.rule and rule.text in r.rule for r in renamed):
+            if rule.text not in used_rules:
                 raise UsageError(f"--map {rule.text!r} matches no key in {ckpt.prefix}")
         tf = _tf.tensorflow()
         with _staging(dst, force) as tmp:

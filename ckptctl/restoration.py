@@ -13,6 +13,7 @@ The order matters (see docs/TF_NOTES.md):
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import json
 import os
 from collections import deque
@@ -52,6 +53,7 @@ class UnusedEntry:
     shape: list[int]
     dtype: str
     suggestion: str | None = None
+    accepted: bool = False
 
 
 @dataclass
@@ -60,6 +62,7 @@ class MissingEntry:
     shape: list[int]
     dtype: str
     suggestion: str | None = None
+    accepted: bool = False
 
 
 @dataclass
@@ -136,7 +139,11 @@ class RestoreReport:
 
     @property
     def problems(self) -> bool:
-        return bool(self.unused or self.missing or self.mismatched)
+        return bool(
+            any(not u.accepted for u in self.unused)
+            or any(not m.accepted for m in self.missing)
+            or self.mismatched
+        )
 
 
 # ---------------------------------------------------------------- inputs
@@ -324,7 +331,11 @@ class Plan:
 
     @property
     def problems(self) -> bool:
-        return bool(self.unused or self.missing or self.mismatched)
+        return bool(
+            any(not u.accepted for u in self.unused)
+            or any(not m.accepted for m in self.missing)
+            or self.mismatched
+        )
 
     @property
     def mapped(self) -> bool:
@@ -803,8 +814,9 @@ def match_by_name(ckpt: Checkpoint, model: Any, path_map: PathMap | None = None)
         if applied:
             rules[name] = ", ".join(applied)
     if path_map:
+        used_rules = {t for e in ckpt.entries for t in path_map.apply(e.key)[1]}
         for rule in path_map.rules:
-            if not any(rule.text in r for r in rules.values()):
+            if rule.text not in used_rules:
                 raise UsageError(f"--map {rule.text!r} matches no key in {ckpt.prefix}")
     pairs, mismatched, missing, used = [], [], [], set()
     for var in model.variables:
@@ -953,6 +965,8 @@ def restore(
     save_golden_to: str | os.PathLike[str] | None = None,
     golden: str | os.PathLike[str] | None = None,
     maps: Sequence[str] = (),
+    allow_unused: Sequence[str] = (),
+    allow_missing: Sequence[str] = (),
 ) -> RestoreReport:
     """Restore ``checkpoint`` into ``model`` and prove it restored completely and correctly.
 
@@ -977,6 +991,8 @@ def restore(
         save_golden_to=save_golden_to,
         golden=golden,
         maps=maps,
+        allow_unused=allow_unused,
+        allow_missing=allow_missing,
     )
     return report
 
@@ -999,6 +1015,8 @@ def restore_into(
     save_golden_to: str | os.PathLike[str] | None = None,
     golden: str | os.PathLike[str] | None = None,
     maps: Sequence[str] = (),
+    allow_unused: Sequence[str] = (),
+    allow_missing: Sequence[str] = (),
 ) -> tuple[RestoreReport, Any, Any]:
     """:func:`restore`, also returning the restored model and optimizer (None when nothing
     was restored)."""
@@ -1037,7 +1055,9 @@ def restore_into(
         def prepare(m: Any, chosen: str) -> _Instance:
             opt = _make_optimizer(optimizer, m) if optimizer is not None else None
             if not named:
-                return _Instance(m, opt, None, match_by_name(ckpt, m, path_map))
+                plan = match_by_name(ckpt, m, path_map)
+                _accept(plan, allow_unused, allow_missing)
+                return _Instance(m, opt, None, plan)
             if chosen == ROOT_KEY:
                 root = tf.train.Checkpoint(root=m)
                 live_root = m
@@ -1048,6 +1068,7 @@ def restore_into(
                 root = tf.train.Checkpoint(**children)
                 live_root = root
             plan = match_graph(ckpt, chosen, live_root, opt is not None, _variables_of(m), path_map)
+            _accept(plan, allow_unused, allow_missing)
             return _Instance(m, opt, root, plan, chosen == ROOT_KEY)
 
         if len(candidates) == 1:
@@ -1091,7 +1112,10 @@ def restore_into(
         report.restored = len(a.plan.pairs)
         report.values = check_values(ckpt, a.plan.pairs)
 
-        model_b, _ = make(seed + 2)
+        # Accepted missing variables are not restored: initialise both instances alike so
+        # that they do not make the outputs differ (restored values were checked above).
+        accepted_missing = any(m.accepted for m in a.plan.missing)
+        model_b, _ = make(seed + 1 if accepted_missing else seed + 2)
         _build(model_b, label, random_batches[0])
         b = prepare(model_b, chosen_key)
         _restore_instance(ckpt, b, partial)
@@ -1176,8 +1200,41 @@ def _make_optimizer(optimizer: str | Callable[[], Any], model: Any) -> Any:
     return opt
 
 
+def _accept(plan: Plan, allow_unused: Sequence[str], allow_missing: Sequence[str]) -> None:
+    """Mark leftovers the user declared intended (fnmatch on object path or key)."""
+    for u in plan.unused:
+        u.accepted = any(
+            fnmatch.fnmatchcase(u.path or "", p) or fnmatch.fnmatchcase(u.key, p)
+            for p in allow_unused
+        )
+    for m in plan.missing:
+        m.accepted = any(fnmatch.fnmatchcase(m.path, p) for p in allow_missing)
+
+
+def read_allow_file(path: str | os.PathLike[str]) -> tuple[list[str], list[str]]:
+    """``unused: PATTERN`` / ``missing: PATTERN`` lines (``#`` comments) of a baseline file."""
+    unused: list[str] = []
+    missing: list[str] = []
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise UsageError(f"--allow-file {path}: cannot read it ({e.strerror})") from e
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        kind, sep, pattern = line.partition(":")
+        if not sep or kind.strip() not in ("unused", "missing") or not pattern.strip():
+            raise UsageError(
+                f"{path}:{n}: expected 'unused: PATTERN' or 'missing: PATTERN', got {raw!r}"
+            )
+        (unused if kind.strip() == "unused" else missing).append(pattern.strip())
+    return unused, missing
+
+
 def _restore_instance(ckpt: Checkpoint, inst: _Instance, partial: bool) -> None:
-    if partial or inst.root is None or inst.plan.problems or inst.plan.mapped:
+    leftovers = inst.plan.unused or inst.plan.missing or inst.plan.mismatched
+    if partial or inst.root is None or leftovers or inst.plan.mapped:
         # TensorFlow's restore can apply no mapping and fails part-way on a mismatch.
         _assign(ckpt, inst.plan.pairs)
     else:

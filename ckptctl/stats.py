@@ -61,12 +61,13 @@ class _Part:
 
     def merge(self, o: _Part) -> _Part:
         n = self.finite + o.finite
-        if n:
+        if not self.finite or not o.finite:
+            first = self if self.finite else o
+            mean, m2 = first.mean, first.m2
+        else:
             delta = o.mean - self.mean
             mean = self.mean + delta * o.finite / n
             m2 = self.m2 + o.m2 + delta * delta * self.finite * o.finite / n
-        else:
-            mean, m2 = 0.0, 0.0
         return _Part(
             n=self.n + o.n,
             finite=n,
@@ -81,6 +82,11 @@ class _Part:
 
 
 def _reduce(chunk: np.ndarray) -> _Part:
+    with np.errstate(all="ignore"):
+        return _reduce_quietly(chunk)
+
+
+def _reduce_quietly(chunk: np.ndarray) -> _Part:
     x = chunk.reshape(-1)
     n = int(x.size)
     if n == 0:
@@ -111,7 +117,14 @@ def _reduce(chunk: np.ndarray) -> _Part:
         lo, hi = x.min(), x.max()
     finite = int(x.size)
     mean = float(np.sum(x, dtype=np.float64)) / finite
-    if x.dtype.kind == "f":
+    if x.dtype.kind == "f" and (
+        x.dtype.itemsize != 4 or max(abs(float(lo)), abs(float(hi))) > 1e15
+    ):
+        # float32 is squared in float32 (fast, centred); other widths, or float32 values whose
+        # squares would overflow it, in float64.
+        d64 = x.astype(np.float64) - mean
+        m2 = float(np.dot(d64, d64))
+    elif x.dtype.kind == "f":
         d = x - x.dtype.type(mean)
         m2 = float(np.dot(d, d))
         # d was centred on a rounded mean: correct by the residual.

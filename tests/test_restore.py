@@ -242,6 +242,7 @@ def test_renamed_model_reports_and_assigns_nothing(samples_dir: Path) -> None:
             "shape": [20, 16],
             "dtype": "float32",
             "suggestion": "model.encoder._kernel",
+            "accepted": False,
         },
         {
             "key": "model/dense1/bias/.ATTRIBUTES/VARIABLE_VALUE",
@@ -249,6 +250,7 @@ def test_renamed_model_reports_and_assigns_nothing(samples_dir: Path) -> None:
             "shape": [16],
             "dtype": "float32",
             "suggestion": "model.encoder.bias",
+            "accepted": False,
         },
     ]
     assert d["missing"] == [
@@ -257,12 +259,14 @@ def test_renamed_model_reports_and_assigns_nothing(samples_dir: Path) -> None:
             "shape": [20, 16],
             "dtype": "float32",
             "suggestion": "model.dense1._kernel",
+            "accepted": False,
         },
         {
             "path": "model.encoder.bias",
             "shape": [16],
             "dtype": "float32",
             "suggestion": "model.dense1.bias",
+            "accepted": False,
         },
     ]
     assert d["mismatched"] == []
@@ -395,8 +399,20 @@ def test_extra_head_model_reports_missing_head(samples_dir: Path) -> None:
     assert d["unused"] == []
     assert d["mismatched"] == []
     assert d["missing"] == [
-        {"path": "model.head._kernel", "shape": [16, 3], "dtype": "float32", "suggestion": None},
-        {"path": "model.head.bias", "shape": [3], "dtype": "float32", "suggestion": None},
+        {
+            "path": "model.head._kernel",
+            "shape": [16, 3],
+            "dtype": "float32",
+            "suggestion": None,
+            "accepted": False,
+        },
+        {
+            "path": "model.head.bias",
+            "shape": [3],
+            "dtype": "float32",
+            "suggestion": None,
+            "accepted": False,
+        },
     ]
     assert d["values"] == {"checked": 0, "differing": []}
     assert recorder.unchanged()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import traceback
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import typer
 
@@ -19,8 +21,14 @@ def debug_enabled(flag: bool) -> bool:
 
 
 @contextlib.contextmanager
-def reporting_errors(debug: bool) -> Iterator[None]:
-    """Turn ckptctl's errors into a one- or two-line message and the documented exit code."""
+def reporting_errors(
+    debug: bool, command: str | None = None, junit_xml: os.PathLike[str] | None = None
+) -> Iterator[None]:
+    """Turn ckptctl's errors into a one- or two-line message and the documented exit code.
+
+    With ``junit_xml``, an error is also written there as an errored testcase of ``command``
+    and, in GitHub Actions, as an error annotation.
+    """
     debug = debug_enabled(debug)
     _tf.set_debug(debug)
     try:
@@ -33,6 +41,7 @@ def reporting_errors(debug: bool) -> Iterator[None]:
         if isinstance(e, ModelError) and e.user_traceback:
             stderr_console().print(e.user_traceback, markup=False, highlight=False)
         print_error(e)
+        _record_error(command, e, junit_xml)
         raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt:
         stderr_console().print("interrupted")
@@ -70,3 +79,32 @@ def progress_bar(what: str) -> Iterator[ProgressCallback | None]:
             bar.update(task, description=short.ljust(32), completed=done, total=total)
 
         yield update
+
+
+def _record_error(
+    command: str | None, error: CkptctlError, junit_xml: os.PathLike[str] | None
+) -> None:
+    from ckptctl import github
+
+    if command is not None and github.enabled():
+        print(
+            github.workflow_command("error", error.message, title=f"ckptctl {command}"),
+            file=sys.stderr,
+        )
+    if command is not None and junit_xml is not None:
+        from ckptctl.junit import error_junit
+
+        with contextlib.suppress(CkptctlError):
+            error_junit(command, error, junit_xml)
+
+
+def publish(report: Any, command: str, junit_xml: os.PathLike[str] | None) -> None:
+    """The CI side of a report: JUnit XML when asked, annotations in GitHub Actions."""
+    from ckptctl import github
+
+    github.emit(report)
+    if junit_xml is not None:
+        from ckptctl.junit import diff_junit, restore_junit
+
+        with reporting_errors(False):
+            (restore_junit if command == "restore" else diff_junit)(report, junit_xml)

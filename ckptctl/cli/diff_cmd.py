@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ckptctl.cli.common import progress_bar, reporting_errors
-from ckptctl.cli.options import DebugOpt, FilterOpt, JsonOpt
+from ckptctl.cli.common import progress_bar, publish, reporting_errors
+from ckptctl.cli.options import DebugOpt, FilterOpt, JsonOpt, JunitOpt
 from ckptctl.cli.render import print_json, stdout_console
 from ckptctl.cli.render_diff import render_diff
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM
@@ -38,6 +38,7 @@ def diff(
     rtol: RtolOpt = 0.0,
     filter: FilterOpt = None,
     model_only: ModelOnlyOpt = False,
+    junit_xml: JunitOpt = None,
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -49,7 +50,7 @@ def diff(
     """
     from ckptctl.diffing import diff as run_diff
 
-    with reporting_errors(debug), progress_bar("comparing") as progress:
+    with reporting_errors(debug, "diff", junit_xml), progress_bar("comparing") as progress:
         report = run_diff(
             a, b, atol=atol, rtol=rtol, filter=filter, model_only=model_only, progress=progress
         )
@@ -57,4 +58,5 @@ def diff(
         print_json(report.to_dict())
     else:
         render_diff(report, stdout_console())
+    publish(report, "diff", junit_xml)
     raise typer.Exit(EXIT_OK if report.equal else EXIT_PROBLEM)

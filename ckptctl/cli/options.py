@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -52,3 +53,13 @@ def backend_name(text: str) -> str:
     if text not in ("auto", "native", "tf"):
         raise UsageError(f"--backend {text!r}: expected auto, native or tf")
     return text
+
+
+JunitOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--junit-xml",
+        metavar="FILE",
+        help="Also write a JUnit XML report (one testcase per check) for CI.",
+    ),
+]

@@ -278,7 +278,12 @@ def render_restore(report: RestoreReport, console: Console) -> None:
         )
     if report.unused:
         rows = [
-            [u.path or u.key, shape_str(u.shape), u.dtype, u.suggestion or ""]
+            [
+                _accepted(u.path or u.key, u.accepted),
+                shape_str(u.shape),
+                u.dtype,
+                u.suggestion or "",
+            ]
             for u in report.unused
         ]
         console.print(
@@ -294,7 +299,10 @@ def render_restore(report: RestoreReport, console: Console) -> None:
             )
         )
     if report.missing:
-        rows = [[m.path, shape_str(m.shape), m.dtype, m.suggestion or ""] for m in report.missing]
+        rows = [
+            [_accepted(m.path, m.accepted), shape_str(m.shape), m.dtype, m.suggestion or ""]
+            for m in report.missing
+        ]
         console.print(
             _problem_table(
                 "Missing: model variables the checkpoint has no value for",
@@ -340,6 +348,10 @@ def _problem_table(title: str, headers: list[str], rows: list[list[str]]) -> Tab
     return table
 
 
+def _accepted(name: str, accepted: bool) -> str:
+    return f"{name} (accepted)" if accepted else name
+
+
 def _mark(ok: bool) -> Text:
     return Text("ok  ", style="bold green") if ok else Text("FAIL", style="bold red")
 
@@ -350,19 +362,28 @@ def _render_checks(report: RestoreReport, console: Console) -> None:
     lines.add_column(style="bold", no_wrap=True)
     lines.add_column(overflow="fold")
     structure_ok = not report.problems
-    if structure_ok:
+    accepted = sum(1 for u in report.unused if u.accepted) + sum(
+        1 for m in report.missing if m.accepted
+    )
+    if structure_ok and not accepted:
         lines.add_row(
             _mark(True), "structure", "every model variable has its value, nothing unused"
+        )
+    elif structure_ok:
+        lines.add_row(
+            _mark(True), "structure", f"all fits, apart from {accepted} accepted leftovers"
         )
     else:
         counts = []
         for word, items in (
-            ("unused", report.unused),
-            ("missing", report.missing),
+            ("unused", [u for u in report.unused if not u.accepted]),
+            ("missing", [m for m in report.missing if not m.accepted]),
             ("mismatched", report.mismatched),
         ):
             if items:
                 counts.append(f"{len(items)} {word}")
+        if accepted:
+            counts.append(f"{accepted} accepted")
         lines.add_row(_mark(False), "structure", ", ".join(counts))
     v = report.values
     if report.stopped:

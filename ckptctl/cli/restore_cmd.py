@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ckptctl.cli.common import reporting_errors
-from ckptctl.cli.options import CheckpointArg, DebugOpt, JsonOpt
+from ckptctl.cli.common import publish, reporting_errors
+from ckptctl.cli.options import CheckpointArg, DebugOpt, JsonOpt, JunitOpt
 from ckptctl.cli.render import print_json, render_restore, stdout_console
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM, UsageError
 
@@ -89,6 +89,30 @@ MapOpt = Annotated[
         "checkpoint into the Keras 3 model.",
     ),
 ]
+AllowUnusedOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-unused",
+        metavar="GLOB",
+        help="Accept checkpoint values nothing takes whose path or key matches (repeatable).",
+    ),
+]
+AllowMissingOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-missing",
+        metavar="GLOB",
+        help="Accept model variables without a value whose path matches (repeatable).",
+    ),
+]
+AllowFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--allow-file",
+        metavar="FILE",
+        help="Baseline of accepted leftovers: lines 'unused: GLOB' or 'missing: GLOB'.",
+    ),
+]
 
 
 def parse_range(text: str) -> tuple[int, int]:
@@ -118,6 +142,10 @@ def restore(
     save_golden: SaveGoldenOpt = None,
     golden: GoldenOpt = None,
     map: MapOpt = None,
+    allow_unused: AllowUnusedOpt = None,
+    allow_missing: AllowMissingOpt = None,
+    allow_file: AllowFileOpt = None,
+    junit_xml: JunitOpt = None,
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -129,10 +157,11 @@ def restore(
     initialised instance gives the same outputs on random inputs. Exit 0 only if all holds.
     """
     from ckptctl.loader import parse_model_args
-    from ckptctl.restoration import parse_shape
+    from ckptctl.restoration import parse_shape, read_allow_file
     from ckptctl.restoration import restore as run_restore
 
-    with reporting_errors(debug):
+    with reporting_errors(debug, "restore", junit_xml):
+        unused, missing = read_allow_file(allow_file) if allow_file else ([], [])
         report = run_restore(
             checkpoint,
             model,
@@ -150,9 +179,12 @@ def restore(
             save_golden_to=save_golden,
             golden=golden,
             maps=map or [],
+            allow_unused=[*(allow_unused or []), *unused],
+            allow_missing=[*(allow_missing or []), *missing],
         )
     if json:
         print_json(report.to_dict())
     else:
         render_restore(report, stdout_console())
+    publish(report, "restore", junit_xml)
     raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEM)

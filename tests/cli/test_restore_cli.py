@@ -316,12 +316,14 @@ def test_many_numbered_blocks_fold_in_the_table_not_in_json(samples_dir: Path) -
                 "shape": [20, 4],
                 "dtype": "float32",
                 "suggestion": None,
+                "accepted": False,
             },
             {
                 "path": f"model._operations.{n}.bias",
                 "shape": [4],
                 "dtype": "float32",
                 "suggestion": None,
+                "accepted": False,
             },
         )
     ]

@@ -1,0 +1,128 @@
+"""GitHub Actions annotations: a report's problems as workflow commands.
+
+Each problem becomes one ``::error`` line, which GitHub shows on the run's summary page::
+
+    ::error title=ckptctl restore pkg.model%3ANet::model.encoder._kernel [20, 16] float32 ...
+
+Messages and properties are escaped as GitHub's runner expects (``%``, ``\\r`` and ``\\n`` in
+messages; also ``:`` and ``,`` in properties), so a message cannot end early or start another
+command. A passing report has no annotations.
+
+GitHub keeps only the first 10 error annotations of a step, so at most ``limit`` lines are
+returned: the first problems, then one line saying how many more there are.
+
+The runner reads workflow commands from stdout and stderr alike; :func:`emit` writes them to
+stderr, which keeps stdout to the report (one JSON document with ``--json``).
+
+Import this module as ``import ckptctl.github`` (optionally ``as ...``): in a module with
+``from __future__ import annotations``, the name ``annotations`` is taken.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+from ckptctl.junit import changed_line, only_line, structure_lines
+
+if TYPE_CHECKING:
+    from ckptctl.diffing import DiffReport
+    from ckptctl.restoration import RestoreReport
+
+DEFAULT_LIMIT = 10
+
+
+def enabled() -> bool:
+    """Whether this process runs in GitHub Actions (``GITHUB_ACTIONS=true``)."""
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def escape_data(text: str) -> str:
+    """A command's message: ``%``, CR and LF as ``%25``, ``%0D``, ``%0A``."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """A command's property value: as :func:`escape_data`, plus ``:`` and ``,``."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def workflow_command(command: str, message: str, **properties: str | None) -> str:
+    """``::command key=value,...::message``, escaped; properties set to None are left out."""
+    props = ",".join(
+        f"{name}={escape_property(value)}"
+        for name, value in properties.items()
+        if value is not None
+    )
+    return f"::{command}{' ' + props if props else ''}::{escape_data(message)}"
+
+
+def github_annotations(
+    report: RestoreReport | DiffReport, *, limit: int = DEFAULT_LIMIT
+) -> list[str]:
+    """Workflow commands for ``report``'s problems: a restore or diff report."""
+    from ckptctl.diffing import DiffReport
+
+    if isinstance(report, DiffReport):
+        title = "ckptctl diff"
+        messages = diff_messages(report)
+    else:
+        title = f"ckptctl restore {report.model}"
+        messages = restore_messages(report)
+    limit = max(limit, 1)
+    if len(messages) > limit:
+        rest = len(messages) - (limit - 1)
+        messages = [*messages[: limit - 1], f"... and {rest} more problems: see the job's log"]
+    return [workflow_command("error", m, title=title) for m in messages]
+
+
+def emit(report: RestoreReport | DiffReport, stream: TextIO | None = None) -> int:
+    """Write ``report``'s annotations to ``stream`` (stderr) in GitHub Actions; return how many."""
+    if not enabled():
+        return 0
+    lines = github_annotations(report)
+    out = stream if stream is not None else sys.stderr
+    for line in lines:
+        out.write(line + "\n")
+    out.flush()
+    return len(lines)
+
+
+def restore_messages(report: RestoreReport) -> list[str]:
+    """One message per problem: each structure entry, differing value, output and golden check."""
+    if report.ok:
+        return []
+    where = f"checkpoint {report.checkpoint}"
+    messages = [f"{line}\n{where}" for line in structure_lines(report)]
+    messages += [
+        f"{path} restored from {report.checkpoint} is not equal to the stored value"
+        for path in report.values.differing
+    ]
+    o = report.outputs
+    if o.ran and not (o.equal and o.finite):
+        if o.finite:
+            text = (
+                f"two restored instances give different outputs (max |diff| {o.max_abs_diff:.6g})"
+            )
+        else:
+            text = "the outputs contain NaN or Inf"
+        if o.detail and o.detail != text:
+            text += f": {o.detail}"
+        messages.append(f"{text}\n{where}")
+    g = o.golden
+    if g is not None and not g.equal:
+        messages.append(
+            f"outputs differ from the ones recorded in {g.file} "
+            f"(max |diff| {g.max_abs_diff:.6g})\n{where}"
+        )
+    return messages
+
+
+def diff_messages(report: DiffReport) -> list[str]:
+    """One message per value changed or on one side only."""
+    sides = f"A {report.a}\nB {report.b}"
+    messages = [f"changed: {changed_line(c)}\n{sides}" for c in report.changed]
+    for side, values in (("A", report.only_in_a), ("B", report.only_in_b)):
+        messages += [f"only in {side}: {only_line(v)}\n{sides}" for v in values]
+    return messages

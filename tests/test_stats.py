@@ -1,0 +1,130 @@
+"""`inspect --stats`: streaming statistics equal numpy's over the whole tensor, in any chunking."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import ckptctl
+from ckptctl.cli.app import app
+from ckptctl.reader import open_checkpoint
+from ckptctl.stats import value_stats
+from tests.checkpoints import flip_data_byte
+
+
+@pytest.fixture(scope="session")
+def stats_ckpt(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, np.ndarray]]:
+    import tensorflow as tf
+
+    rng = np.random.default_rng(7)
+    values = {
+        "big": (rng.standard_normal((1000, 997)) * 3 + 100).astype(np.float32),
+        "with_nan": np.array([1.0, np.nan, 3.0, np.inf, -np.inf, 0.0, 0.0], np.float32),
+        "all_nan": np.full((4,), np.nan, np.float32),
+        "ints": rng.integers(-1000, 1000, (5000,)).astype(np.int64),
+        "halves": rng.standard_normal((3000,)).astype(np.float16),
+        "flags": rng.integers(0, 2, (999,)).astype(bool),
+        "empty": np.zeros((0, 3), np.float32),
+    }
+    module = tf.Module()
+    for name, value in values.items():
+        setattr(module, name, tf.Variable(value))
+    directory = tmp_path_factory.mktemp("stats")
+    prefix = tf.train.Checkpoint(m=module).save(str(directory / "ckpt"))
+    return Path(prefix), values
+
+
+def _key(name: str) -> str:
+    return f"m/{name}/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+@pytest.mark.parametrize("chunk_bytes", [64, 4096, 1 << 20, 64 << 20])
+@pytest.mark.parametrize("name", ["big", "ints", "halves", "flags"])
+def test_statistics_equal_numpy_whatever_the_chunk_size(
+    stats_ckpt: tuple[Path, dict[str, np.ndarray]], name: str, chunk_bytes: int
+) -> None:
+    prefix, values = stats_ckpt
+    expected = values[name].astype(np.float64).reshape(-1)
+    with open_checkpoint(prefix) as ckpt:
+        st = value_stats(ckpt, ckpt.entry(_key(name)), chunk_bytes=chunk_bytes)
+    assert st.count == expected.size
+    assert st.min == pytest.approx(expected.min())
+    assert st.max == pytest.approx(expected.max())
+    assert st.mean == pytest.approx(expected.mean(), rel=1e-6, abs=1e-9)
+    assert st.std == pytest.approx(expected.std(), rel=1e-5)
+    assert st.zeros == pytest.approx(np.count_nonzero(expected == 0) / expected.size)
+    assert st.nan == st.inf == 0
+
+
+def test_nan_and_inf_are_counted_and_left_out_of_the_moments(
+    stats_ckpt: tuple[Path, dict[str, np.ndarray]],
+) -> None:
+    prefix, _ = stats_ckpt
+    with open_checkpoint(prefix) as ckpt:
+        st = value_stats(ckpt, ckpt.entry(_key("with_nan")), hist_bins=4)
+        none = value_stats(ckpt, ckpt.entry(_key("all_nan")))
+        empty = value_stats(ckpt, ckpt.entry(_key("empty")))
+    finite = np.array([1.0, 3.0, 0.0, 0.0])
+    assert (st.nan, st.inf) == (1, 2)
+    assert (st.min, st.max) == (0.0, 3.0)
+    assert st.mean == pytest.approx(finite.mean())
+    assert st.std == pytest.approx(finite.std())
+    assert st.zeros == pytest.approx(2 / 7)
+    assert st.hist is not None and sum(st.hist) == finite.size
+    assert (none.nan, none.min, none.mean, none.std) == (4, None, None, None)
+    assert (empty.count, empty.min, empty.zeros) == (0, None, None)
+
+
+def test_cli_stats_json_and_the_nonfinite_gate(
+    stats_ckpt: tuple[Path, dict[str, np.ndarray]],
+) -> None:
+    prefix, _ = stats_ckpt
+    runner = CliRunner()
+    result = runner.invoke(app, ["inspect", str(prefix), "--stats", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["nonfinite"] == 1 + 2 + 4
+    by_path = {v["path"]: v["stats"] for v in doc["variables"]}
+    assert by_path["m.with_nan"]["nan"] == 1
+    gate = runner.invoke(app, ["inspect", str(prefix), "--fail-on-nonfinite"])
+    assert gate.exit_code == 1
+    assert "NaN or Inf" in gate.stderr
+    clean = runner.invoke(app, ["inspect", str(prefix), "--fail-on-nonfinite", "-f", "m.big"])
+    assert clean.exit_code == 0, clean.output
+
+
+def test_stats_json_is_strict_even_when_a_moment_overflows(tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    v = tf.Variable(np.array([1e300, -1e300, 1e300], np.float64))
+    prefix = tf.train.Checkpoint(v=v).save(str(tmp_path / "c"))
+    result = CliRunner().invoke(app, ["inspect", prefix, "--stats", "--json"])
+    assert result.exit_code == 0, result.output
+
+    def reject(token: str) -> None:
+        raise ValueError(token)
+
+    doc = json.loads(result.stdout, parse_constant=reject)
+    std = next(v["stats"]["std"] for v in doc["variables"] if v["path"] == "v")
+    assert std == "inf" or (isinstance(std, float) and math.isfinite(std))
+
+
+def test_a_flipped_byte_fails_stats_naming_the_file(
+    stats_ckpt: tuple[Path, dict[str, np.ndarray]], broken_copy: Callable[[Path], Path]
+) -> None:
+    prefix, _ = stats_ckpt
+    directory = broken_copy(prefix.parent)
+    flip_data_byte(directory / prefix.name)
+    report = ckptctl.inspect(directory, stats=True)
+    assert report.error is not None
+    assert "checksum" in report.error
+    assert ".data-00000-of-00001" in report.error
+    result = CliRunner().invoke(app, ["inspect", str(directory), "--stats"])
+    assert result.exit_code == 3
+    assert "Traceback" not in result.output

@@ -1,0 +1,199 @@
+"""`ckptctl.testing`: assertions over real restores and real diffs of the session's checkpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ckptctl.diffing import DiffReport
+from ckptctl.errors import CheckpointError, ModelError, UsageError
+from ckptctl.restoration import RestoreReport
+from ckptctl.testing import _shapes, assert_checkpoints_equal, assert_restores
+from tests.checkpoints import PROJECT_ROOT
+
+MY_MODEL = "sample_models.models:MyModel"
+RENAMED = "sample_models.broken:RenamedModel"
+
+
+# ---------------------------------------------------------------- assert_restores
+
+
+def test_a_faithful_model_passes_and_returns_the_report(samples_dir: Path) -> None:
+    report = assert_restores(samples_dir / "my_model", MY_MODEL, input_shape=(4, 20))
+    assert isinstance(report, RestoreReport)
+    assert report.ok
+    assert report.input_shapes == [[4, 20]]
+    assert report.values.checked == 4
+    assert report.outputs.equal
+
+
+def test_options_reach_restore(samples_dir: Path) -> None:
+    report = assert_restores(
+        samples_dir / "my_model", MY_MODEL, input_shape="4,20", optimizer="adam", batches=1
+    )
+    assert report.optimizer == "adam"
+    assert report.matched == 14, "the model's 4 values and Adam's 10"
+    assert report.outputs.batches == 1
+
+
+def test_a_renamed_layer_fails_naming_both_sides(samples_dir: Path) -> None:
+    with pytest.raises(AssertionError) as info:
+        assert_restores(samples_dir / "my_model", RENAMED, input_shape=(4, 20))
+    message = str(info.value)
+    head = message.splitlines()[0]
+    assert head.startswith(f"{RENAMED} does not restore {samples_dir / 'my_model' / 'ckpt-3'}")
+    assert "structure: 2 unused, 2 missing" in head
+    for path in (
+        "model.dense1._kernel",
+        "model.dense1.bias",
+        "model.encoder._kernel",
+        "model.encoder.bias",
+    ):
+        assert path in message
+    assert "Unused: in the checkpoint, taken by nothing in the model" in message
+    assert "Not restored: the checkpoint does not fit the model; nothing was assigned." in message
+
+
+def test_the_failure_message_is_plain_text_100_columns_wide(samples_dir: Path) -> None:
+    with pytest.raises(AssertionError) as info:
+        assert_restores(samples_dir / "my_model", RENAMED, input_shape=(4, 20))
+    body = str(info.value).splitlines()[1:]
+    assert "\x1b" not in str(info.value), "no colour or terminal codes"
+    assert all(len(line) <= 100 for line in body)
+    assert all(line == line.rstrip() for line in body)
+
+
+def test_outputs_that_differ_fail_with_the_detail(samples_dir: Path) -> None:
+    with pytest.raises(AssertionError) as info:
+        assert_restores(
+            samples_dir / "my_model", "sample_models.broken:RandomStateModel", input_shape=(4, 20)
+        )
+    message = str(info.value)
+    assert "outputs: two restored instances give different outputs" in message.splitlines()[0]
+    assert "some state is not restored from the checkpoint" in message
+
+
+def test_golden_round_trip(samples_dir: Path, tmp_path: Path) -> None:
+    golden = tmp_path / "my_model.npz"
+    saved = assert_restores(
+        samples_dir / "my_model", MY_MODEL, input_shape=(4, 20), save_golden_to=golden
+    )
+    assert saved.saved_golden == str(golden)
+    assert golden.is_file()
+
+    replayed = assert_restores(
+        samples_dir / "my_model", MY_MODEL, golden=golden, input_shape=(4, 20)
+    )
+    assert replayed.outputs.golden is not None
+    assert replayed.outputs.golden.equal
+    assert replayed.outputs.golden.file == str(golden)
+
+    # An older checkpoint of the same model restores fine, but not to the recorded outputs.
+    with pytest.raises(AssertionError) as info:
+        assert_restores(
+            samples_dir / "my_model" / "ckpt-1", MY_MODEL, golden=golden, input_shape=(4, 20)
+        )
+    head = str(info.value).splitlines()[0]
+    assert f"golden: outputs differ from the ones recorded in {golden}" in head
+
+
+def test_an_unreadable_checkpoint_raises_checkpoint_error(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError) as info:
+        assert_restores(tmp_path / "nope", MY_MODEL, input_shape=(4, 20))
+    assert not isinstance(info.value, AssertionError)
+    assert str(tmp_path / "nope") in info.value.message
+
+
+def test_a_model_that_does_not_import_raises_model_error(samples_dir: Path) -> None:
+    with pytest.raises(ModelError):
+        assert_restores(samples_dir / "my_model", "sample_models.nope:Model", input_shape=(4, 20))
+
+
+def test_input_shapes() -> None:
+    assert _shapes((4, 20), None) == [(4, 20)]
+    assert _shapes("4,20", None) == [(4, 20)]
+    assert _shapes("(4, 20)", None) == [(4, 20)]
+    assert _shapes(None, [(2, 3), "2,5"]) == [(2, 3), (2, 5)]
+    assert _shapes(None, None) is None
+    with pytest.raises(UsageError, match="not both"):
+        _shapes((4, 20), [(4, 20)])
+    with pytest.raises(UsageError, match="expected integers"):
+        _shapes("4,x", None)
+
+
+# ---------------------------------------------------------------- assert_checkpoints_equal
+
+
+def test_a_checkpoint_equals_itself(samples_dir: Path) -> None:
+    report = assert_checkpoints_equal(samples_dir / "my_model", samples_dir / "my_model" / "ckpt-3")
+    assert isinstance(report, DiffReport)
+    assert report.equal
+    assert report.unchanged == report.a_values == 15
+
+
+def test_changed_values_are_listed(samples_dir: Path) -> None:
+    with pytest.raises(AssertionError) as info:
+        assert_checkpoints_equal(samples_dir / "my_model" / "ckpt-1", samples_dir / "my_model")
+    message = str(info.value)
+    lines = message.splitlines()
+    assert lines[0] == "A and B differ: 14 changed, 1 unchanged (atol=0, rtol=0)"
+    assert lines[1] == f"A: {samples_dir / 'my_model' / 'ckpt-1'}"
+    assert lines[2] == f"B: {samples_dir / 'my_model' / 'ckpt-3'}"
+    for path in ("model.dense1._kernel", "model.dense2.bias", "save_counter"):
+        assert any(line.startswith(f"  {path} ") for line in lines), path
+    assert "optimizer._learning_rate" not in message, "unchanged values are not listed"
+
+
+def test_tolerances_and_options_reach_diff(samples_dir: Path) -> None:
+    a, b = samples_dir / "my_model" / "ckpt-2", samples_dir / "my_model" / "ckpt-3"
+    report = assert_checkpoints_equal(a, b, atol=1e6)
+    assert report.atol == 1e6
+    with pytest.raises(AssertionError) as info:
+        assert_checkpoints_equal(a, b, filter="model.dense1.*")
+    assert "2 changed" in str(info.value).splitlines()[0]
+
+
+def test_values_on_one_side_are_listed(samples_dir: Path) -> None:
+    with pytest.raises(AssertionError) as info:
+        assert_checkpoints_equal(
+            samples_dir / "my_model", samples_dir / "custom_model", model_only=True
+        )
+    message = str(info.value)
+    assert "4 only in A, 4 only in B" in message.splitlines()[0]
+    assert "  model.dense1._kernel [20, 16] float32" in message
+    assert "  model.dense1.w [20, 64] float32" in message
+
+
+def test_an_unreadable_checkpoint_raises_checkpoint_error_from_diff(
+    samples_dir: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(CheckpointError):
+        assert_checkpoints_equal(samples_dir / "my_model", tmp_path / "nope")
+
+
+# ---------------------------------------------------------------- no TensorFlow at import
+
+
+def test_importing_does_not_import_tensorflow() -> None:
+    code = """
+        import json, sys
+        import ckptctl.testing, ckptctl.junit, ckptctl.github, ckptctl.schemas
+        print(json.dumps({"tf": "tensorflow" in sys.modules, "keras": "keras" in sys.modules}))
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONSTARTUP"}
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"tf": False, "keras": False}
