@@ -170,7 +170,7 @@ def _report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> InspectRe
     if want_tree and error is None and ckpt.object_graph is not None:
         graph_tree = _tree(ckpt.object_graph, {e.key: e for e in entries})
     return InspectReport(
-        checkpoint=str(loc.prefix),
+        checkpoint=loc.name,
         format=ckpt.format,
         source=loc.source,
         shards=ckpt.num_shards,

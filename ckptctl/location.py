@@ -38,6 +38,16 @@ class Location:
     others: tuple[str, ...] = ()
     note: str | None = None
     state_file: Path | None = None
+    uri: str | None = None  # the prefix as given, for a path with a scheme (gs://, ram://)
+
+    @property
+    def is_remote(self) -> bool:
+        return self.uri is not None
+
+    @property
+    def name(self) -> str:
+        """The prefix as users and TensorFlow spell it."""
+        return self.uri if self.uri is not None else str(self.prefix)
 
     @property
     def index_file(self) -> Path:
@@ -59,11 +69,26 @@ class Location:
 
     @property
     def bytes_on_disk(self) -> int:
+        if self.uri is not None:
+            return _remote_size(self.uri)
         return sum(f.stat().st_size for f in self.files if f.is_file())
 
 
+_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_remote(path: str | os.PathLike[str]) -> bool:
+    return isinstance(path, str) and bool(_SCHEME_RE.match(path))
+
+
 def locate(path: str | os.PathLike[str]) -> Location:
-    """Resolve a user's path to a checkpoint :class:`Location`, or raise ``CheckpointError``."""
+    """Resolve a user's path to a checkpoint :class:`Location`, or raise ``CheckpointError``.
+
+    Paths with a scheme (``gs://``, ``s3://``, ``ram://``) are resolved through
+    ``tf.io.gfile``, which imports TensorFlow.
+    """
+    if is_remote(path):
+        return _locate_remote(str(path))
     p = Path(path).expanduser()
     if p.is_dir():
         return _from_directory(p)
@@ -258,3 +283,60 @@ def _newest_of(d: Path, prefixes: list[Path]) -> Location:
     if others:
         note = f"no '{STATE_FILE}' state file in {d}; using the newest prefix, {chosen.name}"
     return _at_prefix(chosen, others=others, note=note)
+
+
+def _locate_remote(uri: str) -> Location:
+    from ckptctl import _tf
+
+    tf = _tf.tensorflow()
+    gfile = tf.io.gfile
+    uri = uri.rstrip("/")
+    try:
+        prefix = _remote_prefix(tf, gfile, uri)
+        data = sorted(gfile.glob(f"{prefix}.data-*"))
+    except CheckpointError:
+        raise
+    except Exception as e:
+        raise CheckpointError(f"{uri}: cannot be read ({str(e).splitlines()[0][:200]})") from e
+    base = prefix.rsplit("/", 1)[-1]
+    source: Source = "saved_model" if prefix.endswith("/variables/variables") else "checkpoint"
+    return Location(
+        prefix=Path(base),
+        source=source,
+        data_files=tuple(Path(d.rsplit("/", 1)[-1]) for d in data),
+        uri=prefix,
+    )
+
+
+def _remote_prefix(tf: object, gfile: object, uri: str) -> str:
+    g: object = gfile
+    exists = g.exists  # type: ignore[attr-defined]
+    if uri.endswith(".index"):
+        prefix = uri[: -len(".index")]
+    elif m := _DATA_RE.match(uri):
+        prefix = m["base"]
+    else:
+        prefix = uri
+    if exists(f"{prefix}.index"):
+        return prefix
+    if g.isdir(uri):  # type: ignore[attr-defined]
+        if exists(f"{uri}/variables/variables.index"):
+            return f"{uri}/variables/variables"
+        latest = tf.train.latest_checkpoint(uri)  # type: ignore[attr-defined]
+        if latest:
+            return str(latest)
+        indexes = sorted(g.glob(f"{uri}/*.index"))  # type: ignore[attr-defined]
+        if indexes:
+            return str(indexes[-1])[: -len(".index")]
+        raise CheckpointError(f"{uri}: no checkpoint in this directory", _FORMS_HINT)
+    raise CheckpointError(f"{uri}: no such checkpoint", _FORMS_HINT)
+
+
+def _remote_size(uri: str) -> int:
+    from ckptctl import _tf
+
+    gfile = _tf.tensorflow().io.gfile
+    try:
+        return sum(gfile.stat(f).length for f in gfile.glob(f"{uri}.*"))
+    except Exception:
+        return 0

@@ -135,7 +135,10 @@ def migrate(
     """
     dst = Path(destination)
     location = locate(source)
-    check_destination(location.directory, dst, force)
+    if not location.is_remote:
+        check_destination(location.directory, dst, force)
+    elif dst.exists() and not force:
+        raise UsageError(f"-o {dst}: already exists", "choose a new directory, or pass --force")
     if model is None:
         return _rename_only(source, dst, maps, force)
     report, live_model, live_optimizer = restore_into(

@@ -88,7 +88,7 @@ class Checkpoint:
 
     @property
     def prefix(self) -> str:
-        return str(self.location.prefix)
+        return self.location.name
 
     @cached_property
     def _all_entries(self) -> dict[str, Entry]:
@@ -167,6 +167,8 @@ class Checkpoint:
         check = getattr(self._backend, "file_problems", None)
         if check is not None:
             return list(check())
+        if self.location.is_remote:
+            return []
         from ckptctl.bundle import NativeBackend, Unsupported
 
         try:
@@ -193,8 +195,13 @@ def open_location(
     location: Location, backend: BackendName = "auto", *, verify: bool = True
 ) -> Checkpoint:
     """Open the checkpoint at ``location`` with the backend asked for (see open_checkpoint)."""
-    if backend == "tf":
+    if backend == "tf" or (location.is_remote and backend == "auto"):
         return _tf_checkpoint(location)
+    if location.is_remote:
+        raise CheckpointError(
+            f"{location.name}: the TensorFlow-free reader reads local files only",
+            "use backend 'auto' or 'tf' for paths with a scheme",
+        )
     from ckptctl.bundle import NativeBackend, Unsupported
 
     try:

@@ -1146,7 +1146,7 @@ def restore_into(
 
 
 def _refuse_checkpoint_dir(path: Path, ckpt: Checkpoint) -> None:
-    if path.resolve().parent == ckpt.location.directory.resolve():
+    if not ckpt.location.is_remote and path.resolve().parent == ckpt.location.directory.resolve():
         raise UsageError(
             f"--save-golden {path}: refusing to write into the checkpoint's directory",
             "write the golden file elsewhere, e.g. tests/golden/model.npz",

@@ -42,13 +42,15 @@ class TFBackend:
         if self._reader is None:
             tf = _tf.tensorflow()
             try:
-                self._reader = tf.train.load_checkpoint(str(self.location.prefix))
+                # Not tf.train.load_checkpoint: it takes a prefix some filesystems also call a
+                # directory (ram://) for a directory, and looks for a state file in it.
+                self._reader = tf.compat.v1.train.NewCheckpointReader(self.location.name)
             except Exception as e:
                 raise self._index_error(e) from e
         return self._reader
 
     def _index_error(self, e: BaseException) -> CheckpointError:
-        index = self.location.index_file
+        index = f"{self.location.name}.index"
         msg = _first_line(e)
         if "sstable" in msg or "magic" in msg or "corrupt" in msg.lower():
             return CheckpointError(
