@@ -28,6 +28,12 @@ demo: install
 	@echo "--- a model whose layer was renamed: ckptctl says what does not fit (exit 1)"
 	$(BIN)/ckptctl restore $(SAMPLES)/my_model --model sample_models.broken:RenamedModel \
 	  --input-shape 4,20; test $$? -eq 1
+	@echo "--- the same restore, told about the rename"
+	$(BIN)/ckptctl restore $(SAMPLES)/my_model --model sample_models.broken:RenamedModel \
+	  --input-shape 4,20 --map dense1=encoder
+	@echo "--- what the last training step changed (exit 1: they differ)"
+	$(BIN)/ckptctl diff $(SAMPLES)/my_model/ckpt-2 $(SAMPLES)/my_model/ckpt-3 --model-only; \
+	  test $$? -eq 1
 
 test: install
 	$(BIN)/python -m pytest -q
