@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from dataclasses import asdict, is_dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
@@ -17,9 +17,12 @@ from rich.tree import Tree
 
 from ckptctl.cli.fold import fold_rows
 from ckptctl.errors import CkptctlError
-from ckptctl.inspection import InspectReport, TreeNode, VariableInfo
-from ckptctl.migration import MigrateReport
-from ckptctl.restoration import RestoreReport
+
+if TYPE_CHECKING:
+    # Types only: rendering must not import numpy for `ckptctl --help`.
+    from ckptctl.inspection import InspectReport, TreeNode, VariableInfo
+    from ckptctl.migration import MigrateReport
+    from ckptctl.restoration import RestoreReport
 
 # Off a terminal (CI logs, pipes) tables keep whole keys instead of folding them at 80 columns.
 _PIPE_WIDTH = 250

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
@@ -12,7 +13,11 @@ from rich.text import Text
 
 from ckptctl.cli.fold import fold_rows
 from ckptctl.cli.render import shape_str
-from ckptctl.diffing import ROOT_GROUP, ChangedValue, DiffReport, OnlyIn, Renamed
+
+if TYPE_CHECKING:
+    from ckptctl.diffing import ChangedValue, DiffReport, OnlyIn, Renamed
+
+ROOT_GROUP = "."  # ckptctl.diffing.ROOT_GROUP, without importing numpy for --help
 
 
 def tolerances(report: DiffReport) -> str:
