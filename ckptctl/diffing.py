@@ -33,7 +33,7 @@ from ckptctl.location import locate
 from ckptctl.objgraph import KeyInfo
 from ckptctl.reader import BackendName, Checkpoint, Entry, open_location
 
-DEFAULT_CHUNK_BYTES = 4 << 20
+DEFAULT_CHUNK_BYTES = 2 << 20  # small enough to stay in cache: faster than larger chunks
 """Per side. Comparing widens to float64 and keeps a few temporaries: about 16x this in memory."""
 ROOT_GROUP = "."
 MODEL_ONLY_EXCLUDED_OWNERS = frozenset({"optimizer", "save_counter"})
@@ -391,6 +391,8 @@ def compare_chunk(
 def _compare_floats(
     a: np.ndarray, b: np.ndarray, atol: float, rtol: float, stats: ValueStats
 ) -> None:
+    if a.dtype in (np.float32, np.float64) and _compare_finite_floats(a, b, atol, rtol, stats):
+        return
     wide = np.complex128 if a.dtype.kind == "c" else np.float64
     x, y = a.astype(wide), b.astype(wide)
     nan_x, nan_y = np.isnan(x), np.isnan(y)
@@ -409,6 +411,45 @@ def _compare_floats(
         rel[np.isnan(rel)] = np.inf
     _accumulate(stats, absdiff, rel, close)
     stats.nan_mismatch += int(np.count_nonzero(nan_x != nan_y))
+
+
+def _compare_finite_floats(
+    a: np.ndarray, b: np.ndarray, atol: float, rtol: float, stats: ValueStats
+) -> bool:
+    """The common case at memory speed, in the values' own precision: identical bytes, or
+    differences between finite values. False (nothing recorded) when a NaN or Inf is there."""
+    bits = np.dtype(f"u{a.dtype.itemsize}")
+    if np.array_equal(a.view(bits), b.view(bits)):
+        _accumulate_max(stats, 0.0, 0.0)
+        return True
+    with np.errstate(all="ignore"):
+        absdiff = np.abs(np.subtract(a, b))
+        worst = float(absdiff.max())
+        if not math.isfinite(worst):
+            return False  # NaN or Inf on a side, or an overflowing difference
+        abs_b = np.abs(b)
+        if atol == 0 and rtol == 0:
+            differing = int(np.count_nonzero(absdiff != 0))
+        else:
+            differing = int(np.count_nonzero(absdiff > abs_b * rtol + atol))
+        changed = absdiff > 0
+        rel = np.divide(absdiff, abs_b, where=changed, out=np.zeros_like(absdiff))
+        # Found in the values' precision, reported exactly (in float64) at that element; the
+        # largest difference is exact already (a float32 difference of float32 values rounds
+        # to the nearest float32 of the exact one, and so keeps the order).
+        i = int(rel.argmax())
+        x, y = float(a[i]), float(b[i])
+        worst_rel = abs(x - y) / abs(y) if y != 0 else math.inf
+        worst = float(np.abs(np.float64(a[int(absdiff.argmax())]) - b[int(absdiff.argmax())]))
+    stats.num_differing += differing
+    _accumulate_max(stats, worst, worst_rel)
+    return True
+
+
+def _accumulate_max(stats: ValueStats, abs_diff: float, rel_diff: float) -> None:
+    if stats.max_abs_diff is not None and stats.max_rel_diff is not None:
+        stats.max_abs_diff = max(stats.max_abs_diff, abs_diff)
+        stats.max_rel_diff = max(stats.max_rel_diff, rel_diff)
 
 
 def _compare_integers(

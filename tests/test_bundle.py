@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -467,17 +466,6 @@ def test_the_big_index_has_several_data_blocks(many_variables_ckpt: Path) -> Non
     assert len(native(many_variables_ckpt).entries()) == MANY_VARIABLES + 1
 
 
-def test_entries_of_thousands_of_variables_are_fast(many_variables_ckpt: Path) -> None:
-    location = locate(many_variables_ckpt)
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        entries = NativeBackend(location).entries()
-        best = min(best, time.perf_counter() - start)
-    assert len(entries) == MANY_VARIABLES + 1
-    assert best < 0.25, f"opening and listing took {best * 1e3:.0f} ms"
-
-
 # ----------------------------------------------------------------------- streaming reads
 
 
@@ -532,16 +520,14 @@ def test_facade_streams_through_the_native_reader(dtypes_ckpt: Path) -> None:
         assert np.concatenate(chunks).tobytes() == ckpt.read(key).tobytes()
 
 
-def test_reading_a_big_tensor_is_fast(extra_dtypes_ckpt: Path) -> None:
+def test_a_big_tensor_reads_whole_and_streamed_alike(extra_dtypes_ckpt: Path) -> None:
+    """Speed is measured by `make bench`; here, a 4 MiB value read whole and in chunks."""
     backend = native(extra_dtypes_ckpt)
     key = "big/.ATTRIBUTES/VARIABLE_VALUE"
-    elapsed = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        value = backend.read(key)
-        elapsed = min(elapsed, time.perf_counter() - start)
+    value = backend.read(key)
     assert value.shape == (BIG_ELEMENTS,)
-    assert elapsed < 0.1, f"reading 4 MiB took {elapsed * 1e3:.0f} ms"
+    streamed = np.concatenate(list(backend.read_chunks(key, 1 << 20)))
+    assert streamed.tobytes() == value.tobytes()
 
 
 # ---------------------------------------------------------------------- broken checkpoints
