@@ -218,6 +218,10 @@ def _diff(
     chunk_bytes: int,
     progress: ProgressCallback | None,
 ) -> DiffReport:
+    for ckpt in (ca, cb):
+        problems = ckpt.file_problems()
+        if problems:
+            raise problems[0]  # a missing or short data shard: its values cannot be compared
     a_values = [_Value(e, ca.key_infos.get(e.key)) for e in ca.entries]
     b_values = [_Value(e, cb.key_infos.get(e.key)) for e in cb.entries]
     pairs, only_a, only_b, renamed = pair_values(a_values, b_values)

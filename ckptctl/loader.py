@@ -60,14 +60,29 @@ def user_traceback(exc: BaseException) -> str:
     """The traceback of ``exc`` from the first frame outside ckptctl on."""
     frames = traceback.extract_tb(exc.__traceback__)
     package_dir = str(Path(__file__).resolve().parent)
-    user = [f for f in frames if not str(Path(f.filename).resolve()).startswith(package_dir)]
-    lines = ["Traceback (your code):\n", *traceback.format_list(user or frames)]
-    lines += traceback.format_exception_only(type(exc), exc)
+
+    def theirs(filename: str) -> bool:
+        # Not ckptctl's, not Python's import machinery, not an installed library (Keras, TF).
+        if filename.startswith("<frozen") or "site-packages" in filename:
+            return False
+        return not str(Path(filename).resolve()).startswith(package_dir)
+
+    user = [f for f in frames if theirs(f.filename)]
+    # None of theirs (a SyntaxError names its line in the exception itself): no frames.
+    lines = ["Traceback (your code):\n", *traceback.format_list(user)]
+    if isinstance(exc, SyntaxError):
+        lines += traceback.format_exception_only(type(exc), exc)  # with the caret
+    else:
+        lines.append(one_line(exc, limit=1000))  # without Keras's "Arguments received by"
     return "".join(lines).rstrip()
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _NOISE = ("Exception encountered when calling", "Traceback", "Arguments received by")
+
+
+def _article(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def one_line(exc: BaseException, limit: int = 240) -> str:
@@ -150,7 +165,8 @@ def resolve_factory(spec: ModelSpec) -> Callable[..., Any]:
         obj = getattr(obj, part)
     if not callable(obj):
         raise ModelError(
-            f"--model {spec}: {spec.name} is a {type(obj).__name__}, not a class or function",
+            f"--model {spec}: {spec.name} is {_article(type(obj).__name__)}, "
+            "not a class or function",
             "NAME must be a model class or a function returning a model",
         )
     return obj  # type: ignore[no-any-return]

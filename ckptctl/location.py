@@ -58,6 +58,21 @@ class Location:
         return self.prefix.parent
 
     @property
+    def protected_directory(self) -> Path:
+        """The directory ckptctl never writes into: the SavedModel's own for its variables."""
+        if self.source == "saved_model" and self.prefix.parent.name == "variables":
+            return self.prefix.parent.parent
+        return self.prefix.parent
+
+    def contains(self, path: str | os.PathLike[str]) -> bool:
+        """Whether ``path`` is inside (or is) the protected directory."""
+        if self.is_remote:
+            return False
+        inside = self.protected_directory.resolve()
+        target = Path(path).expanduser().resolve()
+        return target == inside or inside in target.parents
+
+    @property
     def declared_shards(self) -> int | None:
         """Shard count named by the data files' ``-of-NNNNN`` suffix, if any file exists."""
         totals = {int(m["total"]) for f in self.data_files if (m := _DATA_RE.match(f.name))}
@@ -90,6 +105,19 @@ def locate(path: str | os.PathLike[str]) -> Location:
     if is_remote(path):
         return _locate_remote(str(path))
     p = Path(path).expanduser()
+    try:
+        return _locate_local(p)
+    except PermissionError as e:
+        where = p if os.path.isdir(p) else (e.filename or p)
+        raise CheckpointError(
+            f"{where}: cannot be read (Permission denied)",
+            "check the permissions of the checkpoint's directory and files",
+        ) from e
+    except OSError as e:
+        raise CheckpointError(f"{e.filename or p}: cannot be read ({e.strerror or e})") from e
+
+
+def _locate_local(p: Path) -> Location:
     if p.is_dir():
         return _from_directory(p)
     if p.is_file():

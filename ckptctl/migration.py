@@ -136,7 +136,7 @@ def migrate(
     dst = Path(destination)
     location = locate(source)
     if not location.is_remote:
-        check_destination(location.directory, dst, force)
+        check_destination(location.protected_directory, dst, force)
     elif dst.exists() and not force:
         raise UsageError(f"-o {dst}: already exists", "choose a new directory, or pass --force")
     if model is None:

@@ -32,6 +32,7 @@ from ckptctl.loader import (
     one_line,
     parse_spec,
     resolve_factory,
+    user_traceback,
 )
 from ckptctl.mapping import KERAS2, PathMap, keras2_normal, parse_maps
 from ckptctl.objgraph import VARIABLE_VALUE, Attribute, KeyInfo, Node, ObjectGraph
@@ -239,9 +240,10 @@ def _build(model: Any, spec: ModelSpec | str, batch: list[np.ndarray]) -> None:
         call_model(model, batch)
     except Exception as e:
         raise ModelError(
-            f"{spec} rejected an input of shape {shapes}: {_one_line(e)}",
-            "pass the shape the model expects with --input-shape (and --input-dtype); "
-            "--debug shows the traceback",
+            f"{spec} raised when called on an input of shape {shapes}: {_one_line(e)}",
+            "the traceback above shows where; if the shape is wrong, pass the one the model "
+            "expects with --input-shape (and --input-dtype)",
+            user_traceback=user_traceback(e),
         ) from e
 
 
@@ -1028,7 +1030,18 @@ def restore_into(
     path_map = parse_maps(maps)
     save_path = Path(save_golden_to) if save_golden_to is not None else None
 
+    golden_data = load_golden(golden_path) if golden_path is not None else None
+    if golden_data is not None and not input_shapes and golden_data[0]:
+        # The golden file records the inputs: their shapes and dtype are the ones to use.
+        first = golden_data[0][0]
+        input_shapes = [tuple(x.shape) for x in first]
+        if len({x.dtype for x in first}) == 1:
+            input_dtype = first[0].dtype.name
+
     with open_checkpoint(checkpoint) as ckpt:
+        problems = ckpt.file_problems()
+        if problems:
+            raise problems[0]  # a missing or short data shard: nothing can be restored
         tf = _tf.tensorflow()
         keras = _tf.keras()
         if spec is not None:
@@ -1108,6 +1121,7 @@ def restore_into(
             report.stopped = "skipped: nothing was assigned (--partial restores what fits)"
             return report, None, None
 
+        _verify_readable(ckpt, a.plan.pairs)
         _restore_instance(ckpt, a, partial)
         report.restored = len(a.plan.pairs)
         report.values = check_values(ckpt, a.plan.pairs)
@@ -1122,8 +1136,8 @@ def restore_into(
         report.outputs = _check_outputs(a.model, b.model, random_batches, atol, rtol)
 
         golden_outputs = None
-        if golden_path is not None:
-            golden_inputs, expected = load_golden(golden_path)
+        if golden_path is not None and golden_data is not None:
+            golden_inputs, expected = golden_data
             golden_outputs = [_flatten(call_model(a.model, batch)) for batch in golden_inputs]
             equal, worst, finite = True, 0.0, True
             for got, want in zip(golden_outputs, expected, strict=True):
@@ -1146,10 +1160,16 @@ def restore_into(
 
 
 def _refuse_checkpoint_dir(path: Path, ckpt: Checkpoint) -> None:
-    if not ckpt.location.is_remote and path.resolve().parent == ckpt.location.directory.resolve():
+    if ckpt.location.contains(path):
         raise UsageError(
-            f"--save-golden {path}: refusing to write into the checkpoint's directory",
+            f"--save-golden {path}: refusing to write into the checkpoint's directory "
+            f"{ckpt.location.protected_directory}",
             "write the golden file elsewhere, e.g. tests/golden/model.npz",
+        )
+    if not path.expanduser().resolve().parent.is_dir():
+        raise UsageError(
+            f"--save-golden {path}: the directory {path.parent} does not exist",
+            "create it first, or write the golden file elsewhere",
         )
 
 
@@ -1230,6 +1250,14 @@ def read_allow_file(path: str | os.PathLike[str]) -> tuple[list[str], list[str]]
             )
         (unused if kind.strip() == "unused" else missing).append(pattern.strip())
     return unused, missing
+
+
+def _verify_readable(ckpt: Checkpoint, pairs: list[Pair]) -> None:
+    """Stream every value to be restored once, checking its crc32c, before TensorFlow's restore
+    touches the model: a corrupt value then names its file, and nothing is half-restored."""
+    for p in pairs:
+        for _ in ckpt.read_chunks(p.entry.key):
+            pass
 
 
 def _restore_instance(ckpt: Checkpoint, inst: _Instance, partial: bool) -> None:

@@ -551,9 +551,8 @@ def test_truncated_shard_of_a_sharded_checkpoint(
     truncate_data(prefix)
     with pytest.raises(CheckpointError) as e:
         diff(prefix, sharded_ckpt, backend=backend)
-    # TensorFlow's own error does not say which shard fell short: its reader names them all.
-    shard = f"{prefix}.data-*" if backend == "tf" else str(data_shards(prefix)[0])
-    assert shard in e.value.message
+    # Found from the files' sizes before any value is read, whichever reader reads the values.
+    assert str(data_shards(prefix)[0]) in e.value.message
     assert "a/.ATTRIBUTES/VARIABLE_VALUE" in e.value.message
 
 

@@ -272,7 +272,7 @@ def test_not_a_model() -> None:
 def test_name_that_is_not_callable() -> None:
     with pytest.raises(ModelError) as err:
         load("tests.models.zoo:FEATURES")
-    assert "FEATURES is a int, not a class or function" in err.value.message
+    assert "FEATURES is an int, not a class or function" in err.value.message
 
 
 def test_a_callable_model_is_used_as_is(samples_dir: Path) -> None:

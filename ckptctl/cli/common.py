@@ -108,3 +108,26 @@ def publish(report: Any, command: str, junit_xml: os.PathLike[str] | None) -> No
 
         with reporting_errors(False):
             (restore_junit if command == "restore" else diff_junit)(report, junit_xml)
+
+
+def refuse_output_into(option: str, output: os.PathLike[str] | None, *sources: str) -> None:
+    """Exit 2 if ``output`` would land inside a checkpoint's directory (ckptctl never writes
+    there)."""
+    if output is None:
+        return
+    from ckptctl.errors import UsageError
+    from ckptctl.location import is_remote, locate
+
+    for source in sources:
+        if is_remote(source):
+            continue
+        try:
+            location = locate(source)
+        except CkptctlError:
+            continue  # reported by the command itself
+        if location.contains(output):
+            raise UsageError(
+                f"{option} {output}: refusing to write into the checkpoint's directory "
+                f"{location.protected_directory}",
+                "write the report elsewhere, e.g. reports/ckptctl.xml",
+            )

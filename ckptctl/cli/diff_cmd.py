@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ckptctl.cli.common import progress_bar, publish, reporting_errors
+from ckptctl.cli.common import progress_bar, publish, refuse_output_into, reporting_errors
 from ckptctl.cli.options import DebugOpt, FilterOpt, JsonOpt, JunitOpt
 from ckptctl.cli.render import print_json, stdout_console
 from ckptctl.cli.render_diff import render_diff
@@ -50,6 +50,8 @@ def diff(
     """
     from ckptctl.diffing import diff as run_diff
 
+    with reporting_errors(debug):
+        refuse_output_into("--junit-xml", junit_xml, a, b)
     with reporting_errors(debug, "diff", junit_xml), progress_bar("comparing") as progress:
         report = run_diff(
             a, b, atol=atol, rtol=rtol, filter=filter, model_only=model_only, progress=progress

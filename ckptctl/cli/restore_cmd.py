@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ckptctl.cli.common import publish, reporting_errors
+from ckptctl.cli.common import publish, refuse_output_into, reporting_errors
 from ckptctl.cli.options import CheckpointArg, DebugOpt, JsonOpt, JunitOpt
 from ckptctl.cli.render import print_json, render_restore, stdout_console
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM, UsageError
@@ -160,6 +160,8 @@ def restore(
     from ckptctl.restoration import parse_shape, read_allow_file
     from ckptctl.restoration import restore as run_restore
 
+    with reporting_errors(debug):
+        refuse_output_into("--junit-xml", junit_xml, checkpoint)
     with reporting_errors(debug, "restore", junit_xml):
         unused, missing = read_allow_file(allow_file) if allow_file else ([], [])
         report = run_restore(

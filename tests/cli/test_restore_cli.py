@@ -112,7 +112,7 @@ def test_rejected_input_shape_exits_3(zoo_ckpt: Any) -> None:
         "4,7",
     )
     assert result.exit_code == 3
-    assert "rejected an input of shape (4, 7)" in result.stderr
+    assert "raised when called on an input of shape (4, 7)" in result.stderr
     assert result.stdout == ""
 
 
