@@ -38,13 +38,21 @@ def fields(buf: bytes | memoryview) -> Iterator[tuple[int, int, int | bytes]]:
     pos = 0
     end = len(buf)
     while pos < end:
-        tag, pos = read_varint(buf, pos)
+        tag = buf[pos]
+        if tag < 0x80:  # one-byte tags are nearly all of them: skip the general decoder
+            pos += 1
+        else:
+            tag, pos = read_varint(buf, pos)
         number, wire = tag >> 3, tag & 7
         if number == 0:
             raise ProtoError("field number 0")
         value: int | bytes
         if wire == VARINT:
-            value, pos = read_varint(buf, pos)
+            if pos < end and buf[pos] < 0x80:
+                value = buf[pos]
+                pos += 1
+            else:
+                value, pos = read_varint(buf, pos)
         elif wire == I64:
             if pos + 8 > end:
                 raise ProtoError("fixed64 runs past the end of the message")
@@ -56,7 +64,11 @@ def fields(buf: bytes | memoryview) -> Iterator[tuple[int, int, int | bytes]]:
             value = int.from_bytes(buf[pos : pos + 4], "little")
             pos += 4
         elif wire == LEN:
-            length, pos = read_varint(buf, pos)
+            if pos < end and buf[pos] < 0x80:
+                length = buf[pos]
+                pos += 1
+            else:
+                length, pos = read_varint(buf, pos)
             if length > end - pos:
                 raise ProtoError("length-delimited field runs past the end of the message")
             value = bytes(buf[pos : pos + length])

@@ -76,7 +76,14 @@ class InspectReport:
     nonfinite: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        # By hand for the variables: dataclasses.asdict is slow on thousands of them.
+        variables = self.variables
+        self.variables = []
+        try:
+            d = asdict(self)
+        finally:
+            self.variables = variables
+        d["variables"] = [_variable_dict(v) for v in variables]
         if self.tree is None:
             d.pop("tree")
         if not self.stats:
@@ -89,6 +96,22 @@ class InspectReport:
                 for name in ("min", "max", "mean", "std"):
                     st[name] = _json_number(st.get(name))
         return d
+
+
+def _variable_dict(v: VariableInfo) -> dict[str, Any]:
+    return {
+        "key": v.key,
+        "path": v.path,
+        "owner": v.owner,
+        "dtype": v.dtype,
+        "shape": list(v.shape),
+        "num_elements": v.num_elements,
+        "nbytes": v.nbytes,
+        "full_name": v.full_name,
+        "slot_of": v.slot_of,
+        "slot_name": v.slot_name,
+        "stats": asdict(v.stats) if v.stats is not None else None,
+    }
 
 
 def _json_number(x: float | None) -> float | str | None:

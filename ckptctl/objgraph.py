@@ -216,18 +216,15 @@ def _parse_node(node_id: int, data: bytes) -> Node:
     node = Node(node_id)
     for num, _, value in pb.fields(data):
         if num == 1:
-            child_id, local_name = 0, ""
-            for n, _, v in pb.fields(pb.as_bytes(value)):
-                if n == 1:
-                    child_id = pb.as_int(v)
-                elif n == 2:
-                    local_name = pb.as_str(v)
+            local_name, child_id = _child_reference(pb.as_bytes(value))
             node.children.append((local_name, child_id))
         elif num == 2:
-            parts = {1: "", 2: "", 3: ""}
-            for n, _, v in pb.fields(pb.as_bytes(value)):
-                if n in parts:
-                    parts[n] = pb.as_str(v)
+            parts = _short_strings(pb.as_bytes(value))
+            if parts is None:
+                parts = {1: "", 2: "", 3: ""}
+                for n, _, v in pb.fields(pb.as_bytes(value)):
+                    if n in parts:
+                        parts[n] = pb.as_str(v)
             node.attributes.append(Attribute(parts[1], parts[2], parts[3]))
         elif num == 3:
             original, slot_name, slot_node = 0, "", 0
@@ -240,3 +237,46 @@ def _parse_node(node_id: int, data: bytes) -> Node:
                     slot_node = pb.as_int(v)
             node.slot_variables.append(SlotReference(original, slot_name, slot_node))
     return node
+
+
+def _child_reference(data: bytes) -> tuple[str, int]:
+    """``ObjectReference`` {node_id = 1, local_name = 2}: a node's children are most of a
+    graph's bytes, so their common shape (a one-byte id tag and varint, a short name) is
+    decoded directly; anything else goes through the general decoder."""
+    end = len(data)
+    if end >= 4 and data[0] == 0x08:
+        child_id, pos = pb.read_varint(data, 1)
+        if pos + 2 <= end and data[pos] == 0x12 and data[pos + 1] < 0x80:
+            length = data[pos + 1]
+            if pos + 2 + length == end:
+                try:
+                    return data[pos + 2 :].decode("utf-8"), child_id
+                except UnicodeDecodeError:
+                    pass
+    child_id, local_name = 0, ""
+    for n, _, v in pb.fields(data):
+        if n == 1:
+            child_id = pb.as_int(v)
+        elif n == 2:
+            local_name = pb.as_str(v)
+    return local_name, child_id
+
+
+def _short_strings(data: bytes) -> dict[int, str] | None:
+    """``SerializedTensor`` {name = 1, full_name = 2, checkpoint_key = 3} when every field is a
+    string under 128 bytes with a one-byte tag (nearly always); None to decode it generally."""
+    out = {1: "", 2: "", 3: ""}
+    pos, end = 0, len(data)
+    try:
+        while pos < end:
+            tag = data[pos]
+            if tag not in (0x0A, 0x12, 0x1A) or pos + 1 >= end or data[pos + 1] >= 0x80:
+                return None
+            stop = pos + 2 + data[pos + 1]
+            if stop > end:
+                return None
+            out[tag >> 3] = data[pos + 2 : stop].decode("utf-8")
+            pos = stop
+    except UnicodeDecodeError:
+        return None
+    return out

@@ -46,4 +46,7 @@ app.command("migrate")(migrate_cmd.migrate)
 
 
 def main() -> None:
+    from ckptctl.cli.memory import keep_freed_memory
+
+    keep_freed_memory()
     app()

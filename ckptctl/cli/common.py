@@ -12,7 +12,6 @@ from typing import Any
 import typer
 
 from ckptctl import _tf
-from ckptctl.cli.render import print_error, stderr_console
 from ckptctl.errors import EXIT_INTERRUPTED, EXIT_UNREADABLE, CkptctlError, ModelError
 
 
@@ -36,6 +35,8 @@ def reporting_errors(
     except typer.Exit:
         raise
     except CkptctlError as e:
+        from ckptctl.cli.render import print_error, stderr_console
+
         if debug:
             traceback.print_exc()
         if isinstance(e, ModelError) and e.user_traceback:
@@ -44,11 +45,15 @@ def reporting_errors(
         _record_error(command, e, junit_xml)
         raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt:
+        from ckptctl.cli.render import stderr_console
+
         stderr_console().print("interrupted")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except Exception as e:
         if debug:
             raise
+        from ckptctl.cli.render import print_error
+
         print_error(
             CkptctlError(
                 f"internal error: {type(e).__name__}: {e}",
@@ -64,6 +69,11 @@ ProgressCallback = Callable[[str, int, int], None]
 @contextlib.contextmanager
 def progress_bar(what: str) -> Iterator[ProgressCallback | None]:
     """A transient progress bar on stderr, only when stderr is a terminal (never in CI logs)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from ckptctl.cli.render import stderr_console
+
     console = stderr_console()
     if not console.is_terminal:
         yield None

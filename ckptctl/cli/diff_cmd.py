@@ -8,8 +8,7 @@ import typer
 
 from ckptctl.cli.common import progress_bar, publish, refuse_output_into, reporting_errors
 from ckptctl.cli.options import DebugOpt, FilterOpt, JsonOpt, JunitOpt
-from ckptctl.cli.render import print_json, stdout_console
-from ckptctl.cli.render_diff import render_diff
+from ckptctl.cli.output import print_json
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM
 
 _SIDE_HELP = "Checkpoint directory, prefix, .index or .data-* file, or SavedModel directory."
@@ -59,6 +58,9 @@ def diff(
     if json:
         print_json(report.to_dict())
     else:
+        from ckptctl.cli.render import stdout_console
+        from ckptctl.cli.render_diff import render_diff
+
         render_diff(report, stdout_console())
     publish(report, "diff", junit_xml)
     raise typer.Exit(EXIT_OK if report.equal else EXIT_PROBLEM)

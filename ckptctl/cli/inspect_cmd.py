@@ -16,7 +16,7 @@ from ckptctl.cli.options import (
     NoVerifyOpt,
     backend_name,
 )
-from ckptctl.cli.render import print_error, print_json, render_inspect, stdout_console
+from ckptctl.cli.output import print_json
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM, EXIT_UNREADABLE, CheckpointError
 
 TreeOpt = Annotated[bool, typer.Option("--tree", help="Show the object graph as a tree.")]
@@ -71,11 +71,17 @@ def inspect(
     if json:
         print_json(report.to_dict())
     else:
+        from ckptctl.cli.render import render_inspect, stdout_console
+
         render_inspect(report, stdout_console())
     if report.error:
+        from ckptctl.cli.render import print_error
+
         print_error(CheckpointError(report.error, report.error_hint))
         raise typer.Exit(EXIT_UNREADABLE)
     if fail_on_nonfinite and report.nonfinite:
+        from ckptctl.cli.render import print_error
+
         print_error(
             CheckpointError(
                 f"{report.checkpoint}: {report.nonfinite:,} NaN or Inf values in "

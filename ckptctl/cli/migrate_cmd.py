@@ -9,7 +9,7 @@ import typer
 
 from ckptctl.cli.common import reporting_errors
 from ckptctl.cli.options import CheckpointArg, DebugOpt, JsonOpt
-from ckptctl.cli.render import print_json, render_migrate, stdout_console
+from ckptctl.cli.output import print_json
 from ckptctl.cli.restore_cmd import (
     AtolOpt,
     BatchesOpt,
@@ -105,5 +105,7 @@ def migrate(
     if json:
         print_json(report.to_dict())
     else:
+        from ckptctl.cli.render import render_migrate, stdout_console
+
         render_migrate(report, stdout_console())
     raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEM)

@@ -9,7 +9,7 @@ import typer
 
 from ckptctl.cli.common import publish, refuse_output_into, reporting_errors
 from ckptctl.cli.options import CheckpointArg, DebugOpt, JsonOpt, JunitOpt
-from ckptctl.cli.render import print_json, render_restore, stdout_console
+from ckptctl.cli.output import print_json
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM, UsageError
 
 ModelOpt = Annotated[
@@ -187,6 +187,8 @@ def restore(
     if json:
         print_json(report.to_dict())
     else:
+        from ckptctl.cli.render import render_restore, stdout_console
+
         render_restore(report, stdout_console())
     publish(report, "restore", junit_xml)
     raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEM)
