@@ -47,5 +47,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Benchmarks against TensorFlow's own tools: builds ~6.7 GB of checkpoints under bench/.data
+# once (reused; `bench/run.py --rebuild` rewrites them), then prints the table.
+bench: install
+	$(BIN)/python bench/run.py
+
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,117 @@
+"""Write one benchmark checkpoint with TensorFlow; ``bench/run.py`` calls it in a subprocess.
+
+Usage: ``python bench/build.py KIND OUT_DIR [--elements N]``, where KIND is
+
+- ``many``: a ``tf.train.Checkpoint(model=...)`` holding 5,000 small variables at object paths
+  ``model.layer_{i // 50}.w_{i % 50}`` with mixed small shapes and dtypes;
+- ``big``: one float32 ``weight`` of N elements (standard normal, fixed seed) plus a few small
+  values (``bias``, ``step``), written twice: ``OUT_DIR/a/ckpt`` and ``OUT_DIR/b/ckpt``, where B
+  equals A except that every 4,099th element of ``weight`` and one element of ``bias`` are
+  nudged by 1e-3 (a checkpoint and "one more training step" for ``diff``).
+
+Each checkpoint is written with ``Checkpoint.write`` to the prefix ``.../ckpt`` (no state file,
+no save counter). A file ``OUT_DIR/done.json`` describing what was written (prefixes relative
+to ``OUT_DIR``) is created last, so an interrupted build is detected and redone by ``run.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import tensorflow as tf
+
+MANY_VARIABLES = 5000
+PER_LAYER = 50
+SMALL_SHAPES: list[tuple[int, ...]] = [(16,), (4, 4), (32,), (2, 3, 4), (8, 2), ()]
+NUDGE_EVERY = 4099
+NUDGE = 1e-3
+BIG_COLUMNS = 16384
+
+
+def _write(root: tf.Module, prefix: Path) -> None:
+    """Write ``root`` as the ``model`` child of a ``tf.train.Checkpoint`` at ``prefix``."""
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    tf.train.Checkpoint(model=root).write(str(prefix))
+
+
+def build_many(out: Path) -> dict[str, object]:
+    """Write the checkpoint of 5,000 small variables to ``out/ckpt``; describe it."""
+    rng = np.random.default_rng(0)
+    root = tf.Module(name="model")
+    nbytes = 0
+    for j in range(MANY_VARIABLES // PER_LAYER):
+        layer = tf.Module(name=f"layer_{j}")
+        for k in range(PER_LAYER):
+            i = j * PER_LAYER + k
+            shape = SMALL_SHAPES[i % len(SMALL_SHAPES)]
+            value: np.ndarray
+            if i % 10 == 9:
+                value = rng.integers(0, 1000, size=shape, dtype=np.int64)
+            else:
+                value = rng.standard_normal(shape, dtype=np.float32)
+            nbytes += value.nbytes
+            setattr(layer, f"w_{k}", tf.Variable(value, name=f"w_{k}"))
+        setattr(root, f"layer_{j}", layer)
+    _write(root, out / "ckpt")
+    return {"kind": "many", "prefix": "ckpt", "values": MANY_VARIABLES, "bytes": nbytes}
+
+
+def build_big(out: Path, elements: int) -> dict[str, object]:
+    """Write the big checkpoint pair (``out/a/ckpt``, ``out/b/ckpt``); describe them.
+
+    The weight is drawn once in numpy (float32, so peak memory is about three copies of it:
+    the array, the tensor made from it and the variable) and nudged in place for B.
+    """
+    if elements % BIG_COLUMNS:
+        raise SystemExit(f"--elements must be a multiple of {BIG_COLUMNS}")
+    rng = np.random.default_rng(1)
+    weight = rng.standard_normal(elements, dtype=np.float32).reshape(-1, BIG_COLUMNS)
+    bias = rng.standard_normal(BIG_COLUMNS, dtype=np.float32)
+    root = tf.Module(name="model")
+    root.weight = tf.Variable(weight, name="weight")
+    root.bias = tf.Variable(bias, name="bias")
+    root.step = tf.Variable(np.int64(1000), name="step")
+    _write(root, out / "a" / "ckpt")
+
+    flat = weight.reshape(-1)
+    flat[::NUDGE_EVERY] += np.float32(NUDGE)
+    bias[0] += np.float32(NUDGE)
+    root.weight.assign(weight)
+    root.bias.assign(bias)
+    root.step.assign(1001)
+    _write(root, out / "b" / "ckpt")
+    nbytes = weight.nbytes + bias.nbytes + 8
+    return {
+        "kind": "big",
+        "elements": elements,
+        "prefix_a": "a/ckpt",
+        "prefix_b": "b/ckpt",
+        "values": 3,
+        "bytes": nbytes,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line, build the requested checkpoint(s), write ``done.json``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("kind", choices=["many", "big"])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--elements", type=int, default=64 << 20)
+    args = parser.parse_args(argv)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    info = build_many(out) if args.kind == "many" else build_big(out, args.elements)
+    info["tensorflow"] = tf.__version__
+    (out / "done.json").write_text(json.dumps(info, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
