@@ -17,6 +17,7 @@ from ckptctl.cli.options import (
     backend_name,
 )
 from ckptctl.cli.output import print_json
+from ckptctl.cli.plain import RICH_TABLE_LIMIT, print_plain_inspect
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM, EXIT_UNREADABLE, CheckpointError
 
 TreeOpt = Annotated[bool, typer.Option("--tree", help="Show the object graph as a tree.")]
@@ -70,6 +71,8 @@ def inspect(
         )
     if json:
         print_json(report.to_dict())
+    elif len(report.variables) > RICH_TABLE_LIMIT and not (report.stats or report.tree):
+        print_plain_inspect(report)  # thousands of rows: aligned text, without Rich
     else:
         from ckptctl.cli.render import render_inspect, stdout_console
 

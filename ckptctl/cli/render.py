@@ -15,6 +15,13 @@ from rich.tree import Tree
 
 from ckptctl.cli.fold import fold_rows
 from ckptctl.cli.output import print_json as print_json
+from ckptctl.cli.plain import (
+    FORMAT_NAMES,
+    KEY_COLUMN_MIN_WIDTH,
+    human_bytes,
+    plural,
+    shape_str,
+)
 from ckptctl.errors import CkptctlError
 
 if TYPE_CHECKING:
@@ -25,7 +32,6 @@ if TYPE_CHECKING:
 
 # Off a terminal (CI logs, pipes) tables keep whole keys instead of folding them at 80 columns.
 _PIPE_WIDTH = 250
-_KEY_COLUMN_MIN_WIDTH = 150
 
 
 def stdout_console() -> Console:
@@ -45,40 +51,15 @@ def print_error(err: CkptctlError) -> None:
         console.print(Text("  " + err.hint, style="dim" if console.is_terminal else ""))
 
 
-def human_bytes(n: int | None) -> str:
-    if n is None:
-        return "?"
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
-
-def shape_str(shape: list[int] | tuple[int, ...] | None) -> str:
-    if shape is None:
-        return "?"
-    return "[" + ", ".join(str(d) for d in shape) + "]" if shape else "[]"
-
-
-_FORMAT_NAMES = {
-    ("object-graph", "checkpoint"): "TF2 object-based checkpoint",
-    ("name-based", "checkpoint"): "TF1 name-based checkpoint",
-    ("object-graph", "saved_model"): "SavedModel variables (object-based)",
-    ("name-based", "saved_model"): "SavedModel variables (name-based, TF1)",
-}
-
-
 def render_inspect(report: InspectReport, console: Console) -> None:
     header = Table.grid(padding=(0, 2))
     header.add_column(style="bold")
     header.add_column(overflow="fold")
     header.add_row("Checkpoint", escape(report.checkpoint))
-    kind = _FORMAT_NAMES.get((report.format, report.source), report.format)
+    kind = FORMAT_NAMES.get((report.format, report.source), report.format)
     shards = f"{report.shards} shard" + ("s" if report.shards != 1 else "")
     header.add_row("Format", f"{kind}, {shards}, {human_bytes(report.total_bytes)} on disk")
-    values = f"{_plural(report.total_values, 'value')}, {_plural(report.total_params, 'parameter')}"
+    values = f"{plural(report.total_values, 'value')}, {plural(report.total_params, 'parameter')}"
     header.add_row("Contents", values)
     if report.save_counter is not None:
         header.add_row("save_counter", str(report.save_counter))
@@ -102,11 +83,7 @@ def render_inspect(report: InspectReport, console: Console) -> None:
     if report.stats:
         console.print(_stats_table(report))
         return
-    wide = console.width >= _KEY_COLUMN_MIN_WIDTH
-    if len(report.variables) > _RICH_TABLE_LIMIT:
-        _print_plain_table(report, console, wide)
-    else:
-        console.print(_variables_table(report, wide=wide))
+    console.print(_variables_table(report, wide=console.width >= KEY_COLUMN_MIN_WIDTH))
 
 
 _SPARKS = " ▁▂▃▄▅▆▇█"
@@ -162,10 +139,6 @@ def _stats_table(report: InspectReport) -> Table:
     return table
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
-
-
 def _variables_table(report: InspectReport, wide: bool) -> Table:
     """One table, one section per owner (the root's children), so columns line up."""
     named = report.format == "object-graph"
@@ -189,7 +162,7 @@ def _variables_table(report: InspectReport, wide: bool) -> Table:
                 table.rows[-1].end_section = True
             o = owners[name]
             title = Text(name, style="bold")
-            title.append(f" ({_plural(o.values, 'value')})", style="dim")
+            title.append(f" ({plural(o.values, 'value')})", style="dim")
             totals = [f"{o.params:,}", human_bytes(o.nbytes)]
             table.add_row(title, *([""] * (3 if with_key else 2)), *totals, style="bold")
         for v in variables:
@@ -197,74 +170,6 @@ def _variables_table(report: InspectReport, wide: bool) -> Table:
         if headed:
             table.rows[-1].end_section = True
     return table
-
-
-_RICH_TABLE_LIMIT = 400  # rows: beyond this, laying out a Rich table takes seconds
-
-
-def _print_plain_table(report: InspectReport, console: Console, wide: bool) -> None:
-    """The same columns as the Rich table, aligned by hand: thousands of rows in milliseconds."""
-    named = report.format == "object-graph"
-    with_key = wide and named
-    owners = {o.name: o for o in report.owners}
-    groups: dict[str, list[VariableInfo]] = {}
-    for v in report.variables:
-        groups.setdefault(v.owner or "(root)", []).append(v)
-    rows: list[tuple[list[str], list[str]]] = []  # (cells, lines printed under the row)
-    for name, variables in groups.items():
-        headed = named and len(groups) > 1 and len(variables) > 1
-        if headed:
-            o = owners[name]
-            title = f"{name} ({o.values:,} values)"
-            rows.append(
-                (
-                    [
-                        title,
-                        *([""] * (3 if with_key else 2)),
-                        f"{o.params:,}",
-                        human_bytes(o.nbytes),
-                    ],
-                    [],
-                )
-            )
-        for v in variables:
-            first = ("  " if headed else "") + (v.path or v.key)
-            under = []
-            if named and v.slot_of:
-                under.append(f"   {v.slot_name} of {v.slot_of}")
-            cells = [
-                first,
-                *([v.key] if with_key else []),
-                v.dtype,
-                shape_str(v.shape),
-                f"{v.num_elements:,}",
-                human_bytes(v.nbytes),
-            ]
-            rows.append((cells, under))
-    headers = [
-        "object path" if named else "key",
-        *(["checkpoint key"] if with_key else []),
-        "dtype",
-        "shape",
-        "elements",
-        "bytes",
-    ]
-    widths = [max(len(h), *(len(c[i]) for c, _ in rows)) for i, h in enumerate(headers)]
-    right = {len(headers) - 2, len(headers) - 1}
-
-    def line(cells: list[str]) -> str:
-        parts = [
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ]
-        return "  ".join(parts).rstrip()
-
-    out = [line(headers), "-" * len(line(headers))]
-    for cells, under in rows:
-        out.append(line(cells))
-        out.extend(under)
-    console.file.write("\n".join(out) + "\n")
-    console.file.flush()
 
 
 def _variable_cells(v: VariableInfo, indent: bool, with_key: bool, wide: bool) -> list[Any]:
@@ -318,7 +223,7 @@ def _restore_summary(report: RestoreReport) -> Table:
         grid.add_row("Key", "(root)" if report.key == "." else escape(report.key))
     shapes = ", ".join(shape_str(s) for s in report.input_shapes)
     grid.add_row("Inputs", f"{shapes} {report.input_dtype}")
-    matched = f"{_plural(report.matched, 'value')} matched"
+    matched = f"{plural(report.matched, 'value')} matched"
     if report.not_requested:
         matched += f"; {len(report.not_requested)} not requested"
         if report.optimizer is None and any(
@@ -501,7 +406,7 @@ def render_migrate(report: MigrateReport, console: Console) -> None:
         render_restore(report.restore, console)
         console.print()
     if report.ok:
-        what = f"{_plural(report.values, 'value')}"
+        what = f"{plural(report.values, 'value')}"
         if report.renamed:
             renamed = [r for r in report.renamed if r.rule]
             rows = [[r.key, r.new_key, r.rule or ""] for r in renamed]

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ckptctl.cli.fold import fold_rows
-from ckptctl.cli.render import shape_str
+from ckptctl.cli.plain import shape_str
 
 if TYPE_CHECKING:
     from ckptctl.diffing import ChangedValue, DiffReport, OnlyIn, Renamed

@@ -392,3 +392,31 @@ def test_python_dash_m_help() -> None:
     result = _run([sys.executable, "-m", "ckptctl", "--help"])
     assert result.returncode == 0, result.stderr
     assert "inspect" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def many_values_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.layers = [tf.Variable(tf.fill((i % 7 + 1,), float(i))) for i in range(450)]
+    return Path(tf.train.Checkpoint(model=module).save(str(tmp_path_factory.mktemp("many") / "c")))
+
+
+def test_hundreds_of_values_print_as_an_aligned_plain_table(many_values_ckpt: Path) -> None:
+    """Past a few hundred rows inspect writes aligned text itself: every value, one row each."""
+    result = CliRunner().invoke(app, ["inspect", str(many_values_ckpt)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    rows = [ln for ln in lines if ln.strip().startswith("model.layers.")]
+    assert len(rows) == 450
+    assert len({ln.split()[0] for ln in rows}) == 450
+    assert any(ln.startswith("model (450 values)") for ln in lines)
+    assert "model.layers.449" in result.stdout
+    assert any(ln.startswith("Contents") and "451 values" in ln for ln in lines)
+    header = next(ln for ln in lines if ln.startswith("object path"))
+    assert header.split()[-2:] == ["elements", "bytes"]
+    # Numbers right-aligned: every row ends at the same column as the header.
+    assert {len(ln) for ln in rows} <= {len(header)}
+    doc = json.loads(CliRunner().invoke(app, ["inspect", str(many_values_ckpt), "--json"]).stdout)
+    assert len(doc["variables"]) == 451
