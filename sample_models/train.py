@@ -11,18 +11,20 @@ Each model gets its own directory under ``DIR`` holding one checkpoint per train
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 import numpy as np
-import tensorflow as tf
 
-from .models import (
+from ckptctl import _tf
+
+# Through ckptctl's loader, which keeps TensorFlow's C++ start-up log off the terminal; the
+# models below import TensorFlow too, so they come after.
+tf = _tf.tensorflow()
+
+from .models import (  # noqa: E402
     INPUT_FEATURES,
     MODEL_VERSION,
     OUTPUT_UNITS,
