@@ -25,10 +25,6 @@ def set_debug(flag: bool) -> None:
     _debug = flag
 
 
-def is_loaded() -> bool:
-    return "tensorflow" in sys.modules
-
-
 @contextlib.contextmanager
 def _stderr_silenced() -> Iterator[None]:
     """Silence file descriptor 2 itself: TensorFlow's C++ logs bypass ``sys.stderr``."""

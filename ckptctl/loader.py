@@ -93,10 +93,6 @@ def one_line(exc: BaseException, limit: int = 240) -> str:
     return f"{type(exc).__name__}: {text[:limit]}" if text else type(exc).__name__
 
 
-def _last_line(exc: BaseException) -> str:
-    return one_line(exc)
-
-
 def import_module(spec: ModelSpec) -> ModuleType:
     if spec.is_file:
         return _import_file(Path(spec.module))
@@ -139,7 +135,7 @@ def _import_file(path: Path) -> ModuleType:
 
 def _raised_by_user(what: str, e: BaseException) -> ModelError:
     return ModelError(
-        f"{what} raised {_last_line(e)}",
+        f"{what} raised {one_line(e)}",
         "this is an error in the model code (traceback above); fix it and run again",
         user_traceback=user_traceback(e),
     )
@@ -191,7 +187,7 @@ def construct(spec: object, factory: Callable[..., Any], kwargs: dict[str, Any])
     except (TypeError, ValueError) as e:
         if kwargs and _names_an_argument(e, kwargs):
             raise ModelError(
-                f"--model {spec}: {_last_line(e)}",
+                f"--model {spec}: {one_line(e)}",
                 "check the --model-arg names against the constructor's parameters",
                 user_traceback=user_traceback(e),
             ) from e

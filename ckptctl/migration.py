@@ -194,7 +194,7 @@ def _verify_written(
     """A fresh model and optimizer restore the written checkpoint with ``assert_consumed()``
     and hold exactly the migrated values; their outputs equal the migrated model's."""
     from ckptctl.loader import construct, parse_spec, resolve_factory
-    from ckptctl.restoration import InputSpec, _build, _make_optimizer
+    from ckptctl.restoration import InputSpec, build_model, make_optimizer
 
     tf = _tf.tensorflow()
     if isinstance(model, str):
@@ -208,11 +208,11 @@ def _verify_written(
         for i, shape in enumerate(report.input_shapes)
     ]
     batches = make_batches(specs, restore_options.get("seed", 0) + 7, 2, (0, 10))
-    _build(fresh, report.model, batches[0])
+    build_model(fresh, report.model, batches[0])
     children: dict[str, Any] = {key: fresh}
     fresh_optimizer = None
     if optimizer is not None:
-        fresh_optimizer = _make_optimizer(optimizer, fresh)
+        fresh_optimizer = make_optimizer(optimizer, fresh)
         children["optimizer"] = fresh_optimizer
     try:
         tf.train.Checkpoint(**children).restore(str(prefix)).assert_consumed()

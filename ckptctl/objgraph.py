@@ -8,8 +8,8 @@ breadth-first walk, which is how TensorFlow itself names the checkpoint keys.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
 
 from ckptctl import _proto as pb
 from ckptctl.errors import CheckpointError
@@ -56,6 +56,9 @@ class KeyInfo:
 @dataclass
 class ObjectGraph:
     nodes: list[Node]
+    _slots: dict[int, tuple[int, str]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def child_names(self, node_id: int = 0) -> list[str]:
         return [name for name, _ in self.nodes[node_id].children]
@@ -106,7 +109,7 @@ class ObjectGraph:
         return slots
 
     def _slots_by_full_name(
-        self, known: dict[int, tuple[int, str]], referenced: dict[int, Any]
+        self, known: dict[int, tuple[int, str]], referenced: Collection[int]
     ) -> dict[int, tuple[int, str]]:
         """Slots named ``Optimizer/slot/variable-name`` (Keras 2's ``Adam/m/my_model/dense/
         kernel``): the slot of the variable whose ``full_name`` is the rest, when exactly one
@@ -131,10 +134,13 @@ class ObjectGraph:
 
     def slots(self) -> dict[int, tuple[int, str]]:
         """Every optimizer slot whose variable the graph identifies: slot node -> (variable
-        node, slot name), structurally (Keras 3) or by ``full_name`` (Keras 2)."""
-        known = self.keras_slots()
-        referenced = {ref.slot_node: ref for node in self.nodes for ref in node.slot_variables}
-        return {**self._slots_by_full_name(known, referenced), **known}
+        node, slot name), structurally (Keras 3) or by ``full_name`` (Keras 2). Computed once:
+        matching and listing ask for it several times."""
+        if self._slots is None:
+            known = self.keras_slots()
+            referenced = {ref.slot_node for node in self.nodes for ref in node.slot_variables}
+            self._slots = {**self._slots_by_full_name(known, referenced), **known}
+        return self._slots
 
     def key_infos(self) -> dict[str, KeyInfo]:
         """Every checkpoint key the graph names, with its object path and owner."""
@@ -143,17 +149,13 @@ class ObjectGraph:
         for node in self.nodes:
             for ref in node.slot_variables:
                 slot_parent[ref.slot_node] = (node.id, ref)
-        keras_slots = self.keras_slots()
-        by_full_name = self._slots_by_full_name(keras_slots, slot_parent)
+        slots = self.slots()
         infos: dict[str, KeyInfo] = {}
         for node in self.nodes:
             base = paths.get(node.id)
             slot_of = slot_name = None
-            if node.id in keras_slots:
-                owner_node, slot_name = keras_slots[node.id]
-                slot_of = ".".join(paths.get(owner_node, ()))
-            elif node.id in by_full_name:
-                owner_node, slot_name = by_full_name[node.id]
+            if node.id in slots:
+                owner_node, slot_name = slots[node.id]
                 slot_of = ".".join(paths.get(owner_node, ()))
             elif node.id in slot_parent:
                 optimizer_id, ref = slot_parent[node.id]

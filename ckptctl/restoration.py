@@ -234,21 +234,17 @@ def call_model(model: Any, batch: list[np.ndarray]) -> Any:
         return model(x)
 
 
-def _build(model: Any, spec: ModelSpec | str, batch: list[np.ndarray]) -> None:
+def build_model(model: Any, spec: ModelSpec | str, batch: list[np.ndarray]) -> None:
     shapes = " and ".join(str(tuple(x.shape)) for x in batch)
     try:
         call_model(model, batch)
     except Exception as e:
         raise ModelError(
-            f"{spec} raised when called on an input of shape {shapes}: {_one_line(e)}",
+            f"{spec} raised when called on an input of shape {shapes}: {one_line(e)}",
             "the traceback above shows where; if the shape is wrong, pass the one the model "
             "expects with --input-shape (and --input-dtype)",
             user_traceback=user_traceback(e),
         ) from e
-
-
-def _one_line(e: BaseException) -> str:
-    return one_line(e)
 
 
 # ---------------------------------------------------------------- the live object graph
@@ -1063,10 +1059,10 @@ def restore_into(
 
         model_a, specs = make(seed + 1)
         random_batches = make_batches(specs, seed, batches, input_range)
-        _build(model_a, label, random_batches[0])
+        build_model(model_a, label, random_batches[0])
 
         def prepare(m: Any, chosen: str) -> _Instance:
-            opt = _make_optimizer(optimizer, m) if optimizer is not None else None
+            opt = make_optimizer(optimizer, m) if optimizer is not None else None
             if not named:
                 plan = match_by_name(ckpt, m, path_map)
                 _accept(plan, allow_unused, allow_missing)
@@ -1130,7 +1126,7 @@ def restore_into(
         # that they do not make the outputs differ (restored values were checked above).
         accepted_missing = any(m.accepted for m in a.plan.missing)
         model_b, _ = make(seed + 1 if accepted_missing else seed + 2)
-        _build(model_b, label, random_batches[0])
+        build_model(model_b, label, random_batches[0])
         b = prepare(model_b, chosen_key)
         _restore_instance(ckpt, b, partial)
         report.outputs = _check_outputs(a.model, b.model, random_batches, atol, rtol)
@@ -1194,7 +1190,7 @@ def _input_specs(
     )
 
 
-def _make_optimizer(optimizer: str | Callable[[], Any], model: Any) -> Any:
+def make_optimizer(optimizer: str | Callable[[], Any], model: Any) -> Any:
     keras = _tf.keras()
     try:
         if callable(optimizer):
@@ -1207,7 +1203,7 @@ def _make_optimizer(optimizer: str | Callable[[], Any], model: Any) -> Any:
         raise
     except (ValueError, TypeError) as e:
         raise UsageError(
-            f"--optimizer {optimizer!r}: not a Keras optimizer ({_one_line(e)})",
+            f"--optimizer {optimizer!r}: not a Keras optimizer ({one_line(e)})",
             "use an identifier such as adam or sgd, or MODULE:NAME",
         ) from e
     try:
@@ -1215,7 +1211,7 @@ def _make_optimizer(optimizer: str | Callable[[], Any], model: Any) -> Any:
     except Exception as e:
         raise ModelError(
             f"--optimizer {optimizer!r}: could not be built on the model's variables "
-            f"({_one_line(e)})"
+            f"({one_line(e)})"
         ) from e
     return opt
 
@@ -1270,7 +1266,7 @@ def _restore_instance(ckpt: Checkpoint, inst: _Instance, partial: bool) -> None:
             _restore_with_tensorflow(ckpt.prefix, inst.root, inst.root_is_model)
         except Exception as e:
             raise CheckpointError(
-                f"{ckpt.prefix}: TensorFlow's restore failed after matching: {_one_line(e)}",
+                f"{ckpt.prefix}: TensorFlow's restore failed after matching: {one_line(e)}",
                 "run again with --debug for the traceback, and report it",
             ) from e
 

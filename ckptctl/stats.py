@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -221,14 +221,3 @@ def _histogram(
             x = x[np.isfinite(x)]
         counts += np.histogram(x, bins=bins, range=(lo, hi))[0]
     return [int(c) for c in counts]
-
-
-def iter_stats(
-    ckpt: Checkpoint,
-    entries: Iterable[Entry],
-    *,
-    hist_bins: int = 0,
-    chunk_bytes: int = CHUNK_BYTES,
-) -> Iterator[tuple[Entry, ValueStats]]:
-    for e in entries:
-        yield e, value_stats(ckpt, e, hist_bins=hist_bins, chunk_bytes=chunk_bytes)

@@ -9,13 +9,8 @@ indexes are written with a small SSTable writer here and checked against TensorF
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,7 +30,6 @@ from ckptctl.reader import Entry, open_checkpoint, open_location
 from ckptctl.tfbackend import TFBackend
 from tests.checkpoints import (
     OBJECT_GRAPH_KEY,
-    PROJECT_ROOT,
     data_shards,
     delete_data_shard,
     flip_data_byte,
@@ -45,6 +39,7 @@ from tests.checkpoints import (
     truncate_data,
     truncate_index,
 )
+from tests.fresh import run_fresh
 
 BrokenCopy = Callable[[Path], Path]
 
@@ -1042,18 +1037,8 @@ def test_native_reading_never_imports_tensorflow(
                     counts.append(n)
         print(json.dumps({"counts": counts, "tf": "tensorflow" in sys.modules}))
     """
-    env = {k: v for k, v in os.environ.items() if k not in ("CKPTCTL_DEBUG", "PYTHONSTARTUP")}
     paths = [dtypes_ckpt, extra_dtypes_ckpt, samples_dir / "my_model"]
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *map(str, paths)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out = run_fresh(code, *map(str, paths))
     assert out["tf"] is False
     assert all(n > 0 for n in out["counts"])
 

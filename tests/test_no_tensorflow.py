@@ -5,30 +5,9 @@ Each check runs in a fresh interpreter, since this test session itself imports T
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
-from typing import Any
 
-from tests.checkpoints import PROJECT_ROOT
-
-
-def run_fresh(code: str, *args: str) -> Any:
-    """Run `code` in a new interpreter; it prints one JSON document, returned parsed."""
-    env = {k: v for k, v in os.environ.items() if k not in ("CKPTCTL_DEBUG", "PYTHONSTARTUP")}
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+from tests.fresh import run_fresh
 
 
 def test_help_does_not_import_tensorflow() -> None:

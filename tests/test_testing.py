@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -15,7 +10,7 @@ from ckptctl.diffing import DiffReport
 from ckptctl.errors import CheckpointError, ModelError, UsageError
 from ckptctl.restoration import RestoreReport
 from ckptctl.testing import _shapes, assert_checkpoints_equal, assert_restores
-from tests.checkpoints import PROJECT_ROOT
+from tests.fresh import run_fresh
 
 MY_MODEL = "sample_models.models:MyModel"
 RENAMED = "sample_models.broken:RenamedModel"
@@ -186,14 +181,4 @@ def test_importing_does_not_import_tensorflow() -> None:
         import ckptctl.testing, ckptctl.junit, ckptctl.github, ckptctl.schemas
         print(json.dumps({"tf": "tensorflow" in sys.modules, "keras": "keras" in sys.modules}))
     """
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONSTARTUP"}
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"tf": False, "keras": False}
+    assert run_fresh(code) == {"tf": False, "keras": False}

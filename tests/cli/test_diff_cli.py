@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +19,7 @@ from tests.checkpoints import (
     flip_data_byte,
     truncate_data,
 )
+from tests.fresh import run_fresh
 from tests.test_diff import (
     EDIT_DELTA,
     SPECIAL_A,
@@ -451,7 +448,7 @@ def test_readme_options_match_the_help() -> None:
 
 
 def test_help_and_a_bad_path_do_not_import_tensorflow(samples_dir: Path, tmp_path: Path) -> None:
-    code = textwrap.dedent(
+    out = run_fresh(
         """
         import json, sys
         from typer.testing import CliRunner
@@ -460,19 +457,11 @@ def test_help_and_a_bad_path_do_not_import_tensorflow(samples_dir: Path, tmp_pat
         codes = [runner.invoke(app, ["diff", "--help"]).exit_code,
                  runner.invoke(app, ["diff", sys.argv[1], sys.argv[2]]).exit_code]
         print(json.dumps({"codes": codes, "tf": "tensorflow" in sys.modules}))
-        """
+        """,
+        str(samples_dir / "my_model"),
+        str(tmp_path / "nope"),
     )
-    env = {k: v for k, v in os.environ.items() if k != "CKPTCTL_DEBUG"}
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(samples_dir / "my_model"), str(tmp_path / "nope")],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"codes": [0, 3], "tf": False}
+    assert out == {"codes": [0, 3], "tf": False}
 
 
 def test_missing_data_shard_exits_3(sharded_ckpt: Path, broken_copy: BrokenCopy) -> None:

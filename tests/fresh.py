@@ -1,0 +1,29 @@
+"""Run a snippet in a fresh interpreter: the test session itself has imported TensorFlow, so
+what must not import it is checked in a process of its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+from tests.checkpoints import PROJECT_ROOT
+
+
+def run_fresh(code: str, *args: str) -> Any:
+    """Run `code` (dedented) with `args` in a new interpreter from the project root; it prints
+    one JSON document last, returned parsed."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CKPTCTL_DEBUG", "PYTHONSTARTUP")}
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
