@@ -134,6 +134,7 @@ class RestoreReport:
     saved_golden: str | None = None
     maps: list[str] = field(default_factory=list)
     mapped: list[MappedEntry] = field(default_factory=list)
+    suggested_maps: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -744,6 +745,23 @@ def _slot_owner_mismatches(
     return out
 
 
+def suggest_maps(unused: Sequence[UnusedEntry]) -> list[str]:
+    """``--map`` rules that would place every unused value on its suggested counterpart, when
+    each pair differs in one path part the same way (``dense1`` -> ``encoder``)."""
+    rules: set[str] = set()
+    for u in unused:
+        if u.path is None or u.suggestion is None:
+            return []
+        old, new = u.path.split("."), u.suggestion.split(".")
+        diff = [(a, b) for a, b in zip(old, new, strict=False) if a != b]
+        if len(old) != len(new) or len(diff) != 1:
+            return []
+        rules.add(f"{diff[0][0]}={diff[0][1]}")
+    if rules and all(new == "_" + old for old, new in (r.split("=") for r in rules)):
+        return [KERAS2]  # Keras 2's `kernel` is Keras 3's `_kernel`: the built-in rule set
+    return sorted(rules)
+
+
 def _suggest_not_requested(
     ckpt: Checkpoint, missing: list[MissingEntry], not_requested: list[str]
 ) -> None:
@@ -1112,6 +1130,7 @@ def restore_into(
                 for p in a.plan.pairs
                 if p.rule is not None
             ],
+            suggested_maps=suggest_maps(a.plan.unused),
         )
         if a.plan.problems and not partial:
             report.stopped = "skipped: nothing was assigned (--partial restores what fits)"

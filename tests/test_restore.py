@@ -460,6 +460,8 @@ def test_keras2_checkpoint_into_keras3_model(keras2_dir: Path, optimizer: str | 
     assert report.stopped is not None
     assert len(recorder.instances) == 1
     assert recorder.unchanged()
+    if optimizer is None:
+        assert report.suggested_maps == ["keras2"]
     if optimizer is not None:
         # Keras 2's slots sit at positions Keras 3 gives to other slots: each is flagged with
         # the variable its full_name says it belongs to, not restored by position.

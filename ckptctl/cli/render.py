@@ -397,6 +397,9 @@ def _render_checks(report: RestoreReport, console: Console) -> None:
                 style="bold red",
             )
         )
+        if report.suggested_maps and not report.maps and not report.mismatched:
+            rules = " ".join(f"--map {escape(r)!r}" for r in report.suggested_maps)
+            console.print(f"If the paths were renamed on purpose, restore with: {rules}")
     else:
         console.print(Text("Restore not verified: see the failed checks above.", style="bold red"))
 

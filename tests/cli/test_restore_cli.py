@@ -46,6 +46,7 @@ def test_renamed_model_exits_1_and_names_both_sides(samples_dir: Path) -> None:
     assert "Missing: model variables the checkpoint has no value for" in out
     assert "2 unused, 2 missing" in out
     assert "Not restored: the checkpoint does not fit the model; nothing was assigned." in out
+    assert "restore with: --map 'dense1=encoder'" in out
     assert result.stderr == ""
 
 
