@@ -36,7 +36,6 @@ from ckptctl.reader import BackendName, Checkpoint, Entry, open_location
 DEFAULT_CHUNK_BYTES = 2 << 20  # small enough to stay in cache: faster than larger chunks
 """Per side. Comparing widens to float64 and keeps a few temporaries: about 16x this in memory."""
 ROOT_GROUP = "."
-MODEL_ONLY_EXCLUDED_OWNERS = frozenset({"optimizer", "save_counter"})
 
 # Name-based (TF1) optimizer state: slot variables live under the optimizer's name
 # (``dense/kernel/Adam_1``), and the step counters sit beside the model's variables.
@@ -483,11 +482,10 @@ def _accumulate(stats: ValueStats, absdiff: np.ndarray, rel: np.ndarray, close: 
 
 
 def is_model_value(key: str, info: KeyInfo | None) -> bool:
-    """False for optimizer state and ``save_counter``; the rest counts as the model's."""
+    """True for the model's values: in object-based checkpoints as the object graph tells
+    (:data:`ckptctl.objgraph.Kind`); in name-based ones, all but optimizer slots and counters."""
     if info is not None:
-        if info.owner in MODEL_ONLY_EXCLUDED_OWNERS or info.slot_of is not None:
-            return False
-        return "/.OPTIMIZER_SLOT/" not in key
+        return info.kind == "model" and "/.OPTIMIZER_SLOT/" not in key
     if "/.OPTIMIZER_SLOT/" in key or key.split("/.ATTRIBUTES/")[0] == "save_counter":
         return False
     return not (_TF1_SLOT_RE.search(key) or key.rsplit("/", 1)[-1] in _TF1_COUNTER_NAMES)

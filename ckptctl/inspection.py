@@ -30,6 +30,7 @@ class VariableInfo:
     slot_of: str | None = None
     slot_name: str | None = None
     stats: ValueStats | None = None
+    kind: str | None = None
 
 
 @dataclass
@@ -110,6 +111,7 @@ def _variable_dict(v: VariableInfo) -> dict[str, Any]:
         "full_name": v.full_name,
         "slot_of": v.slot_of,
         "slot_name": v.slot_name,
+        "kind": v.kind,
         "stats": asdict(v.stats) if v.stats is not None else None,
     }
 
@@ -224,6 +226,7 @@ def _variable(entry: Entry, info: Any) -> VariableInfo:
         full_name=info.full_name if info else None,
         slot_of=info.slot_of if info else None,
         slot_name=info.slot_name if info else None,
+        kind=info.kind if info else None,
     )
 
 

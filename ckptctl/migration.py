@@ -28,16 +28,24 @@ import numpy as np
 
 from ckptctl import _tf
 from ckptctl.errors import CheckpointError, UsageError
+from ckptctl.loader import construct, parse_spec, resolve_factory
 from ckptctl.location import locate
 from ckptctl.mapping import parse_maps
+from ckptctl.objgraph import ROOT, SAVE_COUNTER
 from ckptctl.reader import open_checkpoint
 from ckptctl.restoration import (
-    ROOT_KEY,
+    InputSpec,
+    RestoreOptions,
     RestoreReport,
+    build_model,
     call_model,
     make_batches,
+    make_optimizer,
+    make_options,
     restore_into,
 )
+from ckptctl.restoration.checks import flatten_outputs
+from ckptctl.restoration.live import is_variable
 
 PREFIX_NAME = "ckpt-1"
 
@@ -62,6 +70,10 @@ class MigrateReport:
     detail: str | None = None
     restore: RestoreReport | None = None
     renamed: list[RenamedKey] = field(default_factory=list)
+    carried: list[str] = field(default_factory=list)
+    """Values saved beside the model at the root (``step``, ``epoch``), written again."""
+    dropped: list[str] = field(default_factory=list)
+    """Children of the source's root left out: ``--drop``, or an optimizer not requested."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,18 +133,21 @@ def migrate(
     source: str | os.PathLike[str],
     destination: str | os.PathLike[str],
     model: str | Callable[..., Any] | None = None,
+    options: RestoreOptions | None = None,
     *,
-    maps: Sequence[str] = (),
-    optimizer: str | Callable[[], Any] | None = None,
     force: bool = False,
-    **restore_options: Any,
+    drop: Sequence[str] = (),
+    **kwargs: Any,
 ) -> MigrateReport:
     """Migrate ``source`` into the directory ``destination``; see the module docstring.
 
-    ``restore_options`` are :func:`ckptctl.restore`'s (``input_shapes``, ``key``, ``atol``,
-    ...). Returns a report; ``report.ok`` is False (and nothing is written) when the restore
-    or its verification found a problem.
+    ``options`` (or its fields as keyword arguments) are :func:`ckptctl.restore`'s. Values
+    the training loop saved beside the model at the root (``step``, ``epoch``) are carried
+    across unless named in ``drop``; other objects at the root are refused unless dropped.
+    Returns a report; ``report.ok`` is False (and nothing is written) when the restore or its
+    verification found a problem.
     """
+    opts = make_options(options, **kwargs)
     dst = Path(destination)
     location = locate(source)
     if not location.is_remote:
@@ -140,10 +155,9 @@ def migrate(
     elif dst.exists() and not force:
         raise UsageError(f"-o {dst}: already exists", "choose a new directory, or pass --force")
     if model is None:
-        return _rename_only(source, dst, maps, force)
-    report, live_model, live_optimizer = restore_into(
-        source, model, maps=maps, optimizer=optimizer, **restore_options
-    )
+        return _rename_only(source, dst, opts.maps, force)
+    extras = _root_extras(source, opts, drop)
+    report, live_model, live_optimizer = restore_into(source, model, opts)
     out = MigrateReport(
         ok=False,
         source=report.checkpoint,
@@ -152,68 +166,128 @@ def migrate(
         model=report.model,
         key=report.key,
         restore=report,
+        carried=sorted(extras.carried),
+        dropped=extras.dropped,
     )
     if not report.ok or live_model is None:
         out.detail = "the restore did not verify: nothing was written"
         return out
     tf = _tf.tensorflow()
-    key = "model" if report.key == ROOT_KEY else report.key
+    key = "model" if report.key == ROOT else report.key
+    optimizer_name = (
+        report.optimizer_key
+        if report.optimizer_key and "." not in (report.optimizer_key)
+        else "optimizer"
+    )
     children: dict[str, Any] = {key: live_model}
     if live_optimizer is not None:
-        children["optimizer"] = live_optimizer
+        children[optimizer_name] = live_optimizer
+    carried = {name: tf.Variable(value, name=name) for name, value in extras.carried.items()}
+    children.update(carried)
     with _staging(dst, force) as tmp:
         written = Path(tf.train.Checkpoint(**children).save(str(tmp / "ckpt")))
         _write_state_file(tmp, written.name)
         _verify_written(
             tmp / PREFIX_NAME,
+            {**children, key: live_model},
             key,
+            optimizer_name if live_optimizer is not None else None,
             model,
-            optimizer,
-            live_model,
-            live_optimizer,
+            opts,
             report,
-            restore_options,
         )
     out.ok = out.verified = True
     out.key = key
     out.written = str(dst / PREFIX_NAME)
-    out.values = report.restored
+    out.values = report.restored + len(carried)
     return out
+
+
+@dataclass
+class _Extras:
+    carried: dict[str, np.ndarray]
+    dropped: list[str]
+
+
+def _root_extras(
+    source: str | os.PathLike[str], opts: RestoreOptions, drop: Sequence[str]
+) -> _Extras:
+    """What the source holds at its root beside the model and the optimizer: variables to
+    carry across (``step``), and anything else, which is refused unless dropped."""
+    with open_checkpoint(source) as ckpt:
+        graph = ckpt.object_graph
+        if graph is None:
+            return _Extras({}, [])
+        model_children = set(graph.model_children())
+        if opts.key not in (None, ROOT):
+            model_children = {opts.key}
+        optimizers = set(graph.optimizer_children())
+        if opts.optimizer_key is not None:
+            optimizers.add(opts.optimizer_key)
+        kinds = graph.kinds()
+        carried: dict[str, np.ndarray] = {}
+        dropped: list[str] = []
+        refused: list[str] = []
+        for name, child in graph.nodes[0].children:
+            if name == SAVE_COUNTER or name in model_children or opts.key == ROOT:
+                continue
+            if name in optimizers:
+                if opts.optimizer is None:
+                    dropped.append(name)
+                continue
+            if name in drop:
+                dropped.append(name)
+                continue
+            values = [a for a in graph.nodes[child].attributes if a.checkpoint_key in ckpt]
+            if kinds.get(child) == "other" and len(values) == 1:
+                carried[name] = ckpt.read(values[0].checkpoint_key)
+            elif values or graph.nodes[child].children:
+                refused.append(name)
+        unknown = [d for d in drop if graph.child(0, d) is None]
+        if unknown:
+            raise UsageError(
+                f"--drop {unknown[0]}: {ckpt.prefix} has no such child of its root",
+                f"its children: {', '.join(graph.child_names())}",
+            )
+        if refused:
+            raise UsageError(
+                f"{ckpt.prefix}: migrate cannot carry {', '.join(refused)} across (not the "
+                "model, the optimizer, or a single value)",
+                f"pass --drop {refused[0]} to leave it out of the migrated checkpoint",
+            )
+        return _Extras(carried, dropped)
 
 
 def _verify_written(
     prefix: Path,
+    source_children: dict[str, Any],
     key: str,
+    optimizer_name: str | None,
     model: str | Callable[..., Any],
-    optimizer: str | Callable[[], Any] | None,
-    source_model: Any,
-    source_optimizer: Any,
+    opts: RestoreOptions,
     report: RestoreReport,
-    restore_options: dict[str, Any],
 ) -> None:
     """A fresh model and optimizer restore the written checkpoint with ``assert_consumed()``
     and hold exactly the migrated values; their outputs equal the migrated model's."""
-    from ckptctl.loader import construct, parse_spec, resolve_factory
-    from ckptctl.restoration import InputSpec, build_model, make_optimizer
-
     tf = _tf.tensorflow()
     if isinstance(model, str):
         spec = parse_spec(model)
-        fresh = construct(str(spec), resolve_factory(spec), restore_options.get("model_args") or {})
+        fresh = construct(str(spec), resolve_factory(spec), opts.model_args)
     else:
-        fresh = construct(report.model, model, restore_options.get("model_args") or {})
-    dtypes = report.input_dtype.split(",")
+        fresh = construct(report.model, model, opts.model_args)
+    dtypes = report.input_dtypes or [report.input_dtype] * len(report.input_shapes)
     specs = [
-        InputSpec(tuple(shape), dtypes[min(i, len(dtypes) - 1)])
-        for i, shape in enumerate(report.input_shapes)
+        InputSpec(tuple(shape), dtype)
+        for shape, dtype in zip(report.input_shapes, dtypes, strict=True)
     ]
-    batches = make_batches(specs, restore_options.get("seed", 0) + 7, 2, (0, 10))
+    batches = make_batches(specs, opts.seed + 7, 2, opts.input_range)
     build_model(fresh, report.model, batches[0])
     children: dict[str, Any] = {key: fresh}
-    fresh_optimizer = None
-    if optimizer is not None:
-        fresh_optimizer = make_optimizer(optimizer, fresh)
-        children["optimizer"] = fresh_optimizer
+    if optimizer_name is not None and opts.optimizer is not None:
+        children[optimizer_name] = make_optimizer(opts.optimizer, fresh)
+    for name, var in source_children.items():
+        if name not in children:
+            children[name] = tf.Variable(tf.zeros_like(var), name=name)
     try:
         tf.train.Checkpoint(**children).restore(str(prefix)).assert_consumed()
     except AssertionError as e:
@@ -221,23 +295,35 @@ def _verify_written(
             f"{prefix}: the migrated checkpoint does not restore completely ({e})",
             "nothing was written; run again with --debug and report it",
         ) from e
-    pairs = list(zip(source_model.variables, fresh.variables, strict=False))
-    if source_optimizer is not None and fresh_optimizer is not None:
-        pairs += list(zip(source_optimizer.variables, fresh_optimizer.variables, strict=False))
-    for a, b in pairs:
-        if np.asarray(a.numpy()).tobytes() != np.asarray(b.numpy()).tobytes():
+    for name, written in source_children.items():
+        a_vars, b_vars = _variables(written), _variables(children[name])
+        if len(a_vars) != len(b_vars):
             raise CheckpointError(
-                f"{prefix}: {getattr(b, 'path', b.name)} differs after migration",
+                f"{prefix}: {name} restores {len(b_vars)} variables where "
+                f"{len(a_vars)} were migrated",
                 "nothing was written; run again with --debug and report it",
             )
+        for a, b in zip(a_vars, b_vars, strict=True):
+            if np.asarray(a.numpy()).tobytes() != np.asarray(b.numpy()).tobytes():
+                raise CheckpointError(
+                    f"{prefix}: {getattr(b, 'path', b.name)} differs after migration",
+                    "nothing was written; run again with --debug and report it",
+                )
+    source_model = source_children[key]
     for batch in batches:
-        out_a = [np.asarray(t) for t in tf.nest.flatten(call_model(source_model, batch))]
-        out_b = [np.asarray(t) for t in tf.nest.flatten(call_model(fresh, batch))]
-        if any(x.tobytes() != y.tobytes() for x, y in zip(out_a, out_b, strict=True)):
+        out_a = flatten_outputs(call_model(source_model, batch))
+        out_b = flatten_outputs(call_model(fresh, batch))
+        if len(out_a) != len(out_b) or any(
+            x.tobytes() != y.tobytes() for x, y in zip(out_a, out_b, strict=True)
+        ):
             raise CheckpointError(
                 f"{prefix}: a model restored from the migrated checkpoint gives other outputs",
                 "nothing was written; run again with --debug and report it",
             )
+
+
+def _variables(obj: Any) -> list[Any]:
+    return [obj] if is_variable(obj) else list(obj.variables)
 
 
 def _rename_only(

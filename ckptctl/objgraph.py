@@ -1,21 +1,39 @@
 """The object graph of a TF2 checkpoint: object paths, owners and optimizer slots per key.
 
 Parses the ``_CHECKPOINTABLE_OBJECT_GRAPH`` entry (a ``TrackableObjectGraph`` proto) without
-TensorFlow. Paths are the local names from the root joined by ``.``, the first one found by a
-breadth-first walk, which is how TensorFlow itself names the checkpoint keys.
+TensorFlow. Paths are the local names from the root joined by ``.``.
+
+TensorFlow keys each value by its shortest path, and an optimizer's lists reach the model's
+variables too (``optimizer/_trainable_variables/4`` is ``net.block.conv._kernel``). So ckptctl
+names each object by the shortest path that does not pass through an optimizer, where there is
+one, and tells what each value is (:data:`Kind`): the model's, the optimizer's, or something
+else the training loop saved (``step``, ``save_counter``). This module is the one definition of
+those three kinds; restore, diff ``--model-only`` and inspect all ask it.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ckptctl import _proto as pb
 from ckptctl.errors import CheckpointError
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 VARIABLE_VALUE = "VARIABLE_VALUE"
+ROOT = "."
+"""How ckptctl names the checkpoint's root object itself (``--key .``)."""
+SAVE_COUNTER = "save_counter"
+
+Kind = Literal["model", "optimizer", "other"]
+"""What a value is: the model's (its variables, wherever the graph reaches them first), the
+optimizer's (iteration count, learning rate, slots), or other (root-level variables such as
+``save_counter``, ``step``, ``epoch``)."""
+
+Path = tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -51,6 +69,7 @@ class KeyInfo:
     node_id: int
     slot_of: str | None = None
     slot_name: str | None = None
+    kind: Kind = "model"
 
 
 @dataclass
@@ -59,21 +78,132 @@ class ObjectGraph:
     _slots: dict[int, tuple[int, str]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    _paths: dict[int, Path] | None = field(default=None, init=False, repr=False, compare=False)
+    _optimizers: frozenset[int] | None = field(default=None, init=False, repr=False, compare=False)
 
     def child_names(self, node_id: int = 0) -> list[str]:
         return [name for name, _ in self.nodes[node_id].children]
 
-    def node_paths(self) -> dict[int, tuple[str, ...]]:
-        """Shortest path of local names from the root to each reachable node."""
-        paths: dict[int, tuple[str, ...]] = {0: ()}
-        queue = deque([0])
+    def child(self, node_id: int, name: str) -> int | None:
+        for child_name, child in self.nodes[node_id].children:
+            if child_name == name:
+                return child
+        return None
+
+    def walk(
+        self, starts: Iterable[tuple[Path, int]], blocked: Collection[int] = ()
+    ) -> dict[int, Path]:
+        """Breadth first from ``starts``: each node reached with the first path found.
+
+        Nodes in ``blocked`` are reached (given a path) but not walked through, unless they are
+        a start. Iterative, so a graph thousands of levels deep costs linear time.
+        """
+        paths: dict[int, Path] = {}
+        queue: deque[int] = deque()
+        for path, start in starts:
+            if start not in paths:
+                paths[start] = path
+                queue.append(start)
+        first = set(queue)
+        n = len(self.nodes)
         while queue:
             nid = queue.popleft()
+            if nid in blocked and nid not in first:
+                continue
+            base = paths[nid]
             for name, child in self.nodes[nid].children:
-                if child not in paths and 0 <= child < len(self.nodes):
-                    paths[child] = (*paths[nid], name)
+                if child not in paths and 0 <= child < n:
+                    paths[child] = (*base, name)
                     queue.append(child)
         return paths
+
+    def optimizer_nodes(self) -> frozenset[int]:
+        """Nodes that are optimizers: Keras 3's (``_iterations`` beside ``_variables`` or
+        ``_learning_rate``), Keras 2's (``iter``, or slot variables of its own)."""
+        if self._optimizers is None:
+            found = set()
+            for node in self.nodes:
+                names = {name for name, _ in node.children}
+                if (
+                    node.slot_variables
+                    or ("_iterations" in names and names & {"_variables", "_learning_rate"})
+                    or ("iter" in names and names & {"learning_rate", "lr", "decay"})
+                ):
+                    found.add(node.id)
+            self._optimizers = frozenset(found)
+        return self._optimizers
+
+    def node_paths(self) -> dict[int, Path]:
+        """The path ckptctl names each reachable node by: the shortest one that passes through
+        no optimizer, where there is one; else the shortest. (TensorFlow's keys use the
+        shortest path of all, which for a nested layer's variable runs through the optimizer.)
+        """
+        if self._paths is None:
+            optimizers = self.optimizer_nodes()
+            paths = self.walk([((), 0)], optimizers)
+            # Then whatever only optimizers reach: shortest first across all of them, and in
+            # the graph's own child order among equals, as a breadth-first walk would.
+            heap = [(len(paths[o]), i, o) for i, o in enumerate(sorted(optimizers)) if o in paths]
+            heapq.heapify(heap)
+            order = len(heap)
+            seen: set[int] = set()
+            while heap:
+                _, _, nid = heapq.heappop(heap)
+                if nid in seen:
+                    continue
+                seen.add(nid)
+                for name, child in self.nodes[nid].children:
+                    if child not in paths and 0 <= child < len(self.nodes):
+                        paths[child] = (*paths[nid], name)
+                        order += 1
+                        heapq.heappush(heap, (len(paths[child]), order, child))
+            self._paths = paths
+        return self._paths
+
+    def kinds(self) -> dict[int, Kind]:
+        """What each reachable node holds (see :data:`Kind`)."""
+        optimizers = self.optimizer_nodes()
+        model_side = self.walk([((), 0)], optimizers)
+        trained: set[int] = set()  # the variables an optimizer trains are the model's
+        for o in optimizers:
+            listed = self.child(o, "_trainable_variables")
+            if listed is not None:
+                trained.update(self._list_children(listed) or [])
+        kinds: dict[int, Kind] = {}
+        for nid in self.node_paths():
+            if nid in optimizers or (nid not in model_side and nid not in trained):
+                kinds[nid] = "optimizer"
+            elif len(model_side.get(nid, ((), ()))) == 1 and self._is_variable(nid):
+                kinds[nid] = "other"
+            else:
+                kinds[nid] = "model"
+        return kinds
+
+    def _is_variable(self, node_id: int) -> bool:
+        node = self.nodes[node_id]
+        return not node.children and any(a.name == VARIABLE_VALUE for a in node.attributes)
+
+    def model_children(self) -> list[str]:
+        """Children of the root that hold model values (not an optimizer, not a counter)."""
+        optimizers = self.optimizer_nodes()
+        kinds = self.kinds()
+        holders = set()
+        for nid, path in self.walk([((), 0)], optimizers).items():
+            if path and kinds.get(nid) == "model" and self._holds_value(nid):
+                holders.add(path[0])
+        return [
+            name
+            for name, child in self.nodes[0].children
+            if name in holders and child not in optimizers and not self._is_variable(child)
+        ]
+
+    def _holds_value(self, node_id: int) -> bool:
+        return any(a.name == VARIABLE_VALUE for a in self.nodes[node_id].attributes)
+
+    def optimizer_children(self) -> list[str]:
+        """Children of the root that are optimizers (``optimizer``, ``opt``, ...)."""
+        optimizers = self.optimizer_nodes()
+        return [name for name, child in self.nodes[0].children if child in optimizers]
 
     def _list_children(self, node_id: int) -> list[int] | None:
         """Children of a list-like node (local names 0, 1, 2, ...), in order; else None."""
@@ -145,6 +275,7 @@ class ObjectGraph:
     def key_infos(self) -> dict[str, KeyInfo]:
         """Every checkpoint key the graph names, with its object path and owner."""
         paths = self.node_paths()
+        kinds = self.kinds()
         slot_parent: dict[int, tuple[int, SlotReference]] = {}
         for node in self.nodes:
             for ref in node.slot_variables:
@@ -163,6 +294,7 @@ class ObjectGraph:
                 original = ".".join(paths.get(ref.original_node, ()))
                 base = (*optimizer_path, f"{ref.slot_name}({original})")
                 slot_of, slot_name = original, ref.slot_name
+            kind: Kind = "optimizer" if slot_of is not None else kinds.get(node.id, "model")
             for attr in node.attributes:
                 parts = base if base is not None else _path_from_key(attr.checkpoint_key)
                 if attr.name != VARIABLE_VALUE:
@@ -175,6 +307,7 @@ class ObjectGraph:
                     node_id=node.id,
                     slot_of=slot_of,
                     slot_name=slot_name,
+                    kind=kind,
                 )
         return infos
 

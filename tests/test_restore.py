@@ -243,6 +243,7 @@ def test_renamed_model_reports_and_assigns_nothing(samples_dir: Path) -> None:
             "dtype": "float32",
             "suggestion": "model.encoder._kernel",
             "accepted": False,
+            "kind": "model",
         },
         {
             "key": "model/dense1/bias/.ATTRIBUTES/VARIABLE_VALUE",
@@ -251,6 +252,7 @@ def test_renamed_model_reports_and_assigns_nothing(samples_dir: Path) -> None:
             "dtype": "float32",
             "suggestion": "model.encoder.bias",
             "accepted": False,
+            "kind": "model",
         },
     ]
     assert d["missing"] == [
@@ -260,6 +262,8 @@ def test_renamed_model_reports_and_assigns_nothing(samples_dir: Path) -> None:
             "dtype": "float32",
             "suggestion": "model.dense1._kernel",
             "accepted": False,
+            "kind": "model",
+            "reason": None,
         },
         {
             "path": "model.encoder.bias",
@@ -267,6 +271,8 @@ def test_renamed_model_reports_and_assigns_nothing(samples_dir: Path) -> None:
             "dtype": "float32",
             "suggestion": "model.dense1.bias",
             "accepted": False,
+            "kind": "model",
+            "reason": None,
         },
     ]
     assert d["mismatched"] == []
@@ -405,6 +411,8 @@ def test_extra_head_model_reports_missing_head(samples_dir: Path) -> None:
             "dtype": "float32",
             "suggestion": None,
             "accepted": False,
+            "kind": "model",
+            "reason": None,
         },
         {
             "path": "model.head.bias",
@@ -412,6 +420,8 @@ def test_extra_head_model_reports_missing_head(samples_dir: Path) -> None:
             "dtype": "float32",
             "suggestion": None,
             "accepted": False,
+            "kind": "model",
+            "reason": None,
         },
     ]
     assert d["values"] == {"checked": 0, "differing": []}

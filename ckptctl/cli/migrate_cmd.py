@@ -11,6 +11,9 @@ from ckptctl.cli.common import reporting_errors
 from ckptctl.cli.options import CheckpointArg, DebugOpt, JsonOpt
 from ckptctl.cli.output import print_json
 from ckptctl.cli.restore_cmd import (
+    AllowFileOpt,
+    AllowMissingOpt,
+    AllowUnusedOpt,
     AtolOpt,
     BatchesOpt,
     InputDtypeOpt,
@@ -19,10 +22,11 @@ from ckptctl.cli.restore_cmd import (
     KeyOpt,
     MapOpt,
     ModelArgOpt,
+    OptimizerKeyOpt,
     OptimizerOpt,
     RtolOpt,
     SeedOpt,
-    parse_range,
+    restore_options,
 )
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM
 
@@ -49,12 +53,24 @@ ModelOptional = Annotated[
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace DST if it exists.")]
 
 
+DropOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--drop",
+        metavar="NAME",
+        help="Leave this child of the source's root out (repeatable); values saved beside "
+        "the model, such as step, are carried across otherwise.",
+    ),
+]
+
+
 def migrate(
     checkpoint: CheckpointArg,
     output: OutputOpt,
     model: ModelOptional = None,
     map: MapOpt = None,
     optimizer: OptimizerOpt = None,
+    optimizer_key: OptimizerKeyOpt = None,
     model_arg: ModelArgOpt = None,
     input_shape: InputShapeOpt = None,
     input_dtype: InputDtypeOpt = "float32",
@@ -64,6 +80,10 @@ def migrate(
     batches: BatchesOpt = 3,
     atol: AtolOpt = 0.0,
     rtol: RtolOpt = 0.0,
+    allow_unused: AllowUnusedOpt = None,
+    allow_missing: AllowMissingOpt = None,
+    allow_file: AllowFileOpt = None,
+    drop: DropOpt = None,
     force: ForceOpt = False,
     json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -71,37 +91,31 @@ def migrate(
     """Rewrite a checkpoint in the model's current structure, verified, into a new directory.
 
     Restores CHECKPOINT with the --map rules and verifies it as `restore` does, then writes
-    tf.train.Checkpoint(model=..., optimizer=...) into DST with a `checkpoint` state file,
-    proves a fresh model restores it with assert_consumed(), and moves it into place.
-    Nothing is written when any check fails (exit 1).
+    tf.train.Checkpoint(model=..., optimizer=..., step=...) into DST with a `checkpoint`
+    state file, proves a fresh model restores it with assert_consumed(), and moves it into
+    place. Nothing is written when any check fails (exit 1).
     """
-    from ckptctl.loader import parse_model_args
     from ckptctl.migration import migrate as run_migrate
-    from ckptctl.restoration import parse_shape
 
     with reporting_errors(debug):
-        options = {}
-        if model is not None:
-            options = {
-                "model_args": parse_model_args(model_arg or []),
-                "input_shapes": [parse_shape(s) for s in input_shape or []],
-                "input_dtype": input_dtype,
-                "input_range": parse_range(input_range),
-                "key": key,
-                "seed": seed,
-                "batches": batches,
-                "atol": atol,
-                "rtol": rtol,
-            }
-        report = run_migrate(
-            checkpoint,
-            output,
-            model,
-            maps=map or [],
+        options = restore_options(
+            model_arg=model_arg,
+            input_shape=input_shape,
+            input_dtype=input_dtype,
+            input_range=input_range,
+            key=key,
             optimizer=optimizer,
-            force=force,
-            **options,
+            optimizer_key=optimizer_key,
+            seed=seed,
+            batches=batches,
+            atol=atol,
+            rtol=rtol,
+            maps=map,
+            allow_unused=allow_unused,
+            allow_missing=allow_missing,
+            allow_file=allow_file,
         )
+        report = run_migrate(checkpoint, output, model, options, force=force, drop=drop or [])
     if json:
         print_json(report.to_dict())
     else:

@@ -223,13 +223,15 @@ def _restore_summary(report: RestoreReport) -> Table:
         grid.add_row("Key", "(root)" if report.key == "." else escape(report.key))
     shapes = ", ".join(shape_str(s) for s in report.input_shapes)
     grid.add_row("Inputs", f"{shapes} {report.input_dtype}")
-    matched = f"{plural(report.matched, 'value')} matched"
+    matched = plural(report.matched, "value")
     if report.not_requested:
         matched += f"; {len(report.not_requested)} not requested"
         if report.optimizer is None and any(
-            k.startswith("optimizer/") for k in report.not_requested
+            k.startswith("optimizer/") or "/_iterations/" in k for k in report.not_requested
         ):
             matched += " (optimizer state: add --optimizer to restore it)"
+    if report.optimizer_key is not None and report.optimizer_key != "optimizer":
+        matched += f"; optimizer from {report.optimizer_key}"
     if report.maps:
         matched += f"; {len(report.mapped)} placed by --map"
     grid.add_row("Matched", matched)
@@ -275,10 +277,26 @@ def render_restore(report: RestoreReport, console: Console) -> None:
             [_accepted(m.path, m.accepted), shape_str(m.shape), m.dtype, m.suggestion or ""]
             for m in report.missing
         ]
+        reasons = [m.reason for m in report.missing]
+        table = _problem_table(
+            "Missing: model variables the checkpoint has no value for",
+            ["model path", "shape", "dtype", "likely match in the checkpoint"],
+            rows if not any(reasons) else [],
+        )
+        if any(reasons):
+            for row, reason in zip(rows, reasons, strict=True):
+                table.add_row(*(escape(c) for c in row))
+                if reason:
+                    table.add_row(Text(f"  {reason}", style="dim"), "", "", "")
+        console.print(table)
+    if report.not_checkpointed:
+        rows = [[n.path, shape_str(n.shape), n.dtype] for n in report.not_checkpointed]
+        why = sorted({n.reason for n in report.not_checkpointed})
         console.print(
             _problem_table(
-                "Missing: model variables the checkpoint has no value for",
-                ["model path", "shape", "dtype", "likely match in the checkpoint"],
+                f"Not checkpointed: {', '.join(why)} (never saved by tf.train.Checkpoint; "
+                "not a failure)",
+                ["model path", "shape", "dtype"],
                 rows,
             )
         )
@@ -334,26 +352,20 @@ def _render_checks(report: RestoreReport, console: Console) -> None:
     lines.add_column(style="bold", no_wrap=True)
     lines.add_column(overflow="fold")
     structure_ok = not report.problems
-    accepted = sum(1 for u in report.unused if u.accepted) + sum(
-        1 for m in report.missing if m.accepted
-    )
+    counted = report.counts()
+    accepted = counted["accepted"]
     if structure_ok and not accepted:
         lines.add_row(
             _mark(True), "structure", "every model variable has its value, nothing unused"
         )
     elif structure_ok:
         lines.add_row(
-            _mark(True), "structure", f"all fits, apart from {accepted} accepted leftovers"
+            _mark(True),
+            "structure",
+            f"all fits, apart from {plural(accepted, 'accepted leftover')}",
         )
     else:
-        counts = []
-        for word, items in (
-            ("unused", [u for u in report.unused if not u.accepted]),
-            ("missing", [m for m in report.missing if not m.accepted]),
-            ("mismatched", report.mismatched),
-        ):
-            if items:
-                counts.append(f"{len(items)} {word}")
+        counts = [f"{counted[w]} {w}" for w in ("unused", "missing", "mismatched") if counted[w]]
         if accepted:
             counts.append(f"{accepted} accepted")
         lines.add_row(_mark(False), "structure", ", ".join(counts))
@@ -398,6 +410,7 @@ def _render_checks(report: RestoreReport, console: Console) -> None:
             )
         )
         if report.suggested_maps and not report.maps and not report.mismatched:
+            # Shown whatever was accepted: accepted entries never enter the suggestion.
             rules = " ".join(f"--map {escape(r)!r}" for r in report.suggested_maps)
             console.print(f"If the paths were renamed on purpose, restore with: {rules}")
     else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,6 +11,9 @@ from ckptctl.cli.common import publish, refuse_output_into, reporting_errors
 from ckptctl.cli.options import CheckpointArg, DebugOpt, JsonOpt, JunitOpt
 from ckptctl.cli.output import print_json
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM, UsageError
+
+if TYPE_CHECKING:
+    from ckptctl.restoration import RestoreOptions
 
 ModelOpt = Annotated[
     str,
@@ -58,6 +61,15 @@ OptimizerOpt = Annotated[
         "--optimizer",
         metavar="NAME",
         help="Also restore the optimizer: a Keras identifier (adam) or MODULE:NAME.",
+    ),
+]
+OptimizerKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--optimizer-key",
+        metavar="NAME",
+        help="Child of the checkpoint root holding the optimizer (default: the one child "
+        "holding an iteration count and slots).",
     ),
 ]
 PartialOpt = Annotated[
@@ -125,6 +137,31 @@ def parse_range(text: str) -> tuple[int, int]:
     return low, high
 
 
+def restore_options(
+    *,
+    model_arg: list[str] | None,
+    input_shape: list[str] | None,
+    input_range: str,
+    maps: list[str] | None,
+    allow_unused: list[str] | None = None,
+    allow_missing: list[str] | None = None,
+    **options: Any,
+) -> RestoreOptions:
+    """The library's options from the command line's, for ``restore`` and ``migrate``."""
+    from ckptctl.loader import parse_model_args
+    from ckptctl.restoration import RestoreOptions, parse_shape
+
+    return RestoreOptions(
+        model_args=parse_model_args(model_arg or []),
+        input_shapes=[parse_shape(s) for s in input_shape or []],
+        input_range=parse_range(input_range),
+        maps=maps or [],
+        allow_unused=allow_unused or [],
+        allow_missing=allow_missing or [],
+        **options,
+    )
+
+
 def restore(
     checkpoint: CheckpointArg,
     model: ModelOpt,
@@ -134,6 +171,7 @@ def restore(
     input_range: InputRangeOpt = "0,10",
     key: KeyOpt = None,
     optimizer: OptimizerOpt = None,
+    optimizer_key: OptimizerKeyOpt = None,
     partial: PartialOpt = False,
     seed: SeedOpt = 0,
     batches: BatchesOpt = 3,
@@ -156,34 +194,32 @@ def restore(
     value with the checkpoint bit for bit, and checks that a second, independently
     initialised instance gives the same outputs on random inputs. Exit 0 only if all holds.
     """
-    from ckptctl.loader import parse_model_args
-    from ckptctl.restoration import parse_shape, read_allow_file
     from ckptctl.restoration import restore as run_restore
 
     with reporting_errors(debug):
         refuse_output_into("--junit-xml", junit_xml, checkpoint)
     with reporting_errors(debug, "restore", junit_xml):
-        unused, missing = read_allow_file(allow_file) if allow_file else ([], [])
-        report = run_restore(
-            checkpoint,
-            model,
-            model_args=parse_model_args(model_arg or []),
-            input_shapes=[parse_shape(s) for s in input_shape or []],
+        options = restore_options(
+            model_arg=model_arg,
+            input_shape=input_shape,
             input_dtype=input_dtype,
-            input_range=parse_range(input_range),
+            input_range=input_range,
             key=key,
             optimizer=optimizer,
+            optimizer_key=optimizer_key,
             partial=partial,
             seed=seed,
             batches=batches,
             atol=atol,
             rtol=rtol,
-            save_golden_to=save_golden,
+            save_golden=save_golden,
             golden=golden,
-            maps=map or [],
-            allow_unused=[*(allow_unused or []), *unused],
-            allow_missing=[*(allow_missing or []), *missing],
+            maps=map,
+            allow_unused=allow_unused,
+            allow_missing=allow_missing,
+            allow_file=allow_file,
         )
+        report = run_restore(checkpoint, model, options)
     if json:
         print_json(report.to_dict())
     else:

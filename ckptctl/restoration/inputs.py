@@ -1,0 +1,150 @@
+"""The inputs a model is built and checked with: shapes, dtypes, random batches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ckptctl import _tf
+from ckptctl.errors import ModelError, UsageError
+from ckptctl.loader import ModelSpec, one_line, user_traceback
+from ckptctl.objgraph import KeyInfo
+from ckptctl.reader import Checkpoint
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    shape: tuple[int, ...]
+    dtype: str
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(d) for d in text.split(","))
+    except ValueError as e:
+        raise UsageError(f"--input-shape {text!r}: expected integers like 4,20") from e
+    if not dims or any(d < 0 for d in dims):
+        raise UsageError(f"--input-shape {text!r}: expected positive integers like 4,20")
+    return dims
+
+
+def declared_inputs(model: Any, dtype: str) -> list[InputSpec] | None:
+    """Input shapes the model declares: a ``ckptctl_input_shapes`` hook, or Keras inputs."""
+    hook = getattr(model, "ckptctl_input_shapes", None)
+    if hook is not None:
+        shapes = hook() if callable(hook) else hook
+        if shapes and isinstance(shapes[0], int):
+            shapes = [shapes]
+        dtypes = getattr(model, "ckptctl_input_dtypes", None) or [dtype] * len(shapes)
+        return [
+            InputSpec(tuple(int(d) for d in s), str(t)) for s, t in zip(shapes, dtypes, strict=True)
+        ]
+    try:
+        inputs = model.inputs
+    except Exception:
+        return None
+    if not inputs:
+        return None
+    specs = []
+    for tensor in inputs:
+        shape = tuple(2 if d is None else int(d) for d in tensor.shape)
+        dt = getattr(tensor, "dtype", dtype)
+        specs.append(InputSpec(shape, getattr(dt, "name", str(dt))))
+    return specs
+
+
+def proposed_shape(ckpt: Checkpoint, scope: tuple[str, ...]) -> str | None:
+    """A guess at ``--input-shape`` from the model's first kernel, saying how it was made."""
+    for info in sorted(ckpt.key_infos.values(), key=lambda i: (i.node_id, i.key)):
+        if info.kind != "model" or not _in_scope(info, scope):
+            continue
+        shape = ckpt.entry(info.key).shape
+        if len(shape) == 2:
+            return (
+                f"4,{shape[0]} (a guess: {info.path} is {list(shape)}, so a Dense input of "
+                f"{shape[0]} features)"
+            )
+        if len(shape) == 4:
+            return (
+                f"4,32,32,{shape[2]} (a guess: {info.path} is {list(shape)}, so "
+                f"{shape[2]} input channel(s); the 32x32 image size is arbitrary)"
+            )
+        if len(shape) == 3:
+            return (
+                f"4,16,{shape[1]} (a guess: {info.path} is {list(shape)}, so {shape[1]} "
+                "features per step; the 16 steps are arbitrary)"
+            )
+    return None
+
+
+def _in_scope(info: KeyInfo, scope: tuple[str, ...]) -> bool:
+    return tuple(info.path.split(".")[: len(scope)]) == scope
+
+
+def make_batches(
+    specs: Sequence[InputSpec], seed: int, count: int, value_range: tuple[int, int]
+) -> list[list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    batches = []
+    for _ in range(count):
+        batch = []
+        for s in specs:
+            dt = np.dtype(s.dtype) if s.dtype != "bfloat16" else np.dtype("float32")
+            if dt.kind in "iu":
+                batch.append(rng.integers(value_range[0], value_range[1], s.shape).astype(dt))
+            elif dt.kind == "b":
+                batch.append(rng.integers(0, 2, s.shape).astype(bool))
+            else:
+                batch.append(rng.standard_normal(s.shape).astype(dt))
+        batches.append(batch)
+    return batches
+
+
+def call_model(model: Any, batch: list[np.ndarray]) -> Any:
+    tf = _tf.tensorflow()
+    tensors = [tf.convert_to_tensor(x) for x in batch]
+    x = tensors[0] if len(tensors) == 1 else tensors
+    try:
+        return model(x, training=False)
+    except TypeError as e:
+        if "training" not in str(e):
+            raise
+        return model(x)
+
+
+def build_model(model: Any, spec: ModelSpec | str, batch: list[np.ndarray]) -> None:
+    shapes = " and ".join(str(tuple(x.shape)) for x in batch)
+    try:
+        call_model(model, batch)
+    except Exception as e:
+        raise ModelError(
+            f"{spec} raised when called on an input of shape {shapes}: {one_line(e)}",
+            "the traceback above shows where; if the shape is wrong, pass the one the model "
+            "expects with --input-shape (and --input-dtype)",
+            user_traceback=user_traceback(e),
+        ) from e
+
+
+def input_specs(
+    model: Any,
+    shapes: Sequence[Sequence[int]] | None,
+    dtype: str,
+    ckpt: Checkpoint,
+    scope: tuple[str, ...],
+    label: str,
+) -> list[InputSpec]:
+    if shapes:
+        return [InputSpec(tuple(int(d) for d in s), dtype) for s in shapes]
+    declared = declared_inputs(model, dtype)
+    if declared:
+        return declared
+    proposal = proposed_shape(ckpt, scope) if ckpt.format == "object-graph" else None
+    raise UsageError(
+        f"{label} declares no input shape: pass --input-shape (repeat it for several inputs)",
+        f"e.g. --input-shape {proposal}"
+        if proposal
+        else "or give the model class a ckptctl_input_shapes attribute, e.g. [(4, 20)]",
+    )

@@ -1,0 +1,103 @@
+"""The live side: the object graph TensorFlow would write for the user's objects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ckptctl import _tf
+from ckptctl.errors import ModelError, UsageError
+from ckptctl.loader import construct, one_line, parse_spec, resolve_factory
+from ckptctl.objgraph import VARIABLE_VALUE, Attribute, Node, ObjectGraph
+
+RNG_VARIABLE_NAMES = frozenset({"seed_generator_state"})
+"""The variable Keras 3's ``SeedGenerator`` keeps its state in (Dropout, random layers)."""
+
+
+def is_variable(obj: Any) -> bool:
+    return hasattr(obj, "assign") and hasattr(obj, "shape") and hasattr(obj, "dtype")
+
+
+def var_dtype(var: Any) -> str:
+    dt = var.dtype
+    return str(getattr(dt, "name", dt))
+
+
+def var_shape(var: Any) -> tuple[int, ...]:
+    return tuple(int(d) for d in var.shape)
+
+
+def var_label(var: Any) -> str:
+    return getattr(var, "path", None) or str(getattr(var, "name", "?")).split(":")[0]
+
+
+def is_rng_state(var: Any) -> bool:
+    """Random-number state, which ``tf.train.Checkpoint`` never saves: not model state."""
+    name = str(getattr(var, "name", "")).split(":")[0].rsplit("/", 1)[-1]
+    return name in RNG_VARIABLE_NAMES
+
+
+def variables_of(model: Any) -> list[Any]:
+    """Every variable the model owns, however it holds them."""
+    try:
+        return list(model.variables)
+    except Exception:
+        return []
+
+
+def _escape(name: str) -> str:
+    return name.replace(".", "..").replace("/", ".S")
+
+
+def live_graph(root: Any) -> tuple[ObjectGraph, dict[int, Any]]:
+    """The object graph TensorFlow would write for ``root``, and its variables by node id."""
+    tf = _tf.tensorflow()
+    view = tf.train.TrackableView(root)
+    ids: dict[int, int] = {id(root): 0}
+    objects = [root]
+    nodes = [Node(0)]
+    first: list[tuple[str, ...]] = [()]
+    i = 0
+    while i < len(objects):
+        obj = objects[i]
+        for name, child in view.children(obj).items():
+            if id(child) not in ids:
+                ids[id(child)] = len(objects)
+                objects.append(child)
+                nodes.append(Node(len(nodes)))
+                first.append((*first[i], name))
+            nodes[i].children.append((name, ids[id(child)]))
+        i += 1
+    variables: dict[int, Any] = {}
+    for nid, obj in enumerate(objects):
+        if nid and is_variable(obj):
+            key = "/".join(_escape(p) for p in first[nid]) + "/.ATTRIBUTES/" + VARIABLE_VALUE
+            nodes[nid].attributes.append(Attribute(VARIABLE_VALUE, var_label(obj), key))
+            variables[nid] = obj
+    return ObjectGraph(nodes), variables
+
+
+def make_optimizer(optimizer: str | Callable[[], Any], model: Any) -> Any:
+    keras = _tf.keras()
+    try:
+        if callable(optimizer):
+            opt = optimizer()
+        elif ":" in optimizer:
+            opt = construct(optimizer, resolve_factory(parse_spec(optimizer)), {})
+        else:
+            opt = keras.optimizers.get(optimizer)
+    except ModelError:
+        raise
+    except (ValueError, TypeError) as e:
+        raise UsageError(
+            f"--optimizer {optimizer!r}: not a Keras optimizer ({one_line(e)})",
+            "use an identifier such as adam or sgd, or MODULE:NAME",
+        ) from e
+    try:
+        opt.build(model.trainable_variables)
+    except Exception as e:
+        raise ModelError(
+            f"--optimizer {optimizer!r}: could not be built on the model's variables "
+            f"({one_line(e)})"
+        ) from e
+    return opt

@@ -1,0 +1,64 @@
+"""Matching a name-based (TF1) checkpoint: keys are variable names, so match names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ckptctl.errors import UsageError
+from ckptctl.mapping import PathMap
+from ckptctl.reader import Checkpoint, Entry
+from ckptctl.restoration.live import var_dtype, var_shape
+from ckptctl.restoration.plan import Pair, Plan, mismatch, suggest
+from ckptctl.restoration.report import MissingEntry, UnusedEntry
+
+
+def _name_candidates(var: Any) -> list[str]:
+    names = []
+    path = getattr(var, "path", None)
+    name = str(getattr(var, "name", "")).split(":")[0]
+    for n in (path, name):
+        if n:
+            names.append(n)
+            if "/" in n:
+                names.append(n.split("/", 1)[1])
+    return names
+
+
+def match_by_name(ckpt: Checkpoint, model: Any, path_map: PathMap | None = None) -> Plan:
+    """Each model variable takes the key named as it is (after ``--map``)."""
+    keys: dict[str, Entry] = {}
+    rules: dict[str, str] = {}
+    for e in ckpt.entries:
+        name, applied = path_map.apply(e.key) if path_map else (e.key, [])
+        if name in keys:
+            raise UsageError(
+                f"--map places both {keys[name].key} and {e.key} onto {name}",
+                "make the rules more specific (anchor them with ^ and $)",
+            )
+        keys[name] = e
+        if applied:
+            rules[name] = ", ".join(applied)
+    if path_map:
+        used_rules = {t for e in ckpt.entries for t in path_map.apply(e.key)[1]}
+        for rule in path_map.rules:
+            if rule.text not in used_rules:
+                raise UsageError(f"--map {rule.text!r} matches no key in {ckpt.prefix}")
+    pairs, mismatched, missing, used = [], [], [], set()
+    for var in model.variables:
+        candidates = _name_candidates(var)
+        key = next((n for n in candidates if n in keys), None)
+        label = candidates[0] if candidates else repr(var)
+        if key is None:
+            missing.append(MissingEntry(label, list(var_shape(var)), var_dtype(var)))
+            continue
+        used.add(key)
+        entry = keys[key]
+        if entry.shape != var_shape(var) or entry.dtype != var_dtype(var):
+            mismatched.append(mismatch(entry, label, var))
+        else:
+            pairs.append(Pair(entry, entry.key, var, rules.get(key), key if key in rules else None))
+    unused = [
+        UnusedEntry(e.key, None, list(e.shape), e.dtype) for k, e in keys.items() if k not in used
+    ]
+    suggest(unused, missing)
+    return Plan(pairs, unused, missing, mismatched, [], assign_by_ckptctl=True)

@@ -1,0 +1,285 @@
+"""The proof pipeline: build, plan, assign, check values, check outputs, golden.
+
+The order matters (see docs/TF_NOTES.md):
+
+1. construct and *build* the model before anything is restored (an unbuilt Keras 3 model
+   silently keeps fresh kernels);
+2. match checkpoint and model without assigning anything (a format's matcher makes the plan);
+3. assign nothing if anything mismatches (TensorFlow would fail part-way), unless ``partial``;
+4. restore, then compare every restored variable with the stored tensor, bit for bit;
+5. restore a second, independently initialised instance and require equal outputs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ckptctl import _tf
+from ckptctl.errors import CheckpointError, UsageError
+from ckptctl.loader import construct, one_line, parse_spec, resolve_factory
+from ckptctl.mapping import parse_maps
+from ckptctl.objgraph import ROOT
+from ckptctl.reader import Checkpoint, open_checkpoint
+from ckptctl.restoration.checks import (
+    check_outputs,
+    check_values,
+    compare_outputs,
+    flatten_outputs,
+    load_golden,
+    save_golden,
+)
+from ckptctl.restoration.graph_match import (
+    OptimizerRef,
+    choose_key,
+    find_optimizer,
+    key_candidates,
+    match_graph,
+)
+from ckptctl.restoration.inputs import build_model, call_model, input_specs, make_batches
+from ckptctl.restoration.live import make_optimizer, variables_of
+from ckptctl.restoration.name_match import match_by_name
+from ckptctl.restoration.options import RestoreOptions, make_options
+from ckptctl.restoration.plan import Pair, Plan, accept, suggest_maps
+from ckptctl.restoration.report import (
+    GoldenCheck,
+    MappedEntry,
+    OutputCheck,
+    RestoreReport,
+    ValueCheck,
+)
+
+
+@dataclass
+class _Instance:
+    model: Any
+    optimizer: Any
+    root: Any
+    plan: Plan
+    root_is_model: bool = False
+
+
+def restore(
+    checkpoint: str | os.PathLike[str],
+    model: str | Callable[..., Any],
+    options: RestoreOptions | None = None,
+    **kwargs: Any,
+) -> RestoreReport:
+    """Restore ``checkpoint`` into ``model`` and prove it restored completely and correctly.
+
+    ``model`` is ``"pkg.module:Name"``, ``"path/file.py:Name"`` or a callable returning a
+    model. Options are :class:`RestoreOptions` (or its fields as keyword arguments, named as
+    the CLI's options). Raises ``CkptctlError`` when an input cannot be read or used; every
+    problem the checks find is in the returned report (``report.ok`` is False).
+    """
+    report, _, _ = restore_into(checkpoint, model, make_options(options, **kwargs))
+    return report
+
+
+def restore_into(
+    checkpoint: str | os.PathLike[str],
+    model: str | Callable[..., Any],
+    options: RestoreOptions | None = None,
+    **kwargs: Any,
+) -> tuple[RestoreReport, Any, Any]:
+    """:func:`restore`, also returning the restored model and optimizer (None when nothing
+    was restored)."""
+    opts = make_options(options, **kwargs)
+    spec = parse_spec(model) if isinstance(model, str) else None
+    golden_path = Path(opts.golden) if opts.golden is not None else None
+    save_path = Path(opts.save_golden) if opts.save_golden is not None else None
+    path_map = parse_maps(opts.maps)
+    allow_unused, allow_missing = opts.accepted_patterns()
+    input_shapes, input_dtype = opts.input_shapes, opts.input_dtype
+
+    golden_data = load_golden(golden_path) if golden_path is not None else None
+    if golden_data is not None and not input_shapes and golden_data[0]:
+        # The golden file records the inputs: their shapes and dtype are the ones to use.
+        first = golden_data[0][0]
+        input_shapes = [tuple(x.shape) for x in first]
+        if len({x.dtype for x in first}) == 1:
+            input_dtype = first[0].dtype.name
+
+    with open_checkpoint(checkpoint) as ckpt:
+        problems = ckpt.file_problems()
+        if problems:
+            raise problems[0]  # a missing or short data shard: nothing can be restored
+        tf = _tf.tensorflow()
+        keras = _tf.keras()
+        if spec is not None:
+            factory, label = resolve_factory(spec), str(spec)
+        else:
+            assert callable(model)
+            factory, label = model, getattr(model, "__qualname__", repr(model))
+        if save_path is not None:
+            _refuse_checkpoint_dir(save_path, ckpt)
+        named = ckpt.format == "object-graph"
+        candidates = key_candidates(ckpt, opts.key) if named else [ROOT]
+        scope = () if candidates[0] == ROOT else (candidates[0],)
+
+        def make(instance_seed: int) -> tuple[Any, list[Any]]:
+            keras.utils.set_random_seed(instance_seed)
+            m = construct(label, factory, opts.model_args)
+            return m, input_specs(m, input_shapes, input_dtype, ckpt, scope, label)
+
+        model_a, specs = make(opts.seed + 1)
+        random_batches = make_batches(specs, opts.seed, opts.batches, opts.input_range)
+        build_model(model_a, label, random_batches[0])
+        optimizers: dict[str, OptimizerRef | None] = {}
+
+        def prepare(m: Any, chosen: str) -> _Instance:
+            opt = make_optimizer(opts.optimizer, m) if opts.optimizer is not None else None
+            if not named:
+                plan = match_by_name(ckpt, m, path_map)
+                accept(plan, allow_unused, allow_missing)
+                return _Instance(m, opt, None, plan)
+            ref = None
+            if opt is not None:
+                if chosen not in optimizers:
+                    optimizers[chosen] = find_optimizer(ckpt, chosen, opts.optimizer_key)
+                ref = optimizers[chosen]
+            live_name = None
+            if chosen == ROOT:
+                root, live_root = tf.train.Checkpoint(root=m), m
+            else:
+                children: dict[str, Any] = {chosen: m}
+                if opt is not None:
+                    live_name = ref.name if ref is not None and ref.at_root else "optimizer"
+                    children[live_name] = opt
+                root = live_root = tf.train.Checkpoint(**children)
+            plan = match_graph(ckpt, chosen, live_root, ref, live_name, variables_of(m), path_map)
+            accept(plan, allow_unused, allow_missing)
+            return _Instance(m, opt, root, plan, chosen == ROOT)
+
+        if len(candidates) == 1:
+            chosen_key = candidates[0]
+            a = prepare(model_a, chosen_key)
+        else:
+            tried = {k: prepare(model_a, k) for k in candidates}
+            chosen_key = choose_key(ckpt, candidates, {k: i.plan for k, i in tried.items()})
+            a = tried[chosen_key]
+        ref = optimizers.get(chosen_key)
+        report = RestoreReport(
+            ok=False,
+            checkpoint=ckpt.prefix,
+            model=label,
+            key=chosen_key,
+            input_shapes=[list(s.shape) for s in specs],
+            input_dtype=",".join(sorted({s.dtype for s in specs})),
+            input_dtypes=[s.dtype for s in specs],
+            matched=len(a.plan.pairs),
+            unused=a.plan.unused,
+            missing=a.plan.missing,
+            mismatched=a.plan.mismatched,
+            values=ValueCheck(),
+            outputs=OutputCheck(),
+            format=ckpt.format,
+            optimizer=_optimizer_label(opts.optimizer),
+            optimizer_key=ref.name if ref is not None else None,
+            partial=opts.partial,
+            not_requested=a.plan.not_requested,
+            not_checkpointed=a.plan.not_checkpointed,
+            maps=path_map.texts,
+            mapped=[
+                MappedEntry(p.entry.key, p.path, p.model_path or p.path, p.rule)
+                for p in a.plan.pairs
+                if p.rule is not None
+            ],
+            suggested_maps=suggest_maps(a.plan.unused),
+        )
+        if a.plan.problems and not opts.partial:
+            report.stopped = "skipped: nothing was assigned"
+            return report, None, None
+
+        _verify_readable(ckpt, a.plan.pairs)
+        _restore_instance(ckpt, a, opts.partial)
+        report.restored = len(a.plan.pairs)
+        report.values = check_values(ckpt, a.plan.pairs)
+
+        # Accepted missing variables are not restored: initialise both instances alike so
+        # that they do not make the outputs differ (restored values were checked above).
+        accepted_missing = any(m.accepted for m in a.plan.missing)
+        model_b, _ = make(opts.seed + 1 if accepted_missing else opts.seed + 2)
+        build_model(model_b, label, random_batches[0])
+        b = prepare(model_b, chosen_key)
+        _restore_instance(ckpt, b, opts.partial)
+        report.outputs = check_outputs(a.model, b.model, random_batches, opts.atol, opts.rtol)
+
+        if golden_path is not None and golden_data is not None:
+            golden_inputs, expected = golden_data
+            equal, worst, finite = True, 0.0, True
+            for batch, want in zip(golden_inputs, expected, strict=True):
+                got = flatten_outputs(call_model(a.model, batch))
+                e, w, f = compare_outputs(got, want, opts.atol, opts.rtol)
+                equal, worst, finite = equal and e, max(worst, w), finite and f
+            report.outputs.golden = GoldenCheck(str(golden_path), equal and finite, worst)
+
+        report.ok = (
+            not report.problems
+            and not report.values.differing
+            and report.outputs.equal
+            and report.outputs.finite
+            and (report.outputs.golden is None or report.outputs.golden.equal)
+        )
+        if save_path is not None and report.ok:
+            outs = [flatten_outputs(call_model(a.model, batch)) for batch in random_batches]
+            save_golden(save_path, random_batches, outs)
+            report.saved_golden = str(save_path)
+        return report, a.model, a.optimizer
+
+
+def _optimizer_label(optimizer: str | Callable[[], Any] | None) -> str | None:
+    return optimizer if isinstance(optimizer, str) or optimizer is None else repr(optimizer)
+
+
+def _refuse_checkpoint_dir(path: Path, ckpt: Checkpoint) -> None:
+    if ckpt.location.contains(path):
+        raise UsageError(
+            f"--save-golden {path}: refusing to write into the checkpoint's directory "
+            f"{ckpt.location.protected_directory}",
+            "write the golden file elsewhere, e.g. tests/golden/model.npz",
+        )
+    if not path.expanduser().resolve().parent.is_dir():
+        raise UsageError(
+            f"--save-golden {path}: the directory {path.parent} does not exist",
+            "create it first, or write the golden file elsewhere",
+        )
+
+
+def _verify_readable(ckpt: Checkpoint, pairs: list[Pair]) -> None:
+    """Stream every value to be restored once, checking its crc32c, before TensorFlow's restore
+    touches the model: a corrupt value then names its file, and nothing is half-restored."""
+    for p in pairs:
+        for _ in ckpt.read_chunks(p.entry.key):
+            pass
+
+
+def _assign(ckpt: Checkpoint, pairs: list[Pair]) -> None:
+    """Read every value first, then assign: a read error leaves the model untouched."""
+    values = [ckpt.read(p.entry.key) for p in pairs]
+    for p, value in zip(pairs, values, strict=True):
+        p.var.assign(value)
+
+
+def _restore_instance(ckpt: Checkpoint, inst: _Instance, partial: bool) -> None:
+    plan = inst.plan
+    if partial or inst.root is None or plan.leftovers or plan.assign_by_ckptctl:
+        # TensorFlow's restore can apply no mapping and fails part-way on a mismatch.
+        _assign(ckpt, plan.pairs)
+        return
+    try:
+        # Completeness is proven by the plan, and every value is compared after this; TF's
+        # own assertions would also fail on what the plan deliberately leaves out (a
+        # save_counter that ``write()`` never stored, optimizer values not requested).
+        inst.root.restore(ckpt.prefix).expect_partial()
+    except Exception as e:
+        raise CheckpointError(
+            f"{ckpt.prefix}: TensorFlow's restore failed after matching: {one_line(e)}",
+            "run again with --debug for the traceback, and report it",
+        ) from e
+
+
+__all__ = ["RestoreOptions", "restore", "restore_into"]
