@@ -31,8 +31,8 @@ from ckptctl.errors import CheckpointError, UsageError
 from ckptctl.loader import construct, parse_spec, resolve_factory
 from ckptctl.location import locate
 from ckptctl.mapping import parse_maps
-from ckptctl.objgraph import ROOT, SAVE_COUNTER
-from ckptctl.reader import open_checkpoint
+from ckptctl.objgraph import ROOT, SAVE_COUNTER, ObjectGraph
+from ckptctl.reader import Checkpoint, open_checkpoint
 from ckptctl.restoration import (
     InputSpec,
     RestoreOptions,
@@ -45,7 +45,7 @@ from ckptctl.restoration import (
     restore_into,
 )
 from ckptctl.restoration.checks import flatten_outputs
-from ckptctl.restoration.live import is_variable
+from ckptctl.restoration.live import is_rng_state, is_variable
 
 PREFIX_NAME = "ckpt-1"
 
@@ -241,8 +241,8 @@ def _root_extras(
             values = [a for a in graph.nodes[child].attributes if a.checkpoint_key in ckpt]
             if kinds.get(child) == "other" and len(values) == 1:
                 carried[name] = ckpt.read(values[0].checkpoint_key)
-            elif values or graph.nodes[child].children:
-                refused.append(name)
+            elif any(_holds_value(graph, n, ckpt) for n in graph.walk([((), child)])):
+                refused.append(name)  # functions and signatures (a SavedModel's) hold none
         unknown = [d for d in drop if graph.child(0, d) is None]
         if unknown:
             raise UsageError(
@@ -256,6 +256,10 @@ def _root_extras(
                 f"pass --drop {refused[0]} to leave it out of the migrated checkpoint",
             )
         return _Extras(carried, dropped)
+
+
+def _holds_value(graph: ObjectGraph, node: int, ckpt: Checkpoint) -> bool:
+    return any(a.checkpoint_key in ckpt for a in graph.nodes[node].attributes)
 
 
 def _verify_written(
@@ -323,7 +327,8 @@ def _verify_written(
 
 
 def _variables(obj: Any) -> list[Any]:
-    return [obj] if is_variable(obj) else list(obj.variables)
+    """What a checkpoint of ``obj`` holds: its variables, less random-number state."""
+    return [obj] if is_variable(obj) else [v for v in obj.variables if not is_rng_state(v)]
 
 
 def _rename_only(

@@ -173,7 +173,7 @@ def test_restored_values_are_the_checkpoints(samples_dir: Path) -> None:
 def test_golden_round_trip(samples_dir: Path, tmp_path: Path) -> None:
     golden = tmp_path / "my_model.npz"
     first = restore(
-        samples_dir / "my_model", MY_MODEL, input_shapes=SAMPLE_SHAPES, save_golden_to=golden
+        samples_dir / "my_model", MY_MODEL, input_shapes=SAMPLE_SHAPES, save_golden=golden
     )
     assert_clean(first)
     assert first.saved_golden == str(golden)
@@ -206,9 +206,7 @@ def test_golden_round_trip(samples_dir: Path, tmp_path: Path) -> None:
 def test_golden_into_checkpoint_directory_is_refused(samples_dir: Path) -> None:
     target = samples_dir / "my_model" / "golden.npz"
     with pytest.raises(UsageError) as err:
-        restore(
-            samples_dir / "my_model", MY_MODEL, input_shapes=SAMPLE_SHAPES, save_golden_to=target
-        )
+        restore(samples_dir / "my_model", MY_MODEL, input_shapes=SAMPLE_SHAPES, save_golden=target)
     assert err.value.exit_code == EXIT_USAGE
     assert "refusing to write into the checkpoint's directory" in err.value.message
     assert not target.exists()
@@ -798,7 +796,7 @@ def test_restore_never_writes_into_the_checkpoint_directory(
         directory,
         model,
         input_shapes=SAMPLE_SHAPES,
-        save_golden_to=tmp_path / "golden.npz",
+        save_golden=tmp_path / "golden.npz",
         **kwargs,
     )
     assert tree_digest(directory) == before

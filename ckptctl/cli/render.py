@@ -277,18 +277,26 @@ def render_restore(report: RestoreReport, console: Console) -> None:
             [_accepted(m.path, m.accepted), shape_str(m.shape), m.dtype, m.suggestion or ""]
             for m in report.missing
         ]
-        reasons = [m.reason for m in report.missing]
-        table = _problem_table(
-            "Missing: model variables the checkpoint has no value for",
-            ["model path", "shape", "dtype", "likely match in the checkpoint"],
-            rows if not any(reasons) else [],
+        console.print(
+            _problem_table(
+                "Missing: model variables the checkpoint has no value for",
+                ["model path", "shape", "dtype", "likely match in the checkpoint"],
+                rows,
+            )
         )
-        if any(reasons):
-            for row, reason in zip(rows, reasons, strict=True):
-                table.add_row(*(escape(c) for c in row))
-                if reason:
-                    table.add_row(Text(f"  {reason}", style="dim"), "", "", "")
-        console.print(table)
+        reasons: dict[str, int] = {}
+        for m in report.missing:
+            if m.reason:
+                reasons[m.reason] = reasons.get(m.reason, 0) + 1
+        for reason, n in reasons.items():
+            who = (
+                "It is"
+                if n == len(report.missing) == 1
+                else ("They are" if n == len(report.missing) else f"{n} of them are")
+            )
+            console.print(Text(f"{who} {reason}.", style="dim"))
+        if reasons:
+            console.print()
     if report.not_checkpointed:
         rows = [[n.path, shape_str(n.shape), n.dtype] for n in report.not_checkpointed]
         why = sorted({n.reason for n in report.not_checkpointed})
@@ -309,14 +317,14 @@ def render_restore(report: RestoreReport, console: Console) -> None:
             ]
             for m in report.mismatched
         ]
-        reasons = [m.reason for m in report.mismatched]
+        mismatch_reasons = [m.reason for m in report.mismatched]
         table = _problem_table(
             "Mismatched: present on both sides, but they do not fit",
             ["path", "checkpoint", "model"],
-            rows if not any(reasons) else [],
+            rows if not any(mismatch_reasons) else [],
         )
-        if any(reasons):
-            for row, reason in zip(rows, reasons, strict=True):
+        if any(mismatch_reasons):
+            for row, reason in zip(rows, mismatch_reasons, strict=True):
                 table.add_row(*(escape(c) for c in row))
                 if reason:
                     table.add_row(Text(f"  {reason}", style="dim"), "", "")
@@ -437,5 +445,9 @@ def render_migrate(report: MigrateReport, console: Console) -> None:
                 ("Migrated: ", "bold green"), f"{what} written to {report.written}; {proof}."
             )
         )
+        if report.carried:
+            console.print(f"Carried across beside the model: {', '.join(report.carried)}.")
+        if report.dropped:
+            console.print(f"Left out: {', '.join(report.dropped)}.")
     else:
         console.print(Text.assemble(("Not migrated: ", "bold red"), report.detail or ""))

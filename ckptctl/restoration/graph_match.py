@@ -27,9 +27,9 @@ from ckptctl.restoration.report import MissingEntry, NotCheckpointed, UnusedEntr
 _SLOT_ALIASES = {"m": "momentum", "v": "velocity"}
 
 UNTRACKED = (
-    "held in a Python list or dict: Keras 3 does not track it under the model, so the "
-    "checkpoint has its value only through the optimizer; pass --optimizer to restore it "
-    "from there, or hold the layers as attributes"
+    "held in a Python list or dict, which Keras 3 does not track under the model: the "
+    "checkpoint has such values only through the optimizer; pass --optimizer to restore "
+    "them from there, or hold the layers as attributes"
 )
 
 
@@ -477,8 +477,6 @@ def _suggest_not_requested(
         for k in candidates:
             entry = ckpt.entry(k)
             if list(entry.shape) == m.shape and entry.dtype == m.dtype:
-                m.suggestion = (
-                    f"{infos[k].path} (reached only through the optimizer: pass --optimizer)"
-                )
+                m.suggestion = infos[k].path
                 candidates.remove(k)
                 break
