@@ -288,13 +288,13 @@ def render_restore(report: RestoreReport, console: Console) -> None:
         for m in report.missing:
             if m.reason:
                 reasons[m.reason] = reasons.get(m.reason, 0) + 1
-        for reason, n in reasons.items():
+        for note, n in reasons.items():
             who = (
                 "It is"
                 if n == len(report.missing) == 1
                 else ("They are" if n == len(report.missing) else f"{n} of them are")
             )
-            console.print(Text(f"{who} {reason}.", style="dim"))
+            console.print(Text(f"{who} {note}.", style="dim"))
         if reasons:
             console.print()
     if report.not_checkpointed:
