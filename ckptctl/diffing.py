@@ -30,12 +30,12 @@ import numpy as np
 
 from ckptctl.errors import UsageError
 from ckptctl.location import locate
-from ckptctl.objgraph import KeyInfo
+from ckptctl.objgraph import ROOT, KeyInfo
 from ckptctl.reader import BackendName, Checkpoint, Entry, open_location
 
 DEFAULT_CHUNK_BYTES = 2 << 20  # small enough to stay in cache: faster than larger chunks
 """Per side. Comparing widens to float64 and keeps a few temporaries: about 16x this in memory."""
-ROOT_GROUP = "."
+ROOT_GROUP = ROOT  # the root itself counts as a group
 
 # Name-based (TF1) optimizer state: slot variables live under the optimizer's name
 # (``dense/kernel/Adam_1``), and the step counters sit beside the model's variables.
@@ -142,7 +142,7 @@ def json_number(x: float | None) -> float | str | None:
 
 
 @dataclass
-class ValueStats:
+class DiffStats:
     """What comparing two values of the same dtype and shape found."""
 
     max_abs_diff: float | None = 0.0
@@ -290,9 +290,9 @@ def _compare_pair(
     progress: ProgressCallback | None,
     done: int,
     total: int,
-) -> ValueStats:
+) -> DiffStats:
     """Stream both values in chunks and compare them piece by piece."""
-    stats = ValueStats()
+    stats = DiffStats()
     size, count = _size(p.a.entry), max(1, p.a.entry.num_elements)
     label = p.a.path or p.a.key
     seen = 0
@@ -321,7 +321,7 @@ def _only(v: _Value) -> OnlyIn:
     return OnlyIn(key=v.key, path=v.path, shape=list(v.entry.shape), dtype=v.entry.dtype)
 
 
-def _changed(p: _Pair, stats: ValueStats | None) -> ChangedValue:
+def _changed(p: _Pair, stats: DiffStats | None) -> ChangedValue:
     ea, eb = p.a.entry, p.b.entry
     kind: ChangeKind
     if stats is not None:
@@ -377,7 +377,7 @@ def aligned_chunks(
 
 
 def compare_chunk(
-    a: np.ndarray, b: np.ndarray, dtype: str, atol: float, rtol: float, stats: ValueStats
+    a: np.ndarray, b: np.ndarray, dtype: str, atol: float, rtol: float, stats: DiffStats
 ) -> None:
     """Compare two flat chunks of the same dtype and length, accumulating into ``stats``."""
     kind = a.dtype.kind
@@ -392,7 +392,7 @@ def compare_chunk(
 
 
 def _compare_floats(
-    a: np.ndarray, b: np.ndarray, atol: float, rtol: float, stats: ValueStats
+    a: np.ndarray, b: np.ndarray, atol: float, rtol: float, stats: DiffStats
 ) -> None:
     if a.dtype in (np.float32, np.float64) and _compare_finite_floats(a, b, atol, rtol, stats):
         return
@@ -417,7 +417,7 @@ def _compare_floats(
 
 
 def _compare_finite_floats(
-    a: np.ndarray, b: np.ndarray, atol: float, rtol: float, stats: ValueStats
+    a: np.ndarray, b: np.ndarray, atol: float, rtol: float, stats: DiffStats
 ) -> bool:
     """The common case at memory speed, in the values' own precision: identical bytes, or
     differences between finite values. False (nothing recorded) when a NaN or Inf is there."""
@@ -449,14 +449,14 @@ def _compare_finite_floats(
     return True
 
 
-def _accumulate_max(stats: ValueStats, abs_diff: float, rel_diff: float) -> None:
+def _accumulate_max(stats: DiffStats, abs_diff: float, rel_diff: float) -> None:
     if stats.max_abs_diff is not None and stats.max_rel_diff is not None:
         stats.max_abs_diff = max(stats.max_abs_diff, abs_diff)
         stats.max_rel_diff = max(stats.max_rel_diff, rel_diff)
 
 
 def _compare_integers(
-    a: np.ndarray, b: np.ndarray, atol: float, rtol: float, stats: ValueStats
+    a: np.ndarray, b: np.ndarray, atol: float, rtol: float, stats: DiffStats
 ) -> None:
     # |a - b| exactly, in the unsigned type of the same width: modular subtraction of the
     # smaller from the larger cannot overflow, where signed subtraction can.
@@ -471,7 +471,7 @@ def _compare_integers(
     _accumulate(stats, absdiff, rel, close)
 
 
-def _accumulate(stats: ValueStats, absdiff: np.ndarray, rel: np.ndarray, close: np.ndarray) -> None:
+def _accumulate(stats: DiffStats, absdiff: np.ndarray, rel: np.ndarray, close: np.ndarray) -> None:
     stats.num_differing += int(close.size - np.count_nonzero(close))
     if absdiff.size and stats.max_abs_diff is not None and stats.max_rel_diff is not None:
         stats.max_abs_diff = max(stats.max_abs_diff, float(absdiff.max()))

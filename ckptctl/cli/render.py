@@ -23,6 +23,7 @@ from ckptctl.cli.plain import (
     shape_str,
 )
 from ckptctl.errors import CkptctlError
+from ckptctl.objgraph import ROOT
 
 if TYPE_CHECKING:
     # Types only: rendering must not import numpy for `ckptctl --help`.
@@ -220,7 +221,7 @@ def _restore_summary(report: RestoreReport) -> Table:
     grid.add_row("Checkpoint", escape(report.checkpoint))
     grid.add_row("Model", escape(report.model))
     if report.format == "object-graph":
-        grid.add_row("Key", "(root)" if report.key == "." else escape(report.key))
+        grid.add_row("Key", "(root)" if report.key == ROOT else escape(report.key))
     shapes = ", ".join(shape_str(s) for s in report.input_shapes)
     grid.add_row("Inputs", f"{shapes} {report.input_dtype}")
     matched = plural(report.matched, "value")
@@ -238,7 +239,8 @@ def _restore_summary(report: RestoreReport) -> Table:
     return grid
 
 
-def render_restore(report: RestoreReport, console: Console) -> None:
+def render_restore(report: RestoreReport, console: Console, partial_hint: bool = True) -> None:
+    """The restore report; ``partial_hint`` names ``--partial``, which only ``restore`` has."""
     console.print(_restore_summary(report))
     console.print()
     if report.mapped:
@@ -329,7 +331,7 @@ def render_restore(report: RestoreReport, console: Console) -> None:
                 if reason:
                     table.add_row(Text(f"  {reason}", style="dim"), "", "")
         console.print(table)
-    _render_checks(report, console)
+    _render_checks(report, console, partial_hint)
 
 
 def _problem_table(title: str, headers: list[str], rows: list[list[str]]) -> Table:
@@ -354,7 +356,7 @@ def _mark(ok: bool) -> Text:
     return Text("ok  ", style="bold green") if ok else Text("FAIL", style="bold red")
 
 
-def _render_checks(report: RestoreReport, console: Console) -> None:
+def _render_checks(report: RestoreReport, console: Console, partial_hint: bool) -> None:
     lines = Table.grid(padding=(0, 1))
     lines.add_column(no_wrap=True)
     lines.add_column(style="bold", no_wrap=True)
@@ -417,6 +419,11 @@ def _render_checks(report: RestoreReport, console: Console) -> None:
                 style="bold red",
             )
         )
+        if partial_hint:
+            console.print(
+                "--partial restores what fits; --allow-unused and --allow-missing "
+                "accept leftovers you intend."
+            )
         if report.suggested_maps and not report.maps and not report.mismatched:
             # Shown whatever was accepted: accepted entries never enter the suggestion.
             rules = " ".join(f"--map {escape(r)!r}" for r in report.suggested_maps)
@@ -427,7 +434,7 @@ def _render_checks(report: RestoreReport, console: Console) -> None:
 
 def render_migrate(report: MigrateReport, console: Console) -> None:
     if report.restore is not None:
-        render_restore(report.restore, console)
+        render_restore(report.restore, console, partial_hint=False)
         console.print()
     if report.ok:
         what = f"{plural(report.values, 'value')}"

@@ -13,11 +13,10 @@ from rich.text import Text
 
 from ckptctl.cli.fold import fold_rows
 from ckptctl.cli.plain import shape_str
+from ckptctl.objgraph import ROOT as ROOT_GROUP
 
 if TYPE_CHECKING:
     from ckptctl.diffing import ChangedValue, DiffReport, OnlyIn, Renamed
-
-ROOT_GROUP = "."  # ckptctl.diffing.ROOT_GROUP, without importing numpy for --help
 
 
 def tolerances(report: DiffReport) -> str:
