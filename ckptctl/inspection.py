@@ -31,6 +31,7 @@ class VariableInfo:
     slot_name: str | None = None
     stats: ValueStats | None = None
     kind: str | None = None
+    layer_name: str | None = None
 
 
 @dataclass
@@ -75,6 +76,9 @@ class InspectReport:
 
     stats: bool = False
     nonfinite: int = 0
+    keras_version: str | None = None
+    date_saved: str | None = None
+    class_name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # By hand for the variables: dataclasses.asdict is slow on thousands of them.
@@ -112,6 +116,7 @@ def _variable_dict(v: VariableInfo) -> dict[str, Any]:
         "slot_of": v.slot_of,
         "slot_name": v.slot_name,
         "kind": v.kind,
+        "layer_name": v.layer_name,
         "stats": asdict(v.stats) if v.stats is not None else None,
     }
 
@@ -211,6 +216,9 @@ def _report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> InspectRe
         tree=graph_tree,
         error=error.message if error else None,
         error_hint=error.hint if error else None,
+        keras_version=getattr(ckpt.keras_info, "keras_version", None),
+        date_saved=getattr(ckpt.keras_info, "date_saved", None),
+        class_name=getattr(ckpt.keras_info, "class_name", None),
     )
 
 
@@ -227,6 +235,7 @@ def _variable(entry: Entry, info: Any) -> VariableInfo:
         slot_of=info.slot_of if info else None,
         slot_name=info.slot_name if info else None,
         kind=info.kind if info else None,
+        layer_name=info.layer_name if info else None,
     )
 
 

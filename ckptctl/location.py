@@ -3,7 +3,8 @@
 Accepted forms: a directory with a ``checkpoint`` state file (its latest), a directory of
 checkpoint files without one (the newest prefix), a prefix (``dir/ckpt-3``), the prefix's
 ``.index`` or one of its ``.data-*`` shards, a SavedModel directory (its ``variables/variables``),
-and a directory of numbered SavedModel versions (the highest). Needs no TensorFlow.
+a directory of numbered SavedModel versions (the highest), Keras 3's files (``.weights.h5``,
+``.weights.json``, ``.keras``) and a directory of them (the newest). Needs no TensorFlow.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from pathlib import Path
 from typing import Literal
 
 from ckptctl.errors import CheckpointError
+from ckptctl.formats.keras_h5 import HDF5_MAGIC, KERAS_SOURCES, shard_paths, source_of
 
-Source = Literal["checkpoint", "saved_model"]
+Source = Literal["checkpoint", "saved_model", "weights-h5", "weights-json", "keras-archive"]
 
 STATE_FILE = "checkpoint"
 _DATA_RE = re.compile(r"^(?P<base>.+)\.data-(?P<shard>\d{5})-of-(?P<total>\d{5})$")
@@ -24,8 +26,9 @@ _STATE_LINE_RE = re.compile(r'^\s*(\w+)\s*:\s*"((?:[^"\\]|\\.)*)"\s*$')
 _NUMBERED_RE = re.compile(r"^(?P<base>.*?)-(?P<n>\d+)$")
 _FORMS_HINT = (
     "pass a checkpoint directory, a prefix (DIR/ckpt-3), its .index or .data-* file, "
-    "or a SavedModel directory"
+    "a SavedModel directory, or a Keras .weights.h5, .weights.json or .keras file"
 )
+_SHARD_RE = re.compile(r"^(?P<base>.+)_\d{5}\.weights\.h5$")
 
 
 @dataclass(frozen=True)
@@ -45,13 +48,19 @@ class Location:
         return self.uri is not None
 
     @property
+    def is_keras(self) -> bool:
+        """A Keras 3 file (``prefix`` is the file itself), not a TensorFlow prefix."""
+        return self.source in KERAS_SOURCES
+
+    @property
     def name(self) -> str:
         """The prefix as users and TensorFlow spell it."""
         return self.uri if self.uri is not None else str(self.prefix)
 
     @property
     def index_file(self) -> Path:
-        return Path(f"{self.prefix}.index")
+        """The file that lists the values: the ``.index``, or the Keras file itself."""
+        return self.prefix if self.is_keras else Path(f"{self.prefix}.index")
 
     @property
     def directory(self) -> Path:
@@ -141,6 +150,9 @@ def _nearby_hint(p: Path) -> str:
 
 def _from_file(p: Path) -> Location:
     name = p.name
+    keras = source_of(p) or _sniff_keras(p)
+    if keras is not None:
+        return _keras_file(p, keras)
     if name.endswith(".index"):
         return _at_prefix(p.with_name(name[: -len(".index")]))
     if m := _DATA_RE.match(name):
@@ -150,6 +162,63 @@ def _from_file(p: Path) -> Location:
     if name in ("saved_model.pb", "saved_model.pbtxt"):
         return _from_directory(p.parent)
     raise CheckpointError(f"{p}: not a checkpoint file", _FORMS_HINT)
+
+
+def _sniff_keras(p: Path) -> Source | None:
+    """An HDF5 file under another name: Keras 3's layout when its root has a ``vars`` group."""
+    try:
+        with open(p, "rb") as f:
+            if f.read(8) != HDF5_MAGIC:
+                return None
+    except OSError:
+        return None
+    import h5py
+
+    try:
+        with h5py.File(p, "r") as h5:
+            is_keras3 = "vars" in h5 and "model_weights" not in h5 and "layer_names" not in h5.attrs
+    except OSError:
+        return None
+    if not is_keras3:
+        raise CheckpointError(
+            f"{p}: a Keras 2 HDF5 file (layer_names / model_weights), which ckptctl does not "
+            "read yet",
+            "load it with Keras and save_weights('model.weights.h5') to read it here",
+        )
+    return "weights-h5"
+
+
+def _keras_file(p: Path, source: Source, **kwargs: object) -> Location:
+    shards: tuple[Path, ...] = ()
+    if source == "weights-json":
+        shards = tuple(s for s in shard_paths(p) if s.is_file())
+    return Location(prefix=p, source=source, data_files=shards, **kwargs)  # type: ignore[arg-type]
+
+
+def _keras_files_in(d: Path) -> list[Path]:
+    """Keras weight files and archives in ``d``, less the shards a ``.weights.json`` names."""
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return []
+    jsons = {n[: -len(".weights.json")] for n in names if n.endswith(".weights.json")}
+    found = []
+    for n in names:
+        if source_of(Path(n)) is None or not (d / n).is_file():
+            continue
+        m = _SHARD_RE.match(n)
+        if m is not None and m["base"] in jsons:
+            continue
+        found.append(d / n)
+    return found
+
+
+def _newest_keras(d: Path, files: list[Path]) -> Location:
+    ordered = sorted(files, key=lambda f: (f.stat().st_mtime_ns, f.name))
+    chosen = ordered[-1]
+    others = tuple(f.name for f in ordered[:-1])
+    note = f"Keras files in {d}: using the newest, {chosen.name}" if others else None
+    return _keras_file(chosen, source_of(chosen) or "weights-h5", others=others, note=note)
 
 
 def _at_prefix(prefix: Path, **kwargs: object) -> Location:
@@ -223,6 +292,9 @@ def _from_directory(d: Path) -> Location:
         return _replace(loc, others=others, note=note)
     if (d / "variables").is_dir() and Path(f"{d / 'variables' / 'variables'}.index").is_file():
         return _at_prefix(d / "variables" / "variables")
+    keras_files = _keras_files_in(d)
+    if keras_files:
+        return _newest_keras(d, keras_files)
     entries = sorted(os.listdir(d))
     if not entries:
         raise CheckpointError(f"{d}: empty directory, no checkpoint in it", _FORMS_HINT)

@@ -70,6 +70,8 @@ class KeyInfo:
     slot_of: str | None = None
     slot_name: str | None = None
     kind: Kind = "model"
+    layer_name: str | None = None
+    """The name Keras recorded for the layer (Keras files); None where a format has none."""
 
 
 @dataclass

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ckptctl.errors import CheckpointError
 from ckptctl.location import Location, locate
@@ -21,7 +21,7 @@ from ckptctl.objgraph import OBJECT_GRAPH_KEY, KeyInfo, ObjectGraph, parse_objec
 if TYPE_CHECKING:
     import numpy as np
 
-Format = Literal["object-graph", "name-based"]
+Format = Literal["object-graph", "name-based", "keras"]
 BackendName = Literal["auto", "tf", "native"]
 CHUNK_BYTES = 64 << 20
 SAVE_COUNTER_KEY = "save_counter/.ATTRIBUTES/VARIABLE_VALUE"
@@ -107,6 +107,9 @@ class Checkpoint:
 
     @property
     def format(self) -> Format:
+        declared = getattr(self._backend, "format", None)
+        if declared is not None:
+            return declared  # type: ignore[no-any-return]
         return "object-graph" if OBJECT_GRAPH_KEY in self._all_entries else "name-based"
 
     def read(self, key: str) -> np.ndarray:
@@ -123,8 +126,16 @@ class Checkpoint:
 
     @cached_property
     def key_infos(self) -> dict[str, KeyInfo]:
+        own = getattr(self._backend, "key_infos", None)
+        if own is not None:
+            return own()  # type: ignore[no-any-return]
         graph = self.object_graph
         return graph.key_infos() if graph is not None else {}
+
+    @property
+    def keras_info(self) -> Any:
+        """For a ``.keras`` archive: its ``KerasInfo`` (version, date, model class); else None."""
+        return getattr(self._backend, "info", None)
 
     def save_counter(self) -> int | None:
         if SAVE_COUNTER_KEY not in self._all_entries:
@@ -191,10 +202,24 @@ def open_checkpoint(
     return open_location(location, backend, verify=verify)
 
 
+def _keras_checkpoint(location: Location, backend: BackendName) -> Checkpoint:
+    from ckptctl.errors import UsageError
+    from ckptctl.formats.keras_h5 import KerasStore
+
+    if backend == "tf":
+        raise UsageError(
+            f"--backend tf: TensorFlow's reader does not read Keras files ({location.name})",
+            "ckptctl reads them with h5py: leave --backend at auto or native",
+        )
+    return Checkpoint(location, KerasStore(location.prefix, location.source), "native")  # type: ignore[arg-type]
+
+
 def open_location(
     location: Location, backend: BackendName = "auto", *, verify: bool = True
 ) -> Checkpoint:
     """Open the checkpoint at ``location`` with the backend asked for (see open_checkpoint)."""
+    if location.is_keras:
+        return _keras_checkpoint(location, backend)
     if backend == "tf" or (location.is_remote and backend == "auto"):
         return _tf_checkpoint(location)
     if location.is_remote:

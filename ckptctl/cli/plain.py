@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from ckptctl.inspection import InspectReport, VariableInfo
@@ -37,7 +38,32 @@ FORMAT_NAMES = {
     ("name-based", "checkpoint"): "TF1 name-based checkpoint",
     ("object-graph", "saved_model"): "SavedModel variables (object-based)",
     ("name-based", "saved_model"): "SavedModel variables (name-based, TF1)",
+    ("keras", "weights-h5"): "Keras 3 weights file (.weights.h5)",
+    ("keras", "weights-json"): "Keras 3 sharded weights (.weights.json)",
+    ("keras", "keras-archive"): "Keras 3 model archive (.keras)",
 }
+
+
+def second_column(report: InspectReport, wide: bool) -> tuple[str, Callable[[Any], str]] | None:
+    """The column after the path: Keras's layer names for a Keras file (whose keys are the
+    paths), TensorFlow's checkpoint keys on a wide terminal, else none."""
+    if report.format == "keras":
+        return "layer", lambda v: v.layer_name or ""
+    if wide and report.format == "object-graph":
+        return "checkpoint key", lambda v: v.key
+    return None
+
+
+def keras_line(report: InspectReport) -> str | None:
+    """What a .keras archive says of itself, on one line."""
+    parts = []
+    if report.class_name:
+        parts.append(f"model {report.class_name}")
+    if report.keras_version:
+        parts.append(f"saved by Keras {report.keras_version}")
+    if report.date_saved:
+        parts.append(f"on {report.date_saved}")
+    return ", ".join(parts) or None
 
 
 def plural(n: int, word: str) -> str:
@@ -66,6 +92,8 @@ def print_plain_inspect(report: InspectReport, out: TextIO | None = None) -> Non
     ]
     if report.save_counter is not None:
         header.append(("save_counter", str(report.save_counter)))
+    if keras_line(report):
+        header.append(("Keras", keras_line(report) or ""))
     if report.other_checkpoints:
         header.append(("Also here", ", ".join(report.other_checkpoints)))
     width = max(len(k) for k, _ in header)
@@ -84,8 +112,9 @@ def print_plain_inspect(report: InspectReport, out: TextIO | None = None) -> Non
 
 def _plain_table(report: InspectReport, out: TextIO, wide: bool) -> None:
     """The same columns as the Rich table, aligned by hand: thousands of rows in milliseconds."""
-    named = report.format == "object-graph"
-    with_key = wide and named
+    named = report.format in ("object-graph", "keras")
+    second = second_column(report, wide)
+    with_key = second is not None
     owners = {o.name: o for o in report.owners}
     groups: dict[str, list[VariableInfo]] = {}
     for v in report.variables:
@@ -114,7 +143,7 @@ def _plain_table(report: InspectReport, out: TextIO, wide: bool) -> None:
                 under.append(f"   {v.slot_name} of {v.slot_of}")
             cells = [
                 first,
-                *([v.key] if with_key else []),
+                *([second[1](v)] if second is not None else []),
                 v.dtype,
                 shape_str(v.shape),
                 f"{v.num_elements:,}",
@@ -123,7 +152,7 @@ def _plain_table(report: InspectReport, out: TextIO, wide: bool) -> None:
             rows.append((cells, under))
     headers = [
         "object path" if named else "key",
-        *(["checkpoint key"] if with_key else []),
+        *([second[0]] if second is not None else []),
         "dtype",
         "shape",
         "elements",

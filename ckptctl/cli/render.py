@@ -19,7 +19,9 @@ from ckptctl.cli.plain import (
     FORMAT_NAMES,
     KEY_COLUMN_MIN_WIDTH,
     human_bytes,
+    keras_line,
     plural,
+    second_column,
     shape_str,
 )
 from ckptctl.errors import CkptctlError
@@ -64,6 +66,8 @@ def render_inspect(report: InspectReport, console: Console) -> None:
     header.add_row("Contents", values)
     if report.save_counter is not None:
         header.add_row("save_counter", str(report.save_counter))
+    if keras_line(report):
+        header.add_row("Keras", escape(keras_line(report) or ""))
     if report.other_checkpoints:
         header.add_row("Also here", escape(", ".join(report.other_checkpoints)))
     console.print(header)
@@ -142,12 +146,13 @@ def _stats_table(report: InspectReport) -> Table:
 
 def _variables_table(report: InspectReport, wide: bool) -> Table:
     """One table, one section per owner (the root's children), so columns line up."""
-    named = report.format == "object-graph"
-    with_key = wide and named
+    named = report.format in ("object-graph", "keras")
+    second = second_column(report, wide)
+    with_key = second is not None
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("object path" if named else "key", overflow="fold", min_width=36)
-    if with_key:
-        table.add_column("checkpoint key", overflow="fold", style="dim")
+    if second is not None:
+        table.add_column(second[0], overflow="fold", style="dim")
     table.add_column("dtype", no_wrap=True)
     table.add_column("shape", no_wrap=True)
     table.add_column("elements", justify="right", no_wrap=True)
@@ -167,24 +172,26 @@ def _variables_table(report: InspectReport, wide: bool) -> Table:
             totals = [f"{o.params:,}", human_bytes(o.nbytes)]
             table.add_row(title, *([""] * (3 if with_key else 2)), *totals, style="bold")
         for v in variables:
-            table.add_row(*_variable_cells(v, headed, with_key, wide))
+            table.add_row(*_variable_cells(v, headed, second, wide))
         if headed:
             table.rows[-1].end_section = True
     return table
 
 
-def _variable_cells(v: VariableInfo, indent: bool, with_key: bool, wide: bool) -> list[Any]:
+def _variable_cells(
+    v: VariableInfo, indent: bool, second: tuple[str, Any] | None, wide: bool
+) -> list[Any]:
     named = v.path is not None
     first = Text(("  " if indent else "") + (v.path or v.key))
     if named and v.slot_of:
         first.append(f"\n   {v.slot_name} of {v.slot_of}", style="cyan")
     elif named and v.full_name and _is_slot_like(v):
         first.append(f"\n   {v.full_name}", style="cyan")
-    if named and not wide and v.path is not None and v.key != _standard_key(v.path):
+    if second is None and v.path is not None and v.key != _standard_key(v.path):
         first.append(f"\n   key: {v.key}", style="dim")
     cells: list[Any] = [first]
-    if with_key:
-        cells.append(v.key)
+    if second is not None:
+        cells.append(second[1](v))
     return [*cells, v.dtype, shape_str(v.shape), f"{v.num_elements:,}", human_bytes(v.nbytes)]
 
 

@@ -1,0 +1,436 @@
+"""Keras 3's saving layout, read with h5py alone: ``.weights.h5``, ``.weights.json`` with its
+shards, and the ``model.weights.h5`` inside a ``.keras`` archive (read in place, never
+extracted).
+
+Keras (``keras/src/saving/saving_lib.py``) walks the model's attributes and writes each
+layer's own variables, by position, as datasets ``<attribute path>/vars/<i>``; a group
+``vars`` records the layer's name in its attribute ``name``. Sequential and functional models
+store their layers under ``layers/<snake_case class name>[_k]`` (a counter per class, not the
+layer's name). The optimizer's variables are ``optimizer/vars/<i>``, by position: the iteration
+count, the learning rate, then its slots in the order of the model's trainable variables.
+
+Nothing in a file is ever deserialized or run: ``config.json`` is parsed as JSON for the
+model's class name only, and datasets stored outside the file (external or virtual) are
+refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+
+from ckptctl.errors import CheckpointError
+from ckptctl.objgraph import KeyInfo
+
+if TYPE_CHECKING:
+    import zipfile
+
+    import h5py
+    import numpy as np
+
+    from ckptctl.reader import Entry
+
+KerasSource = Literal["weights-h5", "weights-json", "keras-archive"]
+KERAS_SOURCES: tuple[KerasSource, ...] = ("weights-h5", "weights-json", "keras-archive")
+ARCHIVE_WEIGHTS = "model.weights.h5"
+_JSON_LIMIT = 64 << 20  # metadata.json, config.json and .weights.json are small documents
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def source_of(path: Path) -> KerasSource | None:
+    """The Keras file a name says ``path`` is, if any."""
+    name = path.name
+    if name.endswith(".weights.h5"):
+        return "weights-h5"
+    if name.endswith(".weights.json"):
+        return "weights-json"
+    if name.endswith(".keras"):
+        return "keras-archive"
+    return None
+
+
+def shard_paths(path: Path) -> list[Path]:
+    """The shard files a ``.weights.json`` names, beside it, in the order it names them."""
+    doc = _read_json(path, path.read_bytes, "a Keras .weights.json")
+    weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
+    if not isinstance(weight_map, dict):
+        raise CheckpointError(
+            f"{path}: not a Keras sharded weights file (no weight_map)",
+            "pass the .weights.json written by Keras's save_weights(max_shard_size=...)",
+        )
+    names: list[str] = []
+    for files in weight_map.values():
+        for f in files if isinstance(files, list) else [files]:
+            if isinstance(f, str) and f not in names:
+                names.append(f)
+    for n in names:
+        if Path(n).name != n or n in ("", ".", ".."):
+            raise CheckpointError(
+                f"{path}: names a shard outside its directory ({n!r})",
+                "a Keras .weights.json names its shards by file name only",
+            )
+    return [path.with_name(n) for n in names]
+
+
+@dataclass
+class KerasInfo:
+    """What a ``.keras`` archive says about itself (``metadata.json``, ``config.json``)."""
+
+    keras_version: str | None = None
+    date_saved: str | None = None
+    class_name: str | None = None
+    module: str | None = None
+    model_name: str | None = None
+
+
+@dataclass
+class _Dataset:
+    file: int  # index into the open files
+    name: str  # path inside that file
+
+
+@dataclass
+class KerasStore:
+    """An opened Keras weights file (or set of shards): the backend behind ``Checkpoint``."""
+
+    path: Path
+    source: KerasSource
+    info: KerasInfo = field(default_factory=KerasInfo)
+    name = "native"
+
+    def __post_init__(self) -> None:
+        self._files: list[h5py.File] = []
+        self._handles: list[BinaryIO] = []
+        self._datasets: dict[str, _Dataset] = {}
+        self._layer_names: dict[str, str] = {}
+        self._missing: list[CheckpointError] = []
+        self.shard_files: list[Path] = []
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------ opening
+
+    def _open(self) -> None:
+        import h5py
+
+        if self.source == "weights-h5":
+            self._add_file(self.path, h5py)
+        elif self.source == "weights-json":
+            for shard in self._shards():
+                if shard.is_file():
+                    self.shard_files.append(shard)
+                    self._add_file(shard, h5py)
+                else:
+                    self._missing.append(
+                        CheckpointError(
+                            f"{shard}: missing (a shard {self.path.name} names)",
+                            "copy every shard the .weights.json names beside it",
+                        )
+                    )
+        else:
+            self._open_archive(h5py)
+        self._index()
+
+    def _shards(self) -> list[Path]:
+        return shard_paths(self.path)
+
+    def _add_file(self, path: Path, h5py: Any, handle: BinaryIO | None = None) -> None:
+        try:
+            if handle is None:
+                with open(path, "rb") as f:
+                    magic = f.read(8)
+                if magic != HDF5_MAGIC:
+                    raise CheckpointError(
+                        f"{path}: not an HDF5 file (a Keras weights file is one)",
+                        "the file is damaged or is something else; save it again with "
+                        "model.save_weights(...)",
+                    )
+                h5 = h5py.File(path, "r")
+            else:
+                h5 = h5py.File(handle, "r")
+        except CheckpointError:
+            raise
+        except PermissionError as e:
+            raise CheckpointError(f"{path}: cannot be read (Permission denied)") from e
+        except OSError as e:
+            raise CheckpointError(
+                f"{path}: not a readable HDF5 file ({_first_line(e)})",
+                "the file is truncated or damaged; save it again with model.save_weights(...)",
+            ) from e
+        self._files.append(h5)
+
+    def _open_archive(self, h5py: Any) -> None:
+        import zipfile
+
+        try:
+            archive = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, OSError) as e:
+            raise CheckpointError(
+                f"{self.path}: not a .keras archive (not a zip file)",
+                "a .keras file is written by model.save('model.keras')",
+            ) from e
+        with archive:
+            members = set(archive.namelist())
+            self.info = _archive_info(self.path, archive, members)
+            if ARCHIVE_WEIGHTS not in members:
+                raise CheckpointError(
+                    f"{self.path}: holds no {ARCHIVE_WEIGHTS}",
+                    f"members: {', '.join(sorted(members)[:8]) or 'none'}",
+                )
+            member = archive.getinfo(ARCHIVE_WEIGHTS)
+        handle = _member_handle(self.path, member)
+        self._handles.append(handle)
+        self._add_file(self.path, h5py, handle)
+
+    def _index(self) -> None:
+        import h5py
+
+        for i, h5 in enumerate(self._files):
+            found: list[tuple[str, Any]] = []
+            try:
+                h5.visititems(lambda name, obj, out=found: out.append((name, obj)))
+            except (OSError, RuntimeError, KeyError) as e:
+                raise CheckpointError(
+                    f"{self._file_name(i)}: damaged HDF5 structure ({_first_line(e)})",
+                    "save the weights again",
+                ) from e
+            for name, obj in sorted(found, key=lambda item: _natural(item[0])):
+                if isinstance(obj, h5py.Dataset):
+                    if obj.external or obj.is_virtual:
+                        raise CheckpointError(
+                            f"{self._file_name(i)}: {name} keeps its data outside the file",
+                            "ckptctl reads only data stored inside a weights file",
+                        )
+                    self._datasets.setdefault(name, _Dataset(i, name))
+                elif name == "vars" or name.endswith("/vars"):
+                    layer = obj.attrs.get("name")
+                    if isinstance(layer, bytes):
+                        layer = layer.decode("utf-8", "replace")
+                    if isinstance(layer, str):
+                        self._layer_names.setdefault(name[: -len("vars")].rstrip("/"), layer)
+
+    def _file_name(self, i: int) -> str:
+        if self.source == "weights-json" and i < len(self.shard_files):
+            return str(self.shard_files[i])
+        if self.source == "keras-archive":
+            return f"{self.path}:{ARCHIVE_WEIGHTS}"
+        return str(self.path)
+
+    # ------------------------------------------------------------ the backend
+
+    @property
+    def num_shards(self) -> int:
+        return len(self.shard_files) + len(self._missing) if self.source == "weights-json" else 1
+
+    def file_problems(self) -> list[CheckpointError]:
+        return list(self._missing)
+
+    @property
+    def format(self) -> str:
+        return "keras"
+
+    def entries(self) -> list[Entry]:
+        from ckptctl.reader import Entry
+
+        out = []
+        for key, ds in self._datasets.items():
+            d = self._files[ds.file][ds.name]
+            out.append(Entry(key, _dtype_name(d.dtype), tuple(int(n) for n in d.shape), d.nbytes))
+        return out
+
+    def _dataset(self, key: str) -> Any:
+        ds = self._datasets.get(key)
+        if ds is None:
+            raise CheckpointError(f"{self.path}: no value {key!r}")
+        return self._files[ds.file][ds.name]
+
+    def read(self, key: str) -> np.ndarray:
+        import numpy as np
+
+        d = self._dataset(key)
+        try:
+            value = d[()]
+        except (OSError, ValueError, RuntimeError) as e:
+            raise self._read_error(key, e) from e
+        return np.asarray(value)
+
+    def read_chunks(self, key: str, max_bytes: int) -> Iterator[np.ndarray]:
+        """Consecutive flat chunks of at most ``max_bytes``: rows at a time, never the whole
+        value at once unless one row is bigger than the bound."""
+        import numpy as np
+
+        d = self._dataset(key)
+        if d.shape == () or d.size == 0:
+            yield np.asarray(self.read(key)).reshape(-1)
+            return
+        row = max(1, d.nbytes // max(1, d.shape[0]))
+        step = max(1, max_bytes // row)
+        for start in range(0, d.shape[0], step):
+            try:
+                part = d[start : start + step]
+            except (OSError, ValueError, RuntimeError) as e:
+                raise self._read_error(key, e) from e
+            yield np.asarray(part).reshape(-1)
+
+    def _read_error(self, key: str, e: BaseException) -> CheckpointError:
+        ds = self._datasets[key]
+        return CheckpointError(
+            f"{self._file_name(ds.file)}: cannot read {key} ({_first_line(e)})",
+            "the file is truncated or damaged; save the weights again",
+        )
+
+    def key_infos(self) -> dict[str, KeyInfo]:
+        infos = {}
+        for n, key in enumerate(self._datasets):
+            group = key.rsplit("/vars/", 1)[0] if "/vars/" in key else ""
+            parts = group.split("/") if group else []
+            if parts[:1] == ["optimizer"]:
+                owner, kind = "optimizer", "optimizer"
+            elif parts[:1] == ["layers"] and len(parts) > 1:
+                owner, kind = f"layers.{parts[1]}", "model"
+            elif parts:
+                owner, kind = parts[0], "model"
+            else:
+                owner, kind = "(root)", "model"
+            infos[key] = KeyInfo(
+                key=key,
+                path=key.replace("/", "."),
+                owner=owner,
+                full_name=None,
+                node_id=n,
+                kind=kind,  # type: ignore[arg-type]
+                layer_name=self._layer_names.get(group),
+            )
+        return infos
+
+    def layer_names(self) -> dict[str, str]:
+        """Group path -> the layer name Keras recorded for it."""
+        return dict(self._layer_names)
+
+    def close(self) -> None:
+        for h5 in self._files:
+            with contextlib.suppress(Exception):
+                h5.close()
+        for handle in self._handles:
+            handle.close()
+        self._files, self._handles = [], []
+
+
+def _natural(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key: ``vars/2`` before ``vars/10``."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in name.split("/"))
+
+
+def _dtype_name(dtype: Any) -> str:
+    name = str(dtype)
+    if dtype.kind in "SO" or name.startswith("|S"):
+        return "string"
+    return name
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return (text[0] if text else type(e).__name__)[:200]
+
+
+def _read_json(path: Path, read: Any, what: str) -> Any:
+    try:
+        data = read()
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot be read ({e.strerror or e})") from e
+    if len(data) > _JSON_LIMIT:
+        raise CheckpointError(f"{path}: too large for {what} ({len(data):,} bytes)")
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}: not {what} (invalid JSON: {_first_line(e)})") from e
+
+
+def _archive_info(path: Path, archive: zipfile.ZipFile, members: set[str]) -> KerasInfo:
+    info = KerasInfo()
+    for member in ("metadata.json", "config.json"):
+        if member not in members:
+            continue
+        zi = archive.getinfo(member)
+        if zi.file_size > _JSON_LIMIT:
+            continue
+        doc = _read_json(path, lambda m=member: archive.read(m), f"a .keras {member}")
+        if not isinstance(doc, dict):
+            continue
+        if member == "metadata.json":
+            info.keras_version = _text(doc.get("keras_version"))
+            info.date_saved = _text(doc.get("date_saved"))
+        else:
+            info.class_name = _text(doc.get("class_name"))
+            info.module = _text(doc.get("module"))
+            config = doc.get("config")
+            if isinstance(config, dict):
+                info.model_name = _text(config.get("name"))
+    return info
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+class _Window:
+    """A read-only file object over one stored (uncompressed) member of a zip archive."""
+
+    def __init__(self, path: Path, start: int, size: int) -> None:
+        self._f = open(path, "rb")  # noqa: SIM115 (closed by close())
+        self._start, self._size, self._pos = start, size, 0
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0 or self._pos + n > self._size:
+            n = self._size - self._pos
+        self._f.seek(self._start + self._pos)
+        data = self._f.read(max(0, n))
+        self._pos += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(memoryview(buffer)))
+        memoryview(buffer)[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def _member_handle(path: Path, member: zipfile.ZipInfo) -> BinaryIO:
+    """A file object over ``member``, read in place: a window onto the archive when the member
+    is stored (Keras stores, never compresses), else zipfile's own seekable stream."""
+    import zipfile
+
+    if member.compress_type == zipfile.ZIP_STORED:
+        with open(path, "rb") as f:
+            f.seek(member.header_offset)
+            header = f.read(30)
+        if len(header) == 30 and header[:4] == b"PK\x03\x04":
+            name_len = int.from_bytes(header[26:28], "little")
+            extra_len = int.from_bytes(header[28:30], "little")
+            start = member.header_offset + 30 + name_len + extra_len
+            return _Window(path, start, member.file_size)  # type: ignore[return-value]
+    archive = zipfile.ZipFile(path)
+    return archive.open(member)  # type: ignore[return-value]
