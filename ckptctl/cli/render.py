@@ -281,6 +281,7 @@ def render_restore(report: RestoreReport, console: Console, partial_hint: bool =
                 rows,
             )
         )
+        _print_reasons(console, [u.reason for u in report.unused])
     if report.missing:
         rows = [
             [_accepted(m.path, m.accepted), shape_str(m.shape), m.dtype, m.suggestion or ""]
@@ -297,15 +298,7 @@ def render_restore(report: RestoreReport, console: Console, partial_hint: bool =
         for m in report.missing:
             if m.reason:
                 reasons[m.reason] = reasons.get(m.reason, 0) + 1
-        for note, n in reasons.items():
-            who = (
-                "It is"
-                if n == len(report.missing) == 1
-                else ("They are" if n == len(report.missing) else f"{n} of them are")
-            )
-            console.print(Text(f"{who} {note}.", style="dim"))
-        if reasons:
-            console.print()
+        _print_reasons(console, [m.reason for m in report.missing])
     if report.not_checkpointed:
         rows = [[n.path, shape_str(n.shape), n.dtype] for n in report.not_checkpointed]
         why = sorted({n.reason for n in report.not_checkpointed})
@@ -338,7 +331,31 @@ def render_restore(report: RestoreReport, console: Console, partial_hint: bool =
                 if reason:
                     table.add_row(Text(f"  {reason}", style="dim"), "", "")
         console.print(table)
+    if report.drifted:
+        rows = [[d.group, d.saved, d.model] for d in report.drifted]
+        console.print(
+            _problem_table(
+                "Layer-name drift: saved from one layer, would load into another",
+                ["group in the file", "saved from", "would load into"],
+                rows,
+            )
+        )
     _render_checks(report, console, partial_hint)
+
+
+def _print_reasons(console: Console, reasons: list[str | None]) -> None:
+    """Why entries of the table above are there, once per reason."""
+    counts: dict[str, int] = {}
+    for r in reasons:
+        if r:
+            counts[r] = counts.get(r, 0) + 1
+    for note, n in counts.items():
+        who = "All of them" if n == len(reasons) and n > 1 else f"{n} of them"
+        if n == 1 and len(reasons) == 1:
+            who = "It"
+        console.print(Text(f"{who}: {note}.", style="dim"))
+    if counts:
+        console.print()
 
 
 def _problem_table(title: str, headers: list[str], rows: list[list[str]]) -> Table:
@@ -382,7 +399,11 @@ def _render_checks(report: RestoreReport, console: Console, partial_hint: bool) 
             f"all fits, apart from {plural(accepted, 'accepted leftover')}",
         )
     else:
-        counts = [f"{counted[w]} {w}" for w in ("unused", "missing", "mismatched") if counted[w]]
+        counts = [
+            f"{counted[w]} {w}"
+            for w in ("unused", "missing", "mismatched", "drifted")
+            if counted[w]
+        ]
         if accepted:
             counts.append(f"{accepted} accepted")
         lines.add_row(_mark(False), "structure", ", ".join(counts))
@@ -426,7 +447,7 @@ def _render_checks(report: RestoreReport, console: Console, partial_hint: bool) 
                 style="bold red",
             )
         )
-        if partial_hint:
+        if partial_hint and report.format != "keras":
             console.print(
                 "--partial restores what fits; --allow-unused and --allow-missing "
                 "accept leftovers you intend."

@@ -339,7 +339,15 @@ def match_graph(
     suggest(unused, missing)
     _suggest_not_requested(ckpt, missing, not_requested)
     assign = bool(rule_of) or (optimizer is not None and not optimizer.at_root)
-    return Plan(pairs, unused, missing, mismatched, not_requested, not_checkpointed, assign)
+    return Plan(
+        pairs,
+        unused,
+        missing,
+        mismatched,
+        not_requested,
+        not_checkpointed,
+        assign_by_ckptctl=assign,
+    )
 
 
 def _not_checkpointed(path: str, var: Any) -> NotCheckpointed:

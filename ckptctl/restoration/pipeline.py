@@ -12,8 +12,11 @@ The order matters (see docs/TF_NOTES.md):
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,13 @@ from ckptctl.restoration.graph_match import (
     match_graph,
 )
 from ckptctl.restoration.inputs import build_model, call_model, input_specs, make_batches
+from ckptctl.restoration.keras_match import (
+    attach_optimizer,
+    check_keras_values,
+    load_into,
+    match_keras,
+    save_live,
+)
 from ckptctl.restoration.live import make_optimizer, variables_of
 from ckptctl.restoration.name_match import match_by_name
 from ckptctl.restoration.options import RestoreOptions, make_options
@@ -103,7 +113,7 @@ def restore_into(
         if len({x.dtype for x in first}) == 1:
             input_dtype = first[0].dtype.name
 
-    with open_checkpoint(checkpoint) as ckpt:
+    with open_checkpoint(checkpoint) as ckpt, _scratch() as scratch:
         problems = ckpt.file_problems()
         if problems:
             raise problems[0]  # a missing or short data shard: nothing can be restored
@@ -132,6 +142,16 @@ def restore_into(
 
         def prepare(m: Any, chosen: str) -> _Instance:
             opt = make_optimizer(opts.optimizer, m) if opts.optimizer is not None else None
+            if ckpt.format == "keras":
+                if opt is not None:
+                    attach_optimizer(m, opt)
+                live = save_live(m, scratch / f"live-{id(m)}.weights.h5", label)
+                try:
+                    plan = match_keras(ckpt, live, opt is not None, path_map)
+                finally:
+                    live.store.close()
+                accept(plan, allow_unused, allow_missing)
+                return _Instance(m, opt, None, plan)
             if not named:
                 plan = match_by_name(ckpt, m, path_map)
                 accept(plan, allow_unused, allow_missing)
@@ -189,6 +209,7 @@ def restore_into(
                 if p.rule is not None
             ],
             suggested_maps=suggest_maps(a.plan.unused),
+            drifted=a.plan.drifted,
         )
         if a.plan.problems and not opts.partial:
             report.stopped = "skipped: nothing was assigned"
@@ -197,7 +218,11 @@ def restore_into(
         _verify_readable(ckpt, a.plan.pairs)
         _restore_instance(ckpt, a, opts.partial)
         report.restored = len(a.plan.pairs)
-        report.values = check_values(ckpt, a.plan.pairs)
+        if ckpt.format == "keras":
+            restored = scratch / "restored.weights.h5"
+            report.values = check_keras_values(ckpt, a.model, a.plan.pairs, restored)
+        else:
+            report.values = check_values(ckpt, a.plan.pairs)
 
         # Accepted missing variables are not restored: initialise both instances alike so
         # that they do not make the outputs differ (restored values were checked above).
@@ -264,8 +289,27 @@ def _assign(ckpt: Checkpoint, pairs: list[Pair]) -> None:
         p.var.assign(value)
 
 
+@contextlib.contextmanager
+def _scratch() -> Iterator[Path]:
+    """A private temporary directory (never near the checkpoint), removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="ckptctl-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _restore_instance(ckpt: Checkpoint, inst: _Instance, partial: bool) -> None:
     plan = inst.plan
+    if ckpt.format == "keras":
+        if plan.leftovers:
+            raise UsageError(
+                f"{ckpt.prefix}: --partial and accepted leftovers are not supported for Keras "
+                "files: Keras's load_weights loads all of a file or fails part-way",
+                "restore without them, or migrate the file to a checkpoint first",
+            )
+        load_into(inst.model, ckpt, "")
+        return
     if partial or inst.root is None or plan.leftovers or plan.assign_by_ckptctl:
         # TensorFlow's restore can apply no mapping and fails part-way on a mismatch.
         _assign(ckpt, plan.pairs)

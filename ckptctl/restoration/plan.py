@@ -16,6 +16,7 @@ from ckptctl.mapping import KERAS2
 from ckptctl.reader import Entry
 from ckptctl.restoration.live import var_dtype, var_shape
 from ckptctl.restoration.report import (
+    LayerDrift,
     MismatchedEntry,
     MissingEntry,
     NotCheckpointed,
@@ -42,6 +43,7 @@ class Plan:
     mismatched: list[MismatchedEntry]
     not_requested: list[str]
     not_checkpointed: list[NotCheckpointed] = field(default_factory=list)
+    drifted: list[LayerDrift] = field(default_factory=list)
     assign_by_ckptctl: bool = False
     """TensorFlow's restore cannot place these pairs (``--map`` rules, or an optimizer the
     checkpoint holds only under the model): ckptctl assigns them itself."""
@@ -52,11 +54,12 @@ class Plan:
             any(not u.accepted for u in self.unused)
             or any(not m.accepted for m in self.missing)
             or self.mismatched
+            or self.drifted
         )
 
     @property
     def leftovers(self) -> bool:
-        return bool(self.unused or self.missing or self.mismatched)
+        return bool(self.unused or self.missing or self.mismatched or self.drifted)
 
 
 def mismatch(entry: Entry, path: str, var: Any, reason: str | None = None) -> MismatchedEntry:

@@ -19,6 +19,7 @@ class UnusedEntry:
     suggestion: str | None = None
     accepted: bool = False
     kind: str = "model"
+    reason: str | None = None
 
 
 @dataclass
@@ -40,6 +41,15 @@ class NotCheckpointed:
     shape: list[int]
     dtype: str
     reason: str = RNG_STATE
+
+
+@dataclass
+class LayerDrift:
+    """A Keras file's layer group saved from one layer and about to load into another."""
+
+    group: str
+    saved: str
+    model: str
 
 
 @dataclass
@@ -115,6 +125,7 @@ class RestoreReport:
     maps: list[str] = field(default_factory=list)
     mapped: list[MappedEntry] = field(default_factory=list)
     suggested_maps: list[str] = field(default_factory=list)
+    drifted: list[LayerDrift] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,6 +136,7 @@ class RestoreReport:
             any(not u.accepted for u in self.unused)
             or any(not m.accepted for m in self.missing)
             or self.mismatched
+            or self.drifted
         )
 
     def counts(self) -> dict[str, int]:
@@ -133,6 +145,7 @@ class RestoreReport:
             "unused": sum(not u.accepted for u in self.unused),
             "missing": sum(not m.accepted for m in self.missing),
             "mismatched": len(self.mismatched),
+            "drifted": len(self.drifted),
             "accepted": sum(u.accepted for u in self.unused)
             + sum(m.accepted for m in self.missing),
         }

@@ -1,0 +1,229 @@
+"""Matching a Keras 3 weights file (``.weights.h5``, ``.weights.json``, ``.keras``) against
+the live model, predicting what Keras's own ``load_weights`` would do.
+
+Keras walks the model's attributes and reads each layer's variables by position from
+``<path>/vars/<i>``. Rather than reimplement that walk, the live model is saved by Keras's own
+writer into a temporary file outside the checkpoint's directory: its datasets are exactly the
+paths, shapes and dtypes ``load_weights`` will ask the source file for. The two files are then
+compared: datasets only in the source are unused, only in the live file missing, on both with
+another shape or dtype mismatched. The proof after loading saves the live model once more and
+compares every dataset with the source bit for bit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ckptctl.errors import CheckpointError, ModelError, UsageError
+from ckptctl.formats.keras_h5 import KerasStore
+from ckptctl.loader import one_line, user_traceback
+from ckptctl.reader import Checkpoint, Entry
+from ckptctl.restoration.plan import Pair, Plan, suggest
+from ckptctl.restoration.report import (
+    LayerDrift,
+    MismatchedEntry,
+    MissingEntry,
+    UnusedEntry,
+    ValueCheck,
+)
+
+_COUNTER_RE = re.compile(r"_\d+$")
+
+
+@dataclass
+class KerasLive:
+    """The live model as Keras would save it."""
+
+    store: KerasStore
+    entries: dict[str, Entry]
+
+
+def attach_optimizer(model: Any, optimizer: Any) -> None:
+    """Give the model the optimizer, as ``compile()`` would, so Keras saves and loads it."""
+    try:
+        model.optimizer = optimizer
+    except Exception as e:
+        raise ModelError(f"the model does not accept an optimizer ({one_line(e)})") from e
+
+
+def save_live(model: Any, path: Path, label: str) -> KerasLive:
+    """Save ``model`` with Keras's own ``save_weights`` to ``path`` and open it."""
+    try:
+        model.save_weights(str(path))
+    except Exception as e:
+        raise ModelError(
+            f"{label}: Keras could not save the model's weights ({one_line(e)})",
+            "the traceback above shows where",
+            user_traceback=user_traceback(e),
+        ) from e
+    store = KerasStore(path, "weights-h5")
+    return KerasLive(store, {e.key: e for e in store.entries()})
+
+
+def match_keras(
+    ckpt: Checkpoint, live: KerasLive, with_optimizer: bool, path_map: Any = None
+) -> Plan:
+    """The plan Keras's ``load_weights`` would carry out, found without loading anything."""
+    if path_map:
+        raise UsageError(
+            f"--map with a Keras weights file ({ckpt.prefix}) is not supported",
+            "Keras loads by attribute path: rename the attribute back, or migrate through a "
+            "TensorFlow checkpoint",
+        )
+    infos = ckpt.key_infos
+    source = {e.key: e for e in ckpt.entries}
+    pairs: list[Pair] = []
+    unused: list[UnusedEntry] = []
+    mismatched: list[MismatchedEntry] = []
+    not_requested: list[str] = []
+    for key, entry in source.items():
+        kind = infos[key].kind if key in infos else "model"
+        if kind == "optimizer" and not with_optimizer:
+            not_requested.append(key)
+            continue
+        path = _dotted(key)
+        other = live.entries.get(key)
+        if other is None:
+            unused.append(UnusedEntry(key, path, list(entry.shape), entry.dtype, kind=kind))
+        elif (other.shape, other.dtype) != (entry.shape, entry.dtype):
+            mismatched.append(
+                MismatchedEntry(
+                    key=key,
+                    path=path,
+                    checkpoint_shape=list(entry.shape),
+                    model_shape=list(other.shape),
+                    checkpoint_dtype=entry.dtype,
+                    model_dtype=other.dtype,
+                    reason=_slot_reason(key, kind),
+                )
+            )
+        else:
+            pairs.append(Pair(entry, path, None))
+    missing = [
+        MissingEntry(
+            _dotted(key),
+            list(e.shape),
+            e.dtype,
+            kind="optimizer" if key.startswith("optimizer/") else "model",
+            reason=_missing_reason(key, source),
+        )
+        for key, e in live.entries.items()
+        if key not in source
+    ]
+    _optimizer_count(ckpt, source, live, with_optimizer, unused, missing)
+    suggest(unused, missing)
+    drifted = layer_drift(infos, live.store.layer_names(), set(source))
+    return Plan(
+        pairs, unused, missing, mismatched, not_requested, drifted=drifted, assign_by_ckptctl=True
+    )
+
+
+def _dotted(key: str) -> str:
+    return key.replace("/", ".")
+
+
+def _slot_reason(key: str, kind: str) -> str | None:
+    if kind != "optimizer":
+        return None
+    return (
+        "optimizer variables load by position: the live optimizer's variable at this "
+        "position has another shape (the model's trainable variables changed order or shape)"
+    )
+
+
+def _missing_reason(key: str, source: dict[str, Entry]) -> str | None:
+    if key.startswith("optimizer/"):
+        return None
+    group = key.rsplit("/vars/", 1)[0] + "/vars/"
+    if not any(k.startswith(group) for k in source):
+        return None
+    return "the file has fewer variables for this layer than the model"
+
+
+def _optimizer_count(
+    ckpt: Checkpoint,
+    source: dict[str, Entry],
+    live: KerasLive,
+    with_optimizer: bool,
+    unused: list[UnusedEntry],
+    missing: list[MissingEntry],
+) -> None:
+    """Keras skips an optimizer whose variable count differs, with only a warning, and keeps
+    fresh state (Adam restarts from zero moments): a failure here, already listed as unused
+    or missing values; this says why on each of them."""
+    if not with_optimizer:
+        return
+    saved = sum(k.startswith("optimizer/") for k in source)
+    built = sum(k.startswith("optimizer/") for k in live.entries)
+    if saved == built:
+        return
+    why = (
+        f"the file's optimizer has {saved} variables, the model's {built}: Keras would skip "
+        "loading the optimizer with only a warning, and train on from fresh state"
+    )
+    entries: list[UnusedEntry | MissingEntry] = [*missing, *unused]
+    for entry in entries:
+        if entry.kind == "optimizer":
+            entry.reason = why
+
+
+def layer_drift(
+    infos: dict[str, Any], live_names: dict[str, str], source_keys: set[str]
+) -> list[LayerDrift]:
+    """Sequential and functional layers are stored by a class-name counter (``layers/dense_1``),
+    so two same-shaped layers swapped in the code load into each other without an error. The
+    file records each layer's name: a name given by the user that changed is drift."""
+    saved_names: dict[str, str] = {}
+    for key in source_keys:
+        info = infos.get(key)
+        if info is not None and info.layer_name and "/vars/" in key:
+            saved_names.setdefault(key.rsplit("/vars/", 1)[0], info.layer_name)
+    out = []
+    for group, saved in sorted(saved_names.items()):
+        if not group.startswith("layers/"):
+            continue  # a subclassed model's layers load by attribute name, whatever their names
+        live = live_names.get(group)
+        if live is None or live == saved:
+            continue
+        base = _COUNTER_RE.sub("", group.rsplit("/", 1)[-1])
+        if _is_auto_name(saved, base) or _is_auto_name(live, base):
+            continue  # Keras numbered it; nothing the user named moved
+        out.append(LayerDrift(group, saved, live))
+    return out
+
+
+def _is_auto_name(name: str, base: str) -> bool:
+    return name == base or re.fullmatch(rf"{re.escape(base)}_\d+", name) is not None
+
+
+def load_into(model: Any, ckpt: Checkpoint, label: str) -> None:
+    """Keras's own ``load_weights``, once the plan says it will do what it should."""
+    try:
+        model.load_weights(str(ckpt.location.prefix))
+    except Exception as e:
+        raise CheckpointError(
+            f"{ckpt.prefix}: Keras's load_weights failed after matching: {one_line(e)}",
+            "run again with --debug for the traceback, and report it",
+        ) from e
+
+
+def check_keras_values(ckpt: Checkpoint, model: Any, pairs: list[Pair], path: Path) -> ValueCheck:
+    """Save the restored model again and compare each paired value with the source file."""
+    live = save_live(model, path, "the restored model")
+    try:
+        check = ValueCheck()
+        for p in pairs:
+            stored = ckpt.read(p.entry.key)
+            got = np.asarray(live.store.read(p.entry.key))
+            check.checked += 1
+            same = stored.shape == got.shape and stored.dtype == got.dtype
+            if not same or stored.tobytes() != got.tobytes():
+                check.differing.append(p.path)
+        return check
+    finally:
+        live.store.close()
