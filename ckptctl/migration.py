@@ -28,7 +28,7 @@ import numpy as np
 
 from ckptctl import _tf
 from ckptctl.errors import CheckpointError, UsageError
-from ckptctl.loader import construct, parse_spec, resolve_factory
+from ckptctl.loader import construct, one_line, parse_spec, resolve_factory
 from ckptctl.location import locate
 from ckptctl.mapping import parse_maps
 from ckptctl.objgraph import ROOT, SAVE_COUNTER, ObjectGraph
@@ -45,6 +45,7 @@ from ckptctl.restoration import (
     restore_into,
 )
 from ckptctl.restoration.checks import flatten_outputs
+from ckptctl.restoration.keras_match import attach_optimizer
 from ckptctl.restoration.live import is_rng_state, is_variable
 
 PREFIX_NAME = "ckpt-1"
@@ -79,6 +80,11 @@ class MigrateReport:
         return asdict(self)
 
 
+def is_weights_file(destination: Path) -> bool:
+    """``-o X.weights.h5`` asks for a Keras weights file; anything else for a directory."""
+    return destination.name.endswith(".weights.h5")
+
+
 def check_destination(source_dir: Path, destination: Path, force: bool) -> None:
     """Refuse (exit 2) to write into the source, or over an existing destination."""
     src = source_dir.resolve()
@@ -94,10 +100,52 @@ def check_destination(source_dir: Path, destination: Path, force: bool) -> None:
             f"-o {destination}: already exists",
             "choose a new directory, or pass --force to replace it",
         )
-    if dst.exists() and not dst.is_dir():
+    if is_weights_file(dst):
+        if dst.is_dir():
+            raise UsageError(f"-o {destination}: exists and is a directory")
+    elif dst.exists() and not dst.is_dir():
         raise UsageError(f"-o {destination}: exists and is not a directory")
-    if not dst.parent.is_dir():
-        raise UsageError(f"-o {destination}: the parent directory {dst.parent} does not exist")
+    ancestor = next((p for p in dst.parents if p.exists()), None)
+    if ancestor is not None and not ancestor.is_dir():
+        raise UsageError(f"-o {destination}: {ancestor} is not a directory")
+
+
+@contextlib.contextmanager
+def _parents(destination: Path) -> Iterator[None]:
+    """Create the destination's missing parent directories; remove them again on failure."""
+    created = [p for p in reversed(destination.resolve().parents) if not p.exists()]
+    try:
+        for p in created:
+            p.mkdir()
+    except OSError as e:
+        raise UsageError(f"-o {destination}: cannot create {p} ({e.strerror})") from e
+    try:
+        yield
+    except BaseException:
+        for p in reversed(created):
+            with contextlib.suppress(OSError):
+                p.rmdir()
+        raise
+
+
+@contextlib.contextmanager
+def _staged_file(destination: Path, force: bool) -> Iterator[Path]:
+    """A temporary ``.weights.h5`` beside ``destination``, renamed into place on success only."""
+    parent = destination.resolve().parent
+    fd, name = tempfile.mkstemp(
+        prefix=f".{destination.name}.ckptctl-", suffix=".weights.h5", dir=parent
+    )
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o666 & ~umask)
+        os.replace(tmp, destination)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 @contextlib.contextmanager
@@ -155,8 +203,16 @@ def migrate(
     elif dst.exists() and not force:
         raise UsageError(f"-o {dst}: already exists", "choose a new directory, or pass --force")
     if model is None:
-        return _rename_only(source, dst, opts.maps, force)
+        with _parents(dst):
+            return _rename_only(source, dst, opts.maps, force)
     extras = _root_extras(source, opts, drop)
+    if is_weights_file(dst) and extras.carried:
+        names = ", ".join(sorted(extras.carried))
+        raise UsageError(
+            f"-o {dst}: a Keras weights file holds the model and optimizer only, not {names}",
+            f"pass --drop {sorted(extras.carried)[0]} to leave it out, or migrate to a "
+            "checkpoint directory",
+        )
     report, live_model, live_optimizer = restore_into(source, model, opts)
     out = MigrateReport(
         ok=False,
@@ -172,6 +228,61 @@ def migrate(
     if not report.ok or live_model is None:
         out.detail = "the restore did not verify: nothing was written"
         return out
+    with _parents(dst):
+        if is_weights_file(dst):
+            _write_weights_file(dst, force, live_model, live_optimizer, model, opts, report)
+            out.written = str(dst)
+        else:
+            out.written = _write_checkpoint(
+                dst, force, live_model, live_optimizer, extras, model, opts, report
+            )
+    out.ok = out.verified = True
+    out.key = "model" if report.key == ROOT else report.key
+    out.values = report.restored + len(extras.carried)
+    return out
+
+
+def _write_weights_file(
+    dst: Path,
+    force: bool,
+    live_model: Any,
+    live_optimizer: Any,
+    model: str | Callable[..., Any],
+    opts: RestoreOptions,
+    report: RestoreReport,
+) -> None:
+    """Keras's own ``save_weights``, proven by a fresh model's plain ``load_weights``."""
+    if live_optimizer is not None:
+        attach_optimizer(live_model, live_optimizer)
+    with _staged_file(dst, force) as tmp:
+        live_model.save_weights(str(tmp))
+        fresh, batches = _fresh_model(model, opts, report)
+        sources: dict[str, Any] = {"model": live_model}
+        fresh_side: dict[str, Any] = {"model": fresh}
+        if live_optimizer is not None and opts.optimizer is not None:
+            fresh_side["optimizer"] = make_optimizer(opts.optimizer, fresh)
+            sources["optimizer"] = live_optimizer
+            attach_optimizer(fresh, fresh_side["optimizer"])
+        try:
+            fresh.load_weights(str(tmp))
+        except Exception as e:
+            raise CheckpointError(
+                f"{dst}: a fresh model does not load the migrated weights ({one_line(e)})",
+                "nothing was written; run again with --debug and report it",
+            ) from e
+        _compare_restored(dst, sources, fresh_side, batches)
+
+
+def _write_checkpoint(
+    dst: Path,
+    force: bool,
+    live_model: Any,
+    live_optimizer: Any,
+    extras: _Extras,
+    model: str | Callable[..., Any],
+    opts: RestoreOptions,
+    report: RestoreReport,
+) -> str:
     tf = _tf.tensorflow()
     key = "model" if report.key == ROOT else report.key
     optimizer_name = (
@@ -196,11 +307,7 @@ def migrate(
             opts,
             report,
         )
-    out.ok = out.verified = True
-    out.key = key
-    out.written = str(dst / PREFIX_NAME)
-    out.values = report.restored + len(carried)
-    return out
+    return str(dst / PREFIX_NAME)
 
 
 @dataclass
@@ -274,18 +381,7 @@ def _verify_written(
     """A fresh model and optimizer restore the written checkpoint with ``assert_consumed()``
     and hold exactly the migrated values; their outputs equal the migrated model's."""
     tf = _tf.tensorflow()
-    if isinstance(model, str):
-        spec = parse_spec(model)
-        fresh = construct(str(spec), resolve_factory(spec), opts.model_args)
-    else:
-        fresh = construct(report.model, model, opts.model_args)
-    dtypes = report.input_dtypes or [report.input_dtype] * len(report.input_shapes)
-    specs = [
-        InputSpec(tuple(shape), dtype)
-        for shape, dtype in zip(report.input_shapes, dtypes, strict=True)
-    ]
-    batches = make_batches(specs, opts.seed + 7, 2, opts.input_range)
-    build_model(fresh, report.model, batches[0])
+    fresh, batches = _fresh_model(model, opts, report)
     children: dict[str, Any] = {key: fresh}
     if optimizer_name is not None and opts.optimizer is not None:
         children[optimizer_name] = make_optimizer(opts.optimizer, fresh)
@@ -299,8 +395,40 @@ def _verify_written(
             f"{prefix}: the migrated checkpoint does not restore completely ({e})",
             "nothing was written; run again with --debug and report it",
         ) from e
-    for name, written in source_children.items():
-        a_vars, b_vars = _variables(written), _variables(children[name])
+    _compare_restored(prefix, source_children, children, batches, key)
+
+
+def _fresh_model(
+    model: str | Callable[..., Any], opts: RestoreOptions, report: RestoreReport
+) -> tuple[Any, list[list[np.ndarray]]]:
+    """A new, built instance of the model, and the batches its outputs are compared on."""
+    if isinstance(model, str):
+        spec = parse_spec(model)
+        fresh = construct(str(spec), resolve_factory(spec), opts.model_args)
+    else:
+        fresh = construct(report.model, model, opts.model_args)
+    dtypes = report.input_dtypes or [report.input_dtype] * len(report.input_shapes)
+    specs = [
+        InputSpec(tuple(shape), dtype)
+        for shape, dtype in zip(report.input_shapes, dtypes, strict=True)
+    ]
+    batches = make_batches(specs, opts.seed + 7, 2, opts.input_range)
+    build_model(fresh, report.model, batches[0])
+    return fresh, batches
+
+
+def _compare_restored(
+    written: Path,
+    source_children: dict[str, Any],
+    children: dict[str, Any],
+    batches: list[list[np.ndarray]],
+    key: str = "model",
+) -> None:
+    """Every object restored from ``written`` holds the migrated values; the model gives the
+    migrated model's outputs."""
+    prefix = written
+    for name, source_obj in source_children.items():
+        a_vars, b_vars = _variables(source_obj), _variables(children[name])
         if len(a_vars) != len(b_vars):
             raise CheckpointError(
                 f"{prefix}: {name} restores {len(b_vars)} variables where "
@@ -313,7 +441,7 @@ def _verify_written(
                     f"{prefix}: {getattr(b, 'path', b.name)} differs after migration",
                     "nothing was written; run again with --debug and report it",
                 )
-    source_model = source_children[key]
+    source_model, fresh = source_children[key], children[key]
     for batch in batches:
         out_a = flatten_outputs(call_model(source_model, batch))
         out_b = flatten_outputs(call_model(fresh, batch))

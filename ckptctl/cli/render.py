@@ -470,11 +470,12 @@ def render_migrate(report: MigrateReport, console: Console) -> None:
             renamed = [r for r in report.renamed if r.rule]
             rows = [[r.key, r.new_key, r.rule or ""] for r in renamed]
             console.print(_problem_table("Renamed", ["key", "new key", "by"], rows))
-        proof = (
-            "a fresh model restores it with assert_consumed()"
-            if report.model
-            else "every value read back equal"
-        )
+        if not report.model:
+            proof = "every value read back equal"
+        elif (report.written or "").endswith(".weights.h5"):
+            proof = "a fresh model loads it with Keras's load_weights() and holds the same values"
+        else:
+            proof = "a fresh model restores it with assert_consumed()"
         console.print(
             Text.assemble(
                 ("Migrated: ", "bold green"), f"{what} written to {report.written}; {proof}."
