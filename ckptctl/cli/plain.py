@@ -8,6 +8,9 @@ import shutil
 import sys
 from typing import TYPE_CHECKING, TextIO
 
+from ckptctl.summary import plural as plural
+from ckptctl.summary import shape_str as shape_str
+
 if TYPE_CHECKING:
     from ckptctl.inspection import InspectReport, VariableInfo
 
@@ -26,22 +29,12 @@ def human_bytes(n: int | None) -> str:
     return f"{n} B"
 
 
-def shape_str(shape: list[int] | tuple[int, ...] | None) -> str:
-    if shape is None:
-        return "?"
-    return "[" + ", ".join(str(d) for d in shape) + "]" if shape else "[]"
-
-
 FORMAT_NAMES = {
     ("object-graph", "checkpoint"): "TF2 object-based checkpoint",
     ("name-based", "checkpoint"): "TF1 name-based checkpoint",
     ("object-graph", "saved_model"): "SavedModel variables (object-based)",
     ("name-based", "saved_model"): "SavedModel variables (name-based, TF1)",
 }
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def output_width() -> int:
