@@ -490,16 +490,6 @@ def test_readme_json_example_matches_the_real_output(keras2_dir: Path, samples_d
             assert name in real, name
 
 
-def test_readme_options_match_the_help() -> None:
-    block = fenced_block(readme_section(), "Options:", "text")
-    documented = set(re.findall(r"^(--?[a-z][\w-]*)(?:, (-\w))?", block, re.MULTILINE))
-    options = {o for pair in documented for o in pair if o}
-    result = CliRunner().invoke(app, ["diff", "--help"], env={**QUIET_ENV, "COLUMNS": "100"})
-    assert result.exit_code == 0
-    in_help = set(re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", result.stdout)) - {"--help", "-h"}
-    assert options == in_help
-
-
 def test_help_and_a_bad_path_do_not_import_tensorflow(samples_dir: Path, tmp_path: Path) -> None:
     out = run_fresh(
         """
