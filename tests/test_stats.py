@@ -93,11 +93,21 @@ def test_cli_stats_json_and_the_nonfinite_gate(
     assert doc["nonfinite"] == 1 + 2 + 4
     by_path = {v["path"]: v["stats"] for v in doc["variables"]}
     assert by_path["m.with_nan"]["nan"] == 1
+    # The control: the same checkpoint without the gate exits 0.
+    assert runner.invoke(app, ["inspect", str(prefix), "--stats"]).exit_code == 0
     gate = runner.invoke(app, ["inspect", str(prefix), "--fail-on-nonfinite"])
     assert gate.exit_code == 1
-    assert "NaN or Inf" in gate.stderr
+    # with_nan holds 1 NaN and 2 Inf, all_nan 4 NaN: 7 values in 2 tensors.
+    assert gate.stderr == f"error: {prefix}: 7 NaN or Inf values in 2 tensors\n"
+    assert "NaN/Inf" in gate.stdout, "--fail-on-nonfinite implies --stats: the stats table"
+    gate_json = runner.invoke(app, ["inspect", str(prefix), "--fail-on-nonfinite", "--json"])
+    assert gate_json.exit_code == 1
+    gated = json.loads(gate_json.stdout)
+    assert gated["nonfinite"] == 7
+    assert all(v["stats"] is not None for v in gated["variables"])
     clean = runner.invoke(app, ["inspect", str(prefix), "--fail-on-nonfinite", "-f", "m.big"])
     assert clean.exit_code == 0, clean.output
+    assert clean.stderr == ""
 
 
 def test_stats_json_is_strict_even_when_a_moment_overflows(tmp_path: Path) -> None:
