@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.checkpoints import (
-    PROJECT_ROOT,
+    EXTERNAL_FIXTURES,
     copy_checkpoint_dir,
+    skip_without_external_fixtures,
     write_all_dtypes,
     write_keras2_checkpoint,
     write_name_based,
@@ -23,9 +24,6 @@ from tests.checkpoints import (
 )
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-EXTERNAL_FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures" / "external"
-"""Checkpoints written by other TensorFlow versions, kept outside the repository."""
 
 
 @pytest.fixture(scope="session")
@@ -74,9 +72,9 @@ def keras2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def external_fixtures() -> Path:
-    """`../shared/fixtures/external`; the test is skipped when that directory is absent."""
-    if not EXTERNAL_FIXTURES.is_dir():
-        pytest.skip("external fixtures not present (../shared/fixtures/external)")
+    """`../shared/fixtures/external`; the test is skipped when that directory is absent (and
+    fails in CI, where it must be present)."""
+    skip_without_external_fixtures()
     return EXTERNAL_FIXTURES
 
 
