@@ -28,13 +28,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 @pytest.fixture(scope="session")
 def samples_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The OUT directory of `sample_models.train.train_all(OUT, steps=3)` under Keras 3.
+    """The OUT directory of `sample_models.train.train_all(OUT, steps=3)` under Keras 3, in a
+    fresh Keras session (as `make demo` trains them).
 
     Holds `my_model/`, `custom_model/` and `versioned_model/`, each a `CheckpointManager`
     directory with a `checkpoint` state file and three checkpoints.
     """
+    import tensorflow as tf
+
     from sample_models.train import train_all
 
+    # Keras names a model after its class and the instances made before it (`my_model_4`):
+    # start its counters afresh, so the checkpoints' full names (`my_model/kernel`, as in the
+    # README) do not depend on which tests made models before this fixture first ran.
+    tf.keras.backend.clear_session()
     out = tmp_path_factory.mktemp("samples")
     train_all(out, steps=3)
     return out
