@@ -49,8 +49,9 @@ def _stderr_silenced() -> Iterator[None]:
 
 def tensorflow() -> Any:
     """Import and return the ``tensorflow`` module, quietly, or raise TensorFlowMissingError."""
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
+    loaded = sys.modules.get("tensorflow")
+    if loaded is not None:
+        return loaded
     if not _debug:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")

@@ -4,12 +4,16 @@ Each problem becomes one ``::error`` line, which GitHub shows on the run's summa
 
     ::error title=ckptctl restore pkg.model%3ANet::model.encoder._kernel [20, 16] float32 ...
 
+Leftovers the user accepted (``--allow-unused``, ``--allow-missing``, ``--allow-file``) are not
+problems: each becomes a ``::notice`` line instead, so it is still seen but fails nothing.
+
 Messages and properties are escaped as GitHub's runner expects (``%``, ``\\r`` and ``\\n`` in
 messages; also ``:`` and ``,`` in properties), so a message cannot end early or start another
-command. A passing report has no annotations.
+command. A passing report has no error annotations.
 
-GitHub keeps only the first 10 error annotations of a step, so at most ``limit`` lines are
-returned: the first problems, then one line saying how many more there are.
+GitHub keeps only the first 10 annotations of each kind (error, notice) of a step, so at most
+``limit`` lines of each kind are returned: the first ones, then one line saying how many more
+there are.
 
 The runner reads workflow commands from stdout and stderr alike; :func:`emit` writes them to
 stderr, which keeps stdout to the report (one JSON document with ``--json``).
@@ -24,7 +28,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from ckptctl.junit import changed_line, only_line, structure_lines
+from ckptctl.junit import accepted_lines, changed_line, only_line, structure_lines
 
 if TYPE_CHECKING:
     from ckptctl.diffing import DiffReport
@@ -61,20 +65,33 @@ def workflow_command(command: str, message: str, **properties: str | None) -> st
 def github_annotations(
     report: RestoreReport | DiffReport, *, limit: int = DEFAULT_LIMIT
 ) -> list[str]:
-    """Workflow commands for ``report``'s problems: a restore or diff report."""
+    """Workflow commands for a restore or diff report: an ``::error`` per problem, then a
+    ``::notice`` per accepted leftover."""
     from ckptctl.diffing import DiffReport
 
+    notices: list[str] = []
     if isinstance(report, DiffReport):
         title = "ckptctl diff"
-        messages = diff_messages(report)
+        errors = diff_messages(report)
     else:
         title = f"ckptctl restore {report.model}"
-        messages = restore_messages(report)
+        errors = restore_messages(report)
+        notices = accepted_messages(report)
+    return [
+        *(workflow_command("error", m, title=title) for m in _capped(errors, limit, "problems")),
+        *(
+            workflow_command("notice", m, title=title)
+            for m in _capped(notices, limit, "accepted leftovers")
+        ),
+    ]
+
+
+def _capped(messages: list[str], limit: int, what: str) -> list[str]:
     limit = max(limit, 1)
-    if len(messages) > limit:
-        rest = len(messages) - (limit - 1)
-        messages = [*messages[: limit - 1], f"... and {rest} more problems: see the job's log"]
-    return [workflow_command("error", m, title=title) for m in messages]
+    if len(messages) <= limit:
+        return messages
+    rest = len(messages) - (limit - 1)
+    return [*messages[: limit - 1], f"... and {rest} more {what}: see the job's log"]
 
 
 def emit(report: RestoreReport | DiffReport, stream: TextIO | None = None) -> int:
@@ -117,6 +134,11 @@ def restore_messages(report: RestoreReport) -> list[str]:
             f"(max |diff| {g.max_abs_diff:.6g})\n{where}"
         )
     return messages
+
+
+def accepted_messages(report: RestoreReport) -> list[str]:
+    """One message per unused or missing entry accepted by ``--allow-*``: never an error."""
+    return [f"{line}\ncheckpoint {report.checkpoint}" for line in accepted_lines(report)]
 
 
 def diff_messages(report: DiffReport) -> list[str]:

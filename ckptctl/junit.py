@@ -5,7 +5,8 @@ the order the flow runs them:
 
 * ``structure``: every model variable has its value and every value is taken; the failure
   lists each unused, missing and mismatched entry on its own line, with shapes, dtypes and the
-  likely match;
+  likely match. Entries accepted with ``--allow-unused`` / ``--allow-missing`` are no failure:
+  they are listed in the case's ``system-out``, marked ``(accepted)``;
 * ``values``: every restored variable equals the checkpoint bit for bit; the failure lists the
   paths that differ;
 * ``outputs``: two independently initialised, restored instances give equal, finite outputs;
@@ -39,7 +40,7 @@ from ckptctl.errors import UsageError
 
 if TYPE_CHECKING:
     from ckptctl.diffing import ChangedValue, DiffReport, OnlyIn
-    from ckptctl.restoration import RestoreReport
+    from ckptctl.restoration import MissingEntry, RestoreReport, UnusedEntry
 
 RESTORE_CLASSNAME = "ckptctl.restore"
 DIFF_CLASSNAME = "ckptctl.diff"
@@ -202,24 +203,11 @@ def shape_text(shape: Sequence[int]) -> str:
 
 
 def structure_lines(report: RestoreReport) -> list[str]:
-    """One line per unused, missing and mismatched entry, with shapes and the likely match."""
-    lines = []
-    for u in report.unused:
-        line = (
-            f"{u.path or u.key} {shape_text(u.shape)} {u.dtype} is unused: "
-            "the checkpoint holds it, nothing in the model takes it"
-        )
-        if u.suggestion:
-            line += f" (likely match in the model: {u.suggestion})"
-        lines.append(line)
-    for m in report.missing:
-        line = (
-            f"{m.path} {shape_text(m.shape)} {m.dtype} is missing: "
-            "the checkpoint has no value for it"
-        )
-        if m.suggestion:
-            line += f" (likely match in the checkpoint: {m.suggestion})"
-        lines.append(line)
+    """One line per failing structure entry: each unused and missing entry not accepted by
+    ``--allow-unused`` / ``--allow-missing``, and each mismatched one, with shapes and the
+    likely match. Accepted entries are :func:`accepted_lines`."""
+    lines = [_unused_line(u) for u in report.unused if not u.accepted]
+    lines += [_missing_line(m) for m in report.missing if not m.accepted]
     for x in report.mismatched:
         line = (
             f"{x.path} is mismatched: checkpoint {shape_text(x.checkpoint_shape)} "
@@ -231,8 +219,39 @@ def structure_lines(report: RestoreReport) -> list[str]:
     return lines
 
 
+def accepted_lines(report: RestoreReport) -> list[str]:
+    """One line per unused or missing entry the user accepted: listed, never a failure."""
+    lines = [_unused_line(u) for u in report.unused if u.accepted]
+    return lines + [_missing_line(m) for m in report.missing if m.accepted]
+
+
+def _unused_line(u: UnusedEntry) -> str:
+    line = (
+        f"{u.path or u.key} {shape_text(u.shape)} {u.dtype} is unused"
+        f"{' (accepted)' if u.accepted else ''}: "
+        "the checkpoint holds it, nothing in the model takes it"
+    )
+    if u.suggestion:
+        line += f" (likely match in the model: {u.suggestion})"
+    return line
+
+
+def _missing_line(m: MissingEntry) -> str:
+    line = (
+        f"{m.path} {shape_text(m.shape)} {m.dtype} is missing"
+        f"{' (accepted)' if m.accepted else ''}: the checkpoint has no value for it"
+    )
+    if m.suggestion:
+        line += f" (likely match in the checkpoint: {m.suggestion})"
+    return line
+
+
 def _structure_case(report: RestoreReport) -> Case:
     details = f"{report.matched} values matched"
+    accepted = accepted_lines(report)
+    if accepted:
+        details += f"\n{len(accepted)} accepted (--allow-unused, --allow-missing, --allow-file):"
+        details += "".join(f"\n  {line}" for line in accepted)
     if report.not_requested:
         details += f"\n{len(report.not_requested)} not requested (outside what was restored):"
         details += "".join(f"\n  {key}" for key in report.not_requested)
@@ -241,8 +260,8 @@ def _structure_case(report: RestoreReport) -> Case:
     counts = [
         f"{len(items)} {word}"
         for word, items in (
-            ("unused", report.unused),
-            ("missing", report.missing),
+            ("unused", [u for u in report.unused if not u.accepted]),
+            ("missing", [m for m in report.missing if not m.accepted]),
             ("mismatched", report.mismatched),
         )
         if items

@@ -100,7 +100,14 @@ class Checkpoint:
         return [e for k, e in self._all_entries.items() if k != OBJECT_GRAPH_KEY]
 
     def entry(self, key: str) -> Entry:
-        return self._all_entries[key]
+        """The index entry of ``key``; a ``CheckpointError`` (not a bare ``KeyError``) when the
+        checkpoint holds no such value, as :meth:`read` raises."""
+        try:
+            return self._all_entries[key]
+        except KeyError:
+            raise CheckpointError(
+                f"{self.location.prefix}: no value named {key!r} in this checkpoint"
+            ) from None
 
     def __contains__(self, key: object) -> bool:
         return key in self._all_entries

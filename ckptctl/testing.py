@@ -11,18 +11,19 @@
 A failed check raises ``AssertionError`` whose message is the report as ``ckptctl restore``
 prints it (plain text), so the test's failure names what does not fit. An input that cannot be
 read or used (a missing checkpoint, a model that does not import) raises the ``CkptctlError``
-unchanged. Importing this module does not import TensorFlow.
+unchanged. Importing this module imports neither TensorFlow nor typer or rich: the message
+comes from :mod:`ckptctl.summary`, not from the CLI's renderer.
 """
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ckptctl.errors import UsageError
 from ckptctl.junit import diff_cases, restore_cases
+from ckptctl.summary import restore_text
 
 if TYPE_CHECKING:
     from ckptctl.diffing import DiffReport
@@ -107,15 +108,8 @@ def restore_failure_message(report: RestoreReport) -> str:
 
 
 def render_restore_text(report: RestoreReport) -> str:
-    """The report as ``ckptctl restore`` prints it, as plain text ``RENDER_WIDTH`` wide."""
-    from rich.console import Console
-
-    from ckptctl.cli.render import render_restore
-
-    buffer = io.StringIO()
-    console = Console(file=buffer, width=RENDER_WIDTH, no_color=True, force_terminal=False)
-    render_restore(report, console)
-    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()).strip("\n")
+    """The report as ``ckptctl restore`` shows it, as plain text ``RENDER_WIDTH`` wide."""
+    return restore_text(report, RENDER_WIDTH)
 
 
 def diff_failure_message(report: DiffReport) -> str:

@@ -20,6 +20,32 @@ from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
+EXTERNAL_FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures" / "external"
+"""Real SavedModel exports written by other TensorFlow versions (see NOTICE.md there), kept
+outside the repository: present in CI, absent in a fresh clone."""
+
+EXTERNAL_SAVED_MODELS = ["saved_model_half_plus_two_cpu", "saved_model_half_plus_two_tf2_cpu"]
+"""The SavedModels `EXTERNAL_FIXTURES` holds, each with one version, `00000123`."""
+
+
+def external_fixtures_required() -> bool:
+    """In CI (`CI=true`, as GitHub Actions and GitLab set it) the external fixtures must be
+    there: their tests fail instead of being skipped."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def skip_without_external_fixtures() -> None:
+    """Skip the calling test when `EXTERNAL_FIXTURES` is absent; fail instead in CI."""
+    import pytest
+
+    if EXTERNAL_FIXTURES.is_dir():
+        return
+    message = f"external fixtures not present ({EXTERNAL_FIXTURES})"
+    if external_fixtures_required():
+        pytest.fail(f"{message}, and CI requires them")
+    pytest.skip(message)
+
+
 VARIABLE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 """What an object-based checkpoint appends to a variable's object path to form its key."""
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.checkpoints import (
-    PROJECT_ROOT,
+    EXTERNAL_FIXTURES,
     copy_checkpoint_dir,
+    skip_without_external_fixtures,
     write_all_dtypes,
     write_keras2_checkpoint,
     write_name_based,
@@ -24,19 +25,23 @@ from tests.checkpoints import (
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-EXTERNAL_FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures" / "external"
-"""Checkpoints written by other TensorFlow versions, kept outside the repository."""
-
 
 @pytest.fixture(scope="session")
 def samples_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The OUT directory of `sample_models.train.train_all(OUT, steps=3)` under Keras 3.
+    """The OUT directory of `sample_models.train.train_all(OUT, steps=3)` under Keras 3, in a
+    fresh Keras session (as `make demo` trains them).
 
     Holds `my_model/`, `custom_model/` and `versioned_model/`, each a `CheckpointManager`
     directory with a `checkpoint` state file and three checkpoints.
     """
+    import tensorflow as tf
+
     from sample_models.train import train_all
 
+    # Keras names a model after its class and the instances made before it (`my_model_4`):
+    # start its counters afresh, so the checkpoints' full names (`my_model/kernel`, as in the
+    # README) do not depend on which tests made models before this fixture first ran.
+    tf.keras.backend.clear_session()
     out = tmp_path_factory.mktemp("samples")
     train_all(out, steps=3)
     return out
@@ -74,9 +79,9 @@ def keras2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def external_fixtures() -> Path:
-    """`../shared/fixtures/external`; the test is skipped when that directory is absent."""
-    if not EXTERNAL_FIXTURES.is_dir():
-        pytest.skip("external fixtures not present (../shared/fixtures/external)")
+    """`../shared/fixtures/external`; the test is skipped when that directory is absent (and
+    fails in CI, where it must be present)."""
+    skip_without_external_fixtures()
     return EXTERNAL_FIXTURES
 
 

@@ -29,12 +29,15 @@ from ckptctl.location import Location, locate
 from ckptctl.reader import Entry, open_checkpoint, open_location
 from ckptctl.tfbackend import TFBackend
 from tests.checkpoints import (
+    EXTERNAL_FIXTURES,
+    EXTERNAL_SAVED_MODELS,
     OBJECT_GRAPH_KEY,
     data_shards,
     delete_data_shard,
     flip_data_byte,
     garbage_index,
     index_file,
+    skip_without_external_fixtures,
     tree_digest,
     truncate_data,
     truncate_index,
@@ -43,8 +46,6 @@ from tests.fresh import run_fresh
 
 BrokenCopy = Callable[[Path], Path]
 
-EXTERNAL = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "external"
-"""Real SavedModel exports written elsewhere (see NOTICE.md there); absent in a fresh clone."""
 
 MANY_VARIABLES = 5000
 LONG_NAME = "a_rather_long_variable_name_so_that_the_index_needs_several_blocks_" * 3
@@ -217,9 +218,13 @@ def source_dir(request: pytest.FixtureRequest, name: str) -> tuple[Path, str]:
 
 
 def external_indexes() -> list[Path]:
-    if not EXTERNAL.is_dir():
+    if not EXTERNAL_FIXTURES.is_dir():
         return []
-    return sorted(EXTERNAL.rglob("variables/variables.index"))
+    return sorted(EXTERNAL_FIXTURES.rglob("variables/variables.index"))
+
+
+EXTERNAL_INDEXES = external_indexes()
+"""What `test_external_savedmodels_match` is parametrized over: empty without the fixtures."""
 
 
 # ---------------------------------------------------------- an SSTable writer for crafted files
@@ -415,16 +420,19 @@ def test_every_checkpoint_of_a_manager_directory_matches(samples_dir: Path) -> N
         assert_matches_tensorflow(index)
 
 
-@pytest.mark.parametrize("index", external_indexes(), ids=lambda p: p.parts[-4])
+@pytest.mark.parametrize("index", EXTERNAL_INDEXES, ids=lambda p: p.parts[-4])
 def test_external_savedmodels_match(index: Path) -> None:
     entries = assert_matches_tensorflow(index)
     assert {e.dtype for e in entries} <= {"float32", "string"}
 
 
-def test_external_savedmodels_are_present_or_skipped() -> None:
-    if not EXTERNAL.is_dir():
-        pytest.skip("external fixtures not present (../shared/fixtures/external)")
-    assert len(external_indexes()) >= 2
+def test_external_savedmodels_are_parametrized_where_present() -> None:
+    """An empty parametrization runs nothing and fails nothing: where the fixtures exist (in
+    CI they must), the list the test above runs over names both SavedModels."""
+    skip_without_external_fixtures()
+    assert [(p.parts[-4], p.parts[-3]) for p in EXTERNAL_INDEXES] == [
+        (name, "00000123") for name in EXTERNAL_SAVED_MODELS
+    ]
 
 
 def test_dtype_names_are_tensorflows(extra_dtypes_ckpt: Path, dtypes_ckpt: Path) -> None:

@@ -82,6 +82,33 @@ SPECIAL_B: dict[str, tuple[str, Any]] = {
 SPECIAL_UNCHANGED = {"nan_same", "inf_same", "words_same", "flags_same", "bf16_same"}
 
 
+def float32_bits(*words: int) -> np.ndarray:
+    return np.array(words, np.uint32).view(np.float32)
+
+
+QUIET_NAN, OTHER_NAN, NEGATIVE_NAN = 0x7FC00000, 0x7FC00001, 0xFFC00000
+BYTES_A: dict[str, tuple[str, Any]] = {
+    "zeros": ("float32", [0.0, -0.0, 1.0]),
+    "zeros64": ("float64", [-0.0, 2.0]),
+    "zeros16": ("float16", [-0.0, 0.5]),
+    "nans": ("float32", float32_bits(QUIET_NAN, 0x3F800000, NEGATIVE_NAN)),  # NaN, 1.0, -NaN
+    "one_off": ("float32", [0.0, 1.0, 2.0, 3.0]),
+    "nan_and_one_off": ("float32", float32_bits(QUIET_NAN, 0x3F800000)),  # NaN, 1.0
+}
+"""Side A of a pair whose values differ in their bytes: `BYTES_B` holds the same numbers
+with other bytes (-0.0 for 0.0, other NaN payloads and signs), and in `one_off` and
+`nan_and_one_off` one element really changed."""
+
+BYTES_B: dict[str, tuple[str, Any]] = {
+    "zeros": ("float32", [-0.0, 0.0, 1.0]),
+    "zeros64": ("float64", [0.0, 2.0]),
+    "zeros16": ("float16", [0.0, 0.5]),
+    "nans": ("float32", float32_bits(OTHER_NAN, 0x3F800000, QUIET_NAN)),
+    "one_off": ("float32", [-0.0, 1.0, 2.5, 3.0]),
+    "nan_and_one_off": ("float32", float32_bits(OTHER_NAN, 0x3FC00000)),  # NaN, 1.5
+}
+
+
 # ---------------------------------------------------------------- writers
 
 
@@ -173,6 +200,12 @@ def special_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="session")
+def bytes_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("bytes")
+    return write_values(base / "a" / "ckpt", BYTES_A), write_values(base / "b" / "ckpt", BYTES_B)
+
+
+@pytest.fixture(scope="session")
 def name_based_variant(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_name_based_variant(tmp_path_factory.mktemp("name_based_variant"))
 
@@ -238,6 +271,46 @@ def test_a_checkpoint_against_itself_is_equal(samples_dir: Path) -> None:
     assert report.equal is True
     assert report.changed == report.only_in_a == report.only_in_b == []
     assert (report.unchanged, report.compared, report.a_values, report.b_values) == (15, 15, 15, 15)
+
+
+def test_equal_values_in_other_bytes_are_equal(bytes_pair: tuple[Path, Path]) -> None:
+    """Not the identical-bytes fast path: -0.0 equals 0.0 and NaN equals NaN whatever its
+    payload and sign; one element changed is reported with its exact numbers."""
+    a, b = bytes_pair
+    for name in BYTES_A:  # the pair really differs in its bytes, as written
+        assert (
+            read_value(a, name + "/.ATTRIBUTES/VARIABLE_VALUE").tobytes()
+            != read_value(b, name + "/.ATTRIBUTES/VARIABLE_VALUE").tobytes()
+        ), name
+    report = diff(a, b)
+    assert report.unchanged == 4
+    changed = changed_by_path(report)
+    assert set(changed) == {"one_off", "nan_and_one_off"}
+    one_off = changed["one_off"]
+    assert (one_off.num_differing, one_off.nan_mismatch) == (1, 0)
+    assert (one_off.max_abs_diff, one_off.max_rel_diff) == (0.5, 0.2)
+    nan = changed["nan_and_one_off"]
+    assert (nan.num_differing, nan.nan_mismatch) == (1, 0)
+    assert (nan.max_abs_diff, nan.max_rel_diff) == (0.5, 0.5 / 1.5)
+    for name in ("zeros", "zeros64", "zeros16", "nans"):
+        alone = diff(a, b, filter=name)
+        assert (alone.equal, alone.unchanged, alone.changed) == (True, 1, []), name
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="diffing._compare_finite_floats: a chunk whose only differences are signed zeros, "
+    "starting with a zero in B, records max_rel_diff inf (|x - y| / |y| is taken as inf "
+    "where y == 0 even when x == y)",
+)
+def test_signed_zeros_alone_in_a_chunk_change_no_relative_difference(
+    bytes_pair: tuple[Path, Path],
+) -> None:
+    """Read one element at a time, `one_off`'s first chunk is 0.0 against -0.0: equal, so
+    the largest relative difference stays the real one, 0.2 (found in the third chunk)."""
+    report = diff(*bytes_pair, filter="one_off", chunk_bytes=4)
+    (c,) = report.changed
+    assert (c.max_abs_diff, c.max_rel_diff, c.num_differing) == (0.5, 0.2, 1)
 
 
 def test_lazy_export() -> None:

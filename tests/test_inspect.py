@@ -17,6 +17,7 @@ import pytest
 import ckptctl
 from ckptctl.errors import EXIT_UNREADABLE, CheckpointError
 from ckptctl.inspection import InspectReport, TreeNode, VariableInfo
+from ckptctl.reader import BackendName
 from tests.checkpoints import (
     ALL_DTYPES_EXPECTED,
     ALL_DTYPES_VALUES,
@@ -399,15 +400,21 @@ def test_external_object_based(external_fixtures: Path) -> None:
         assert {p: float(ckpt.read(p + VARIABLE_SUFFIX)) for p in expected} == expected
 
 
-def test_reading_an_unknown_key_says_so(samples_dir: Path) -> None:
-    """An intact checkpoint: asking for a key it does not hold is not a missing data shard."""
-    with ckptctl.open_checkpoint(samples_dir / "my_model") as ckpt:
+@pytest.mark.parametrize("backend", ["auto", "tf"])
+@pytest.mark.parametrize("call", ["read", "entry", "read_chunks"])
+def test_reading_an_unknown_key_says_so(samples_dir: Path, backend: BackendName, call: str) -> None:
+    """An intact checkpoint: asking for a key it does not hold is a `CheckpointError` (the
+    README: errors are `CkptctlError`s) saying just that, not a missing data shard."""
+    prefix = samples_dir / "my_model" / "ckpt-3"
+    with ckptctl.open_checkpoint(samples_dir / "my_model", backend=backend) as ckpt:
         assert "model/nope" not in ckpt
-        with pytest.raises((CheckpointError, KeyError)) as info:
-            ckpt.read("model/nope")
-    message = str(info.value)
-    assert "model/nope" in message
-    assert "missing" not in message or "shard" not in message
+        with pytest.raises(CheckpointError) as info:
+            if call == "read_chunks":
+                list(ckpt.read_chunks("model/nope"))
+            else:
+                getattr(ckpt, call)("model/nope")
+    assert info.value.message == f"{prefix}: no value named 'model/nope' in this checkpoint"
+    assert info.value.exit_code == EXIT_UNREADABLE
 
 
 # --- filter and tree --------------------------------------------------------------------------

@@ -407,3 +407,52 @@ def test_emit_writes_only_in_github_actions(
 
     monkeypatch.setenv("GITHUB_ACTIONS", "false")
     assert not gha.enabled()
+
+
+# ---------------------------------------------------------------- accepted leftovers
+
+
+def accepted_renamed(report: RestoreReport) -> RestoreReport:
+    """The renamed report with its unused values accepted (as `--allow-unused 'model.dense1.*'`)."""
+    return dataclasses.replace(
+        report, unused=[dataclasses.replace(u, accepted=True) for u in report.unused]
+    )
+
+
+def test_accepted_entries_are_listed_in_system_out_not_as_failures(
+    tmp_path: Path, renamed_report: RestoreReport
+) -> None:
+    root = written(tmp_path, restore_junit, accepted_renamed(renamed_report))
+    failure = cases(root)["structure"].find("failure")
+    assert failure is not None
+    assert failure.attrib["message"] == "2 missing; nothing was assigned"
+    assert [
+        line.split(" is ")[1].split(":")[0] for line in (failure.text or "").splitlines()[1:]
+    ] == [
+        "missing",
+        "missing",
+    ]
+    out = (cases(root)["structure"].findtext("system-out") or "").splitlines()
+    assert out[1:4] == [
+        "2 accepted (--allow-unused, --allow-missing, --allow-file):",
+        "  model.dense1._kernel [20, 16] float32 is unused (accepted): the checkpoint holds it, "
+        "nothing in the model takes it (likely match in the model: model.encoder._kernel)",
+        "  model.dense1.bias [16] float32 is unused (accepted): the checkpoint holds it, "
+        "nothing in the model takes it (likely match in the model: model.encoder.bias)",
+    ]
+
+
+def test_accepted_entries_are_notices(renamed_report: RestoreReport) -> None:
+    parsed = [parse_command(line) for line in github_annotations(accepted_renamed(renamed_report))]
+    assert [command for command, _, _ in parsed] == ["error", "error", "notice", "notice"]
+    assert parsed[2][2].startswith("model.dense1._kernel [20, 16] float32 is unused (accepted): ")
+
+
+def test_notices_are_capped_apart_from_errors(renamed_report: RestoreReport) -> None:
+    missing = [
+        MissingEntry(f"model.layer{i}.bias", [4], "float32", accepted=True) for i in range(12)
+    ]
+    report = dataclasses.replace(renamed_report, unused=[], missing=missing, ok=True)
+    parsed = [parse_command(line) for line in github_annotations(report)]
+    assert [command for command, _, _ in parsed] == ["notice"] * 10
+    assert parsed[9][2] == "... and 3 more accepted leftovers: see the job's log"

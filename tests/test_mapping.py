@@ -328,6 +328,25 @@ def test_keras2_checkpoint_without_map_does_not_restore(keras2_dir: Path) -> Non
     assert report.ok is False
     assert report.mapped == []
     assert report.restored == 0
+    # What the rule set places: Keras 2's kernels, unused, for Keras 3's `_kernel`s, missing;
+    # and Adam's slots, which sit at other positions, each flagged with the variable it holds.
+    model_unused = [
+        (u.path, u.suggestion) for u in report.unused if (u.path or "").startswith("model.")
+    ]
+    assert model_unused == [
+        ("model.dense1.kernel", "model.dense1._kernel"),
+        ("model.dense2.kernel", "model.dense2._kernel"),
+    ]
+    model_missing = [(m.path, m.suggestion) for m in report.missing if m.path.startswith("model.")]
+    assert model_missing == [
+        ("model.dense1._kernel", "model.dense1.kernel"),
+        ("model.dense2._kernel", "model.dense2.kernel"),
+    ]
+    assert report.mismatched
+    for m in report.mismatched:
+        assert m.path.startswith("optimizer._variables."), m.path
+        assert m.reason is not None and m.reason.startswith("holds the "), m.reason
+    assert report.stopped is not None
 
 
 def test_cli_keras2_rule_set(keras2_dir: Path) -> None:

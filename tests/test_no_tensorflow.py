@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.fresh import run_fresh
 
 
@@ -98,3 +100,40 @@ def test_a_bad_path_is_reported_without_importing_tensorflow(tmp_path: Path) -> 
     )
     assert out["code"] == 3
     assert out["tf"] is False
+
+
+@pytest.mark.parametrize("command", ["restore", "migrate"])
+def test_without_tensorflow_restore_and_migrate_exit_3_with_the_pip_hint(
+    samples_dir: Path, tmp_path: Path, command: str
+) -> None:
+    """README, "Exit codes": 3 when TensorFlow is missing. `sys.modules['tensorflow'] = None`
+    makes every `import tensorflow` fail as it does when it is not installed."""
+    out = run_fresh(
+        """
+        import contextlib, io, json, sys
+        sys.modules["tensorflow"] = None
+        from ckptctl.cli.app import main
+        command, checkpoint, dst = sys.argv[1:]
+        sys.argv = ["ckptctl", command, checkpoint, "-m", "sample_models.models:MyModel",
+                    "--input-shape", "4,20", *(["-o", dst] if command == "migrate" else [])]
+        stdout, stderr = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                main()
+            except SystemExit as e:
+                code = e.code
+        print(json.dumps({"code": code, "stdout": stdout.getvalue(),
+                          "stderr": stderr.getvalue()}))
+        """,
+        command,
+        str(samples_dir / "my_model"),
+        str(tmp_path / "dst"),
+    )
+    assert out == {
+        "code": 3,
+        "stdout": "",
+        "stderr": "error: this needs TensorFlow, which could not be imported (import of "
+        "tensorflow halted; None in sys.modules)\n"
+        "  install it with: pip install 'ckptctl[tensorflow]'  (or 'ckptctl[tensorflow-cpu]')\n",
+    }
+    assert not (tmp_path / "dst").exists()

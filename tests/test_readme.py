@@ -1,4 +1,5 @@
-"""The README's documentation of `inspect` matches the real command."""
+"""The README's documentation matches the real commands: `inspect --json`, and the option
+blocks of `inspect`, `restore`, `diff` and `migrate` against their `--help`."""
 
 from __future__ import annotations
 
@@ -95,30 +96,119 @@ def test_fields_the_readme_says_are_also_present(real_output: dict[str, Any]) ->
             assert name in real_output, name
 
 
-def test_tree_field_with_tree(samples_dir: Path) -> None:
+def tree_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every node below `node`, depth first."""
+    out = []
+    for child in node["children"]:
+        out += [child, *tree_nodes(child)]
+    return out
+
+
+def test_tree_field_with_tree(samples_dir: Path, real_output: dict[str, Any]) -> None:
+    """`tree` (only with --tree) is the object graph: each value once, at its object path with
+    its key, dtype and shape; shared objects point (`alias_of`) to the path holding them."""
+    assert "tree" not in real_output
     result = CliRunner().invoke(app, ["inspect", str(samples_dir / "my_model"), "--json", "--tree"])
-    assert "tree" in json.loads(result.stdout)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["tree"]["name"] == "(root)"
+    nodes = tree_nodes(doc["tree"])
+    values = [n for n in nodes if n["key"] is not None]
+    assert sorted((n["path"], n["key"], n["dtype"], n["shape"]) for n in values) == sorted(
+        (v["path"], v["key"], v["dtype"], v["shape"]) for v in doc["variables"]
+    )
+    aliases = {n["path"]: n["alias_of"] for n in nodes if n["alias_of"] is not None}
+    assert all(n["key"] is None and not n["children"] for n in nodes if n["alias_of"])
+    paths = {n["path"] for n in nodes}
+    assert set(aliases.values()) <= paths
+    assert aliases["optimizer._trainable_variables.0"] == "model.dense1._kernel"
+    assert aliases["optimizer._momentums.0"] == "optimizer._variables.2"
+    assert aliases["optimizer._variables.0"] == "optimizer._iterations"
 
 
-def test_readme_dtype_and_format_values_are_real(real_output: dict[str, Any]) -> None:
+def documented_values(section: str, field: str) -> set[str]:
+    """The quoted values of the README bullet ``- `field`: ...`` (up to the next bullet)."""
+    start = section.index(f"- `{field}`:")
+    bullet = section[start : section.index("\n- ", start + 1)]
+    return set(re.findall(r'`"([\w-]+)"`', bullet))
+
+
+def test_readme_format_and_source_values_are_the_real_ones(
+    samples_dir: Path, name_based_ckpt: Path, saved_model_dir: Path, dtypes_ckpt: Path
+) -> None:
+    """Each documented `format` and `source` is what ckptctl reports for that kind of
+    checkpoint, and no other value occurs; name-based values have no path or owner."""
     section = inspect_section()
-    assert f'`"{real_output["format"]}"`' in section
-    assert f'`"{real_output["source"]}"`' in section
+    assert documented_values(section, "format") == {"object-graph", "name-based"}
+    assert documented_values(section, "source") == {"checkpoint", "saved_model"}
+    docs = {}
+    for name, path in (
+        ("tf2", samples_dir / "my_model"),
+        ("tf1", name_based_ckpt),
+        ("saved_model", saved_model_dir),
+        ("dtypes", dtypes_ckpt),
+    ):
+        result = CliRunner().invoke(app, ["inspect", str(path), "--json"])
+        assert result.exit_code == 0, result.output
+        docs[name] = json.loads(result.stdout)
+    assert {k: (d["format"], d["source"]) for k, d in docs.items()} == {
+        "tf2": ("object-graph", "checkpoint"),
+        "tf1": ("name-based", "checkpoint"),
+        "saved_model": ("object-graph", "saved_model"),
+        "dtypes": ("object-graph", "checkpoint"),
+    }
+    assert all(v["path"] is None and v["owner"] is None for v in docs["tf1"]["variables"])
+    dtype_bullet = section[section.index("- `variables[].dtype`:") :]
+    named = re.findall(r"`(\w+)`", dtype_bullet[: dtype_bullet.index(")")])
+    assert named == ["float32", "bfloat16", "string"]
+    assert set(named) <= {v["dtype"] for v in docs["dtypes"]["variables"]}
 
 
-def test_every_documented_option_is_in_the_help() -> None:
-    block = fenced_block(inspect_section(), "Options:", "text")
-    documented = set(re.findall(r"(?<![\w-])(--?[a-zA-Z][\w-]*)", block))
-    assert {"--filter", "-f", "--tree", "--json", "--debug"} <= documented
-    result = CliRunner().invoke(app, ["inspect", "--help"], env=QUIET_ENV)
-    assert result.exit_code == 0
-    for option in documented:
-        assert re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", result.stdout), option
+# ---------------------------------------------------------------- option blocks and --help
+
+OPTION = re.compile(r"(?<![\w-])(--?[a-zA-Z][\w-]*)")
+OPTION_BLOCKS = {
+    # command: (the README's heading of its section, the text just before its option block)
+    "inspect": ("## `ckptctl inspect CHECKPOINT`", "Options:"),
+    "restore": ("## `ckptctl restore CHECKPOINT --model MODULE:NAME`", "\n\n```text"),
+    "migrate": ("## Restoring across refactors", "Options of `migrate`:"),
+    "diff": ("## `ckptctl diff A B`", "Options:"),
+}
 
 
-def test_every_help_option_is_documented() -> None:
-    block = fenced_block(inspect_section(), "Options:", "text")
-    result = CliRunner().invoke(app, ["inspect", "--help"], env=QUIET_ENV)
-    in_help = set(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", result.stdout)) - {"--help"}
-    for option in in_help:
-        assert option in block, option
+def readme_options(command: str) -> set[str]:
+    """The options in the left column of the command's option block in the README."""
+    heading, before = OPTION_BLOCKS[command]
+    text = README.read_text(encoding="utf-8")
+    start = text.index(heading)
+    section = text[start : text.index("\n## ", start + 1)]
+    block = fenced_block(section, before, "text")
+    options = set()
+    for line in block.splitlines():
+        if line.startswith("-"):
+            options |= set(OPTION.findall(re.split(r"\s{2,}", line)[0]))
+    return options
+
+
+def help_options(command: str) -> set[str]:
+    """The options `ckptctl COMMAND --help` lists under "Options:", without -h/--help."""
+    result = CliRunner().invoke(app, [command, "--help"], env=QUIET_ENV)
+    assert result.exit_code == 0, result.output
+    listing = result.stdout[result.stdout.index("\nOptions:\n") :]
+    options = set()
+    for line in listing.splitlines()[2:]:
+        if line.startswith("  -"):
+            options |= set(OPTION.findall(re.split(r"\s{2,}", line.strip())[0]))
+    return options - {"-h", "--help"}
+
+
+@pytest.mark.parametrize("command", list(OPTION_BLOCKS))
+def test_the_readme_documents_exactly_the_options_of_the_help(command: str) -> None:
+    """Every option of `--help` is in the README's option block of that command, and every
+    option the block lists exists."""
+    documented, in_help = readme_options(command), help_options(command)
+    assert len(in_help) >= 8, in_help  # the parser found the listing
+    assert documented == in_help, {
+        "in --help, not in the README": sorted(in_help - documented),
+        "in the README, not in --help": sorted(documented - in_help),
+    }

@@ -580,6 +580,13 @@ def test_zoo_model_restores_without_optimizer(
     assert report.key == "model"
 
 
+ZOO_CONTAINER_SHAPES = {
+    "list": [[8, 6], [6], [6, 5], [5], [5, 3], [3]],
+    "dict": [[8, 3], [3], [8, 3], [3]],
+}
+"""Shapes of the variables of the zoo's ListModel and DictModel, in the order they are made."""
+
+
 @pytest.mark.parametrize(
     ("name", "spec", "kwargs", "values"),
     [("list", "ListModel", {}, 6), ("dict", "DictModel", {"input_shapes": [(2, 8)]}, 4)],
@@ -593,7 +600,20 @@ def test_zoo_model_held_in_container_without_optimizer_is_not_ok(
     structure complete ("every model variable has its value")."""
     report = restore(zoo_ckpt(name), f"{ZOO}:{spec}", **kwargs)
     assert report.ok is False
-    assert report.matched + len(report.missing) + len(report.mismatched) == values
+    assert (report.matched, report.unused, report.mismatched) == (0, [], [])
+    # Every model variable is accounted for as missing, each pointing at the optimizer slot
+    # that holds its value; nothing was restored.
+    assert len(report.missing) == values
+    for n, m in enumerate(report.missing):
+        assert m.path.endswith(" (not tracked under model)"), m.path
+        assert m.suggestion == (
+            f"optimizer._trainable_variables.{n} (reached only through the optimizer: "
+            "pass --optimizer)"
+        )
+        assert m.accepted is False
+    assert [m.shape for m in report.missing] == ZOO_CONTAINER_SHAPES[name]
+    assert report.stopped is not None
+    assert (report.restored, report.values.checked, report.outputs.ran) == (0, 0, False)
 
 
 def test_declared_input_shapes_hook_and_explicit_shapes(zoo_ckpt: Any) -> None:

@@ -622,6 +622,45 @@ def test_ctrl_c_exits_130_and_leaves_nothing(
 # ---------------------------------------------------------------- colour
 
 
+COLOUR_RUN_CODES = {
+    "inspect": 0,
+    "inspect --tree": 0,
+    "inspect --stats --hist": 0,
+    "inspect error": 3,
+    "diff": 1,
+    "diff error": 3,
+    "restore fails": 1,
+    "restore error": 3,
+}
+"""The documented exit code of each run of `runs_to_colour`: a crash (internal error, 3) must
+not pass for a run that should exit 0 or 1."""
+
+
+def assert_documented_outcome(
+    name: str, out: Outcome, good: Path, broken: dict[str, Broken]
+) -> None:
+    """Each colour run ends as documented: its exit code, and its message or its verdict."""
+    assert out.code == COLOUR_RUN_CODES[name], (
+        f"{name}: exit {out.code}\n{out.stdout}\n{out.stderr}"
+    )
+    assert "internal error" not in out.stderr
+    if name == "inspect error":
+        assert_one_error(out, 3, broken["truncated_shard"].named, listing=True)
+    elif name == "diff error":
+        assert_one_error(out, 3, broken["flipped_byte"].named)
+        assert "checksum" in out.stderr
+    elif name == "restore error":
+        assert_one_error(out, 3, broken["garbage_index"].named)
+    else:
+        assert out.stderr == "", f"{name}: {out.stderr}"
+    if name == "diff":
+        assert "A and B differ: 14 changed, 1 unchanged (atol=0, rtol=0)" in out.stdout
+    if name == "restore fails":
+        assert "Not restored: the checkpoint does not fit the model" in out.stdout
+    if name == "inspect --stats --hist":
+        assert "NaN/Inf" in out.stdout and "model.dense1._kernel" in out.stdout
+
+
 def runs_to_colour(good: Path, broken: dict[str, Broken]) -> dict[str, list[str]]:
     return {
         "inspect": ["inspect", str(good)],
@@ -647,6 +686,7 @@ def test_no_escape_codes_off_a_terminal_in_process(
     for name, args in runs_to_colour(good, broken).items():
         out = run_in_process(args, env={"NO_COLOR": no_color})
         assert "\x1b" not in out.stdout + out.stderr, name
+        assert_documented_outcome(name, out, good, broken)
 
 
 @pytest.mark.parametrize("name", ["inspect --stats --hist", "inspect error", "diff"])
@@ -661,8 +701,9 @@ def test_no_escape_codes_in_pipes(good: Path, broken: dict[str, Broken], name: s
         text=True,
         timeout=120,
     )
-    assert result.returncode in (0, 1, 3)
     assert "\x1b" not in result.stdout + result.stderr
+    out = Outcome(result.returncode, result.stdout, result.stderr)
+    assert_documented_outcome(name, out, good, broken)
 
 
 SGR = re.compile(rb"\x1b\[([0-9;]*)m")
@@ -709,6 +750,7 @@ def test_no_color_is_honoured_on_a_terminal(
     (bold and dim are not colours, and cursor control for the progress bar may stay)."""
     args = runs_to_colour(good, broken)[name]
     code, coloured = run_on_a_terminal(args)
+    assert code == COLOUR_RUN_CODES[name], coloured
     assert colour_codes(coloured), "expected colours on a terminal (the control case)"
     code_no_color, plain = run_on_a_terminal(args, NO_COLOR="1")
     assert code_no_color == code

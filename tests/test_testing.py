@@ -182,3 +182,61 @@ def test_importing_does_not_import_tensorflow() -> None:
         print(json.dumps({"tf": "tensorflow" in sys.modules, "keras": "keras" in sys.modules}))
     """
     assert run_fresh(code) == {"tf": False, "keras": False}
+
+
+def test_importing_and_failing_load_neither_the_terminal_layer_nor_tensorflow() -> None:
+    """The library does not depend on the CLI: `ckptctl.testing` imports no typer or rich, not
+    even to write the message of a failed restore (plain text from `ckptctl.summary`)."""
+    code = """
+        import json, sys
+        import ckptctl.testing
+        imported = sorted(m for m in ("typer", "click", "rich", "tensorflow") if m in sys.modules)
+        from ckptctl.restoration import MissingEntry, OutputCheck, RestoreReport, ValueCheck
+        report = RestoreReport(
+            ok=False, checkpoint="ckpts/release/ckpt-3", model="pkg.model:Net", key="model",
+            input_shapes=[[4, 20]], matched=3, unused=[], mismatched=[],
+            missing=[MissingEntry("model.head._kernel", [16, 3], "float32")],
+            values=ValueCheck(), outputs=OutputCheck(),
+            stopped="skipped: nothing was assigned (--partial restores what fits)",
+        )
+        message = ckptctl.testing.restore_failure_message(report)
+        after = sorted(m for m in ("typer", "click", "rich", "tensorflow") if m in sys.modules)
+        print(json.dumps({"imported": imported, "after": after, "message": message}))
+    """
+    out = run_fresh(code)
+    assert (out["imported"], out["after"]) == ([], [])
+    assert out["message"].splitlines() == [
+        "pkg.model:Net does not restore ckpts/release/ckpt-3 (structure: 1 missing; nothing was "
+        "assigned)",
+        "",
+        "Checkpoint  ckpts/release/ckpt-3",
+        "Model       pkg.model:Net",
+        "Key         model",
+        "Inputs      [4, 20] float32",
+        "Matched     3 values matched",
+        "",
+        "Missing: model variables the checkpoint has no value for",
+        "model path          shape    dtype    likely match in the checkpoint",
+        "------------------  -------  -------  ------------------------------",
+        "model.head._kernel  [16, 3]  float32",
+        "",
+        "FAIL structure 1 missing",
+        "--   values    skipped: nothing was assigned (--partial restores what fits)",
+        "",
+        "Not restored: the checkpoint does not fit the model; nothing was assigned.",
+    ]
+
+
+def test_the_failure_message_folds_long_paths_to_100_columns(samples_dir: Path) -> None:
+    """A path longer than the width is folded, as the CLI's tables fold it."""
+    from ckptctl.restoration import restore
+    from ckptctl.testing import restore_failure_message
+
+    report = restore(samples_dir / "my_model", RENAMED, input_shapes=[(4, 20)])
+    long_path = "model." + "very_long_layer_name_" * 8 + "._kernel"
+    report.missing[0].path = long_path
+    body = restore_failure_message(report).splitlines()[1:]
+    assert all(len(line) <= 100 for line in body), "\n".join(body)
+    table = body[body.index("Missing: model variables the checkpoint has no value for") :]
+    first_column = "".join(line.split("  ")[0] for line in table[3:7] if line)
+    assert first_column.startswith(long_path)

@@ -9,6 +9,9 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ckptctl.summary import plural as plural
+from ckptctl.summary import shape_str as shape_str
+
 if TYPE_CHECKING:
     from ckptctl.inspection import InspectReport, VariableInfo
 
@@ -25,12 +28,6 @@ def human_bytes(n: int | None) -> str:
             return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} B"
-
-
-def shape_str(shape: list[int] | tuple[int, ...] | None) -> str:
-    if shape is None:
-        return "?"
-    return "[" + ", ".join(str(d) for d in shape) + "]" if shape else "[]"
 
 
 FORMAT_NAMES = {
@@ -64,10 +61,6 @@ def keras_line(report: InspectReport) -> str | None:
     if report.date_saved:
         parts.append(f"on {report.date_saved}")
     return ", ".join(parts) or None
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def output_width() -> int:

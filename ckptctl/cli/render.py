@@ -13,7 +13,6 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from ckptctl.cli.fold import fold_rows
 from ckptctl.cli.output import print_json as print_json
 from ckptctl.cli.plain import (
     FORMAT_NAMES,
@@ -25,7 +24,16 @@ from ckptctl.cli.plain import (
     shape_str,
 )
 from ckptctl.errors import CkptctlError
-from ckptctl.objgraph import ROOT
+from ckptctl.fold import fold_rows
+from ckptctl.summary import (
+    MARKS,
+    Status,
+    restore_checks,
+    restore_header,
+    restore_tables,
+    restore_verdict,
+)
+from ckptctl.summary import Table as SummaryTable
 
 if TYPE_CHECKING:
     # Types only: rendering must not import numpy for `ckptctl --help`.
@@ -221,141 +229,32 @@ def _add_tree_children(branch: Tree, node: TreeNode) -> None:
         _add_tree_children(sub, child)
 
 
-def _restore_summary(report: RestoreReport) -> Table:
+def render_restore(report: RestoreReport, console: Console, partial_hint: bool = True) -> None:
+    """The report's words and rows (:mod:`ckptctl.summary`) as Rich tables, in colour."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column(overflow="fold")
-    grid.add_row("Checkpoint", escape(report.checkpoint))
-    grid.add_row("Model", escape(report.model))
-    if report.format == "object-graph":
-        grid.add_row("Key", "(root)" if report.key == ROOT else escape(report.key))
-    shapes = ", ".join(shape_str(s) for s in report.input_shapes)
-    grid.add_row("Inputs", f"{shapes} {report.input_dtype}")
-    matched = plural(report.matched, "value")
-    if report.not_requested:
-        matched += f"; {len(report.not_requested)} not requested"
-        if report.optimizer is None and any(
-            k.startswith("optimizer/") or "/_iterations/" in k for k in report.not_requested
-        ):
-            matched += " (optimizer state: add --optimizer to restore it)"
-    if report.optimizer_key is not None and report.optimizer_key != "optimizer":
-        matched += f"; optimizer from {report.optimizer_key}"
-    if report.maps:
-        matched += f"; {len(report.mapped)} placed by --map"
-    grid.add_row("Matched", matched)
-    return grid
-
-
-def render_restore(report: RestoreReport, console: Console, partial_hint: bool = True) -> None:
-    """The restore report; ``partial_hint`` names ``--partial``, which only ``restore`` has."""
-    console.print(_restore_summary(report))
+    for label, value in restore_header(report):
+        grid.add_row(label, escape(value))
+    console.print(grid)
     console.print()
-    if report.mapped:
-        rows = [[m.path, m.model_path, m.rule] for m in report.mapped]
-        console.print(
-            _problem_table(
-                "Mapped: placed by --map",
-                ["checkpoint path", "model path", "by"],
-                rows,
-            )
-        )
-    if report.unused:
-        rows = [
-            [
-                _accepted(u.path or u.key, u.accepted),
-                shape_str(u.shape),
-                u.dtype,
-                u.suggestion or "",
-            ]
-            for u in report.unused
-        ]
-        console.print(
-            _problem_table(
-                "Unused: in the checkpoint, taken by nothing in the model",
-                [
-                    "checkpoint path" if report.format == "object-graph" else "checkpoint key",
-                    "shape",
-                    "dtype",
-                    "likely match in the model",
-                ],
-                rows,
-            )
-        )
-        _print_reasons(console, [u.reason for u in report.unused])
-    if report.missing:
-        rows = [
-            [_accepted(m.path, m.accepted), shape_str(m.shape), m.dtype, m.suggestion or ""]
-            for m in report.missing
-        ]
-        console.print(
-            _problem_table(
-                "Missing: model variables the checkpoint has no value for",
-                ["model path", "shape", "dtype", "likely match in the checkpoint"],
-                rows,
-            )
-        )
-        reasons: dict[str, int] = {}
-        for m in report.missing:
-            if m.reason:
-                reasons[m.reason] = reasons.get(m.reason, 0) + 1
-        _print_reasons(console, [m.reason for m in report.missing])
-    if report.not_checkpointed:
-        rows = [[n.path, shape_str(n.shape), n.dtype] for n in report.not_checkpointed]
-        why = sorted({n.reason for n in report.not_checkpointed})
-        console.print(
-            _problem_table(
-                f"Not checkpointed: {', '.join(why)} (never saved by tf.train.Checkpoint; "
-                "not a failure)",
-                ["model path", "shape", "dtype"],
-                rows,
-            )
-        )
-    if report.mismatched:
-        rows = [
-            [
-                m.path,
-                f"{shape_str(m.checkpoint_shape)} {m.checkpoint_dtype}",
-                f"{shape_str(m.model_shape)} {m.model_dtype}",
-            ]
-            for m in report.mismatched
-        ]
-        mismatch_reasons = [m.reason for m in report.mismatched]
-        table = _problem_table(
-            "Mismatched: present on both sides, but they do not fit",
-            ["path", "checkpoint", "model"],
-            rows if not any(mismatch_reasons) else [],
-        )
-        if any(mismatch_reasons):
-            for row, reason in zip(rows, mismatch_reasons, strict=True):
-                table.add_row(*(escape(c) for c in row))
-                if reason:
-                    table.add_row(Text(f"  {reason}", style="dim"), "", "")
-        console.print(table)
-    if report.drifted:
-        rows = [[d.group, d.saved, d.model] for d in report.drifted]
-        console.print(
-            _problem_table(
-                "Layer-name drift: saved from one layer, would load into another",
-                ["group in the file", "saved from", "would load into"],
-                rows,
-            )
-        )
+    for table in restore_tables(report):
+        console.print(_summary_table(table))
+        for note in table.footnotes:
+            console.print(Text(note, style="dim"))
+        if table.footnotes:
+            console.print()
     _render_checks(report, console, partial_hint)
 
 
-def _print_reasons(console: Console, reasons: list[str | None]) -> None:
-    """Why entries of the table above are there, once per reason."""
-    counts: dict[str, int] = {}
-    for r in reasons:
-        if r:
-            counts[r] = counts.get(r, 0) + 1
-    for note, n in counts.items():
-        who = "All of them" if n == len(reasons) and n > 1 else f"{n} of them"
-        if n == 1 and len(reasons) == 1:
-            who = "It"
-        console.print(Text(f"{who}: {note}.", style="dim"))
-    if counts:
-        console.print()
+def _summary_table(table: SummaryTable) -> Table:
+    rich_table = _problem_table(table.title, table.headers, [])
+    for i, row in enumerate(table.rows):
+        rich_table.add_row(*(escape(c) for c in row))
+        note = table.notes[i] if i < len(table.notes) else None
+        if note:
+            rich_table.add_row(Text(f"  {note}", style="dim"), *([""] * (len(table.headers) - 1)))
+    return rich_table
 
 
 def _problem_table(title: str, headers: list[str], rows: list[list[str]]) -> Table:
@@ -372,12 +271,7 @@ def _problem_table(title: str, headers: list[str], rows: list[list[str]]) -> Tab
     return table
 
 
-def _accepted(name: str, accepted: bool) -> str:
-    return f"{name} (accepted)" if accepted else name
-
-
-def _mark(ok: bool) -> Text:
-    return Text("ok  ", style="bold green") if ok else Text("FAIL", style="bold red")
+_MARK_STYLES: dict[Status, str] = {"ok": "bold green", "fail": "bold red", "skipped": "dim"}
 
 
 def _render_checks(report: RestoreReport, console: Console, partial_hint: bool) -> None:
@@ -385,79 +279,16 @@ def _render_checks(report: RestoreReport, console: Console, partial_hint: bool) 
     lines.add_column(no_wrap=True)
     lines.add_column(style="bold", no_wrap=True)
     lines.add_column(overflow="fold")
-    structure_ok = not report.problems
-    counted = report.counts()
-    accepted = counted["accepted"]
-    if structure_ok and not accepted:
-        lines.add_row(
-            _mark(True), "structure", "every model variable has its value, nothing unused"
-        )
-    elif structure_ok:
-        lines.add_row(
-            _mark(True),
-            "structure",
-            f"all fits, apart from {plural(accepted, 'accepted leftover')}",
-        )
-    else:
-        counts = [
-            f"{counted[w]} {w}"
-            for w in ("unused", "missing", "mismatched", "drifted")
-            if counted[w]
-        ]
-        if accepted:
-            counts.append(f"{accepted} accepted")
-        lines.add_row(_mark(False), "structure", ", ".join(counts))
-    v = report.values
-    if report.stopped:
-        lines.add_row(Text("--  ", style="dim"), "values", Text(report.stopped, style="dim"))
-    elif v.differing:
-        shown = ", ".join(v.differing[:5]) + (" ..." if len(v.differing) > 5 else "")
-        lines.add_row(
-            _mark(False),
-            "values",
-            f"{len(v.differing)} of {v.checked} differ from the checkpoint: {shown}",
-        )
-    else:
-        lines.add_row(
-            _mark(True), "values", f"{v.checked} restored, each equal to the checkpoint bit for bit"
-        )
-    o = report.outputs
-    if o.ran:
-        text = f"{o.batches} random batches, two restored instances: "
-        text += "equal" if o.equal else f"differ (max |diff| {o.max_abs_diff:.3g})"
-        if not o.finite:
-            text += "; outputs contain NaN or Inf"
-        if o.detail and not (o.equal and o.finite):
-            text += f"\n{o.detail}"
-        lines.add_row(_mark(o.equal and o.finite), "outputs", text)
-    if o.golden is not None:
-        g = o.golden
-        text = f"{g.file}: " + ("equal" if g.equal else f"differ (max |diff| {g.max_abs_diff:.3g})")
-        lines.add_row(_mark(g.equal), "golden", escape(text))
-    if report.saved_golden:
-        lines.add_row(Text("    "), "saved", escape(report.saved_golden))
+    for check in restore_checks(report):
+        style = _MARK_STYLES.get(check.status, "")
+        text = Text(check.text, style="dim" if check.status == "skipped" else "")
+        lines.add_row(Text(MARKS[check.status], style=style), check.name, text)
     console.print(lines)
     console.print()
-    if report.ok:
-        console.print(Text("Restored and verified.", style="bold green"))
-    elif report.problems and not report.partial:
-        console.print(
-            Text(
-                "Not restored: the checkpoint does not fit the model; nothing was assigned.",
-                style="bold red",
-            )
-        )
-        if partial_hint and report.format != "keras":
-            console.print(
-                "--partial restores what fits; --allow-unused and --allow-missing "
-                "accept leftovers you intend."
-            )
-        if report.suggested_maps and not report.maps and not report.mismatched:
-            # Shown whatever was accepted: accepted entries never enter the suggestion.
-            rules = " ".join(f"--map {escape(r)!r}" for r in report.suggested_maps)
-            console.print(f"If the paths were renamed on purpose, restore with: {rules}")
-    else:
-        console.print(Text("Restore not verified: see the failed checks above.", style="bold red"))
+    verdict = restore_verdict(report, partial_hint)
+    console.print(Text(verdict.text, style="bold green" if verdict.ok else "bold red"))
+    if verdict.suggestion:
+        console.print(Text(verdict.suggestion))
 
 
 def render_migrate(report: MigrateReport, console: Console) -> None:

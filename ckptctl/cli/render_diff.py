@@ -11,8 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ckptctl.cli.fold import fold_rows
 from ckptctl.cli.plain import shape_str
+from ckptctl.fold import fold_rows
 from ckptctl.objgraph import ROOT as ROOT_GROUP
 
 if TYPE_CHECKING:

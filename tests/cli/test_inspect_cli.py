@@ -10,12 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner, Result
 
 from ckptctl.cli.app import app
 from tests.checkpoints import (
     PROJECT_ROOT,
+    SHARDED_NUM_ELEMENTS,
     data_shards,
     delete_data_shard,
     garbage_index,
@@ -24,6 +26,7 @@ from tests.checkpoints import (
     truncate_data,
     truncate_index,
 )
+from tests.fresh import run_fresh
 
 BrokenCopy = Callable[[Path], Path]
 
@@ -223,6 +226,88 @@ def test_external_saved_model_versions(external_fixtures: Path) -> None:
     doc = parse_json(inspect(external_fixtures / "saved_model_half_plus_two_tf2_cpu", "--json"))
     assert [v["path"] for v in doc["variables"]] == ["a", "b", "c"]
     assert doc["source"] == "saved_model"
+
+
+# --- --no-verify and --backend change what reads the values ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def flipped_sharded(
+    sharded_ckpt: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, np.ndarray]:
+    """A copy of the sharded checkpoint with one byte of `a` flipped; and `a` as now stored."""
+    from tests.checkpoints import copy_checkpoint_dir, flip_data_byte
+
+    directory = copy_checkpoint_dir(sharded_ckpt.parent, tmp_path_factory.mktemp("flip") / "c")
+    prefix = directory / sharded_ckpt.name
+    flip_data_byte(prefix)
+    a = np.arange(SHARDED_NUM_ELEMENTS, dtype=np.float32)  # `a` as written (write_sharded)
+    raw = bytearray(a.tobytes())
+    raw[len(raw) // 2] ^= 0xFF  # what flip_data_byte does to it
+    return prefix, np.frombuffer(bytes(raw), np.float32)
+
+
+def stats_of(doc: dict[str, Any], path: str) -> dict[str, Any]:
+    (stats,) = [v["stats"] for v in doc["variables"] if v["path"] == path]
+    assert isinstance(stats, dict)
+    return stats
+
+
+def test_no_verify_reads_a_value_whose_checksum_fails(
+    flipped_sharded: tuple[Path, np.ndarray],
+) -> None:
+    """By default a flipped byte fails its crc32c (exit 3, naming the value and the shard);
+    with --no-verify the same value is read as stored, flipped byte and all."""
+    prefix, stored = flipped_sharded
+    shard = str(data_shards(prefix)[0])
+    verified = inspect(prefix, "--stats", "--json")
+    assert verified.exit_code == 3, verified.output
+    assert parse_json(verified)["error"] == (
+        f"{shard}: value a/.ATTRIBUTES/VARIABLE_VALUE fails its checksum; the file is corrupt"
+    )
+    for backend in ("auto", "native"):
+        unverified = inspect(prefix, "--stats", "--json", "--no-verify", "--backend", backend)
+        assert unverified.exit_code == 0, unverified.output
+        doc = parse_json(unverified)
+        assert doc["error"] is None
+        a = stats_of(doc, "a")
+        # The flipped byte moves element 512 by 255 * 2**-14, the mean by 1.5e-5: far more
+        # than the statistics' rounding.
+        assert a["mean"] == pytest.approx(float(stored.astype(np.float64).mean()), abs=1e-6)
+        assert abs(a["mean"] - (SHARDED_NUM_ELEMENTS - 1) / 2) > 1e-5, "the flipped value"
+        assert (a["min"], a["max"]) == (float(stored.min()), float(stored.max()))
+
+
+def test_backend_tf_reads_through_tensorflow(flipped_sharded: tuple[Path, np.ndarray]) -> None:
+    """TensorFlow's reader always checks checksums: with --backend tf, --no-verify cannot
+    make the corrupt value readable (the native reader reads it, above)."""
+    prefix, _ = flipped_sharded
+    result = inspect(prefix, "--stats", "--no-verify", "--backend", "tf")
+    assert result.exit_code == 3, result.output
+    assert "a/.ATTRIBUTES/VARIABLE_VALUE fails its checksum" in result.stderr
+
+
+FRESH_INSPECT = """
+    import json, sys
+    from typer.testing import CliRunner
+    from ckptctl.cli.app import app
+    args = ["inspect", sys.argv[1], "--stats", "--json", "--backend", sys.argv[2]]
+    result = CliRunner().invoke(app, args)
+    print(json.dumps({"code": result.exit_code, "doc": json.loads(result.stdout),
+                      "tf": "tensorflow" in sys.modules,
+                      "tfbackend": "ckptctl.tfbackend" in sys.modules}))
+"""
+
+
+def test_backend_tf_imports_tensorflow_and_auto_does_not(sharded_ckpt: Path) -> None:
+    """In a fresh interpreter: the same `inspect --stats` loads TensorFlow and ckptctl's
+    TensorFlow backend only with --backend tf, and both give the same report."""
+    auto = run_fresh(FRESH_INSPECT, str(sharded_ckpt), "auto")
+    tf = run_fresh(FRESH_INSPECT, str(sharded_ckpt), "tf")
+    assert (auto["code"], auto["tf"], auto["tfbackend"]) == (0, False, False)
+    assert (tf["code"], tf["tf"], tf["tfbackend"]) == (0, True, True)
+    assert tf["doc"] == auto["doc"]
+    assert stats_of(tf["doc"], "c")["max"] == 2 * 10_000.0 + SHARDED_NUM_ELEMENTS - 1
 
 
 # --- terminal behaviour -----------------------------------------------------------------------

@@ -340,3 +340,57 @@ def test_many_numbered_blocks_fold_in_the_table_not_in_json(samples_dir: Path) -
         "model.dense2.bias",
     ]
     assert doc["matched"] == 0
+
+
+# ---------------------------------------------------------------- output tolerances
+
+PERTURBED_MODEL = '''
+import itertools
+
+import tensorflow as tf
+
+COUNT = itertools.count()
+
+
+class Perturbed(tf.keras.Model):
+    """MyModel's layers, plus a constant that is no variable, so no checkpoint holds it:
+    the n-th instance adds n * 1e-6 to its outputs. Two restored instances differ by 1e-6."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense1 = tf.keras.layers.Dense(16, activation="relu")
+        self.dense2 = tf.keras.layers.Dense(10)
+        self.offset = next(COUNT) * 1e-6
+
+    def call(self, x, training=False):
+        return self.dense2(self.dense1(x)) + self.offset
+'''
+
+
+@pytest.mark.parametrize(
+    ("tolerance", "code"),
+    [
+        ([], 1),
+        (["--atol", "1e-4"], 0),
+        (["--atol", "1e-8"], 1),
+        (["--rtol", "0.5"], 0),
+        (["--rtol", "1e-9"], 1),
+    ],
+    ids=["exact", "atol-wide", "atol-narrow", "rtol-wide", "rtol-narrow"],
+)
+def test_output_tolerances(
+    samples_dir: Path, tmp_path: Path, tolerance: list[str], code: int
+) -> None:
+    """Outputs 1e-6 apart: not equal by default (exact) nor within 1e-8, equal within
+    --atol 1e-4 or --rtol 0.5; whatever the tolerance, every value restored bit for bit and
+    the difference is reported."""
+    model = tmp_path / "perturbed.py"
+    model.write_text(PERTURBED_MODEL)
+    result = my_model(samples_dir, *tolerance, "--json", model=f"{model}:Perturbed")
+    assert result.exit_code == code, result.output
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is (code == 0)
+    assert doc["values"] == {"checked": 4, "differing": []}
+    outputs = doc["outputs"]
+    assert (outputs["ran"], outputs["finite"], outputs["equal"]) == (True, True, code == 0)
+    assert 5e-7 < outputs["max_abs_diff"] < 2e-6
