@@ -442,7 +442,7 @@ def _compare_finite_floats(
         # to the nearest float32 of the exact one, and so keeps the order).
         i = int(rel.argmax())
         x, y = float(a[i]), float(b[i])
-        worst_rel = abs(x - y) / abs(y) if y != 0 else math.inf
+        worst_rel = abs(x - y) / abs(y) if y != 0 else (math.inf if x != y else 0.0)
         worst = float(np.abs(np.float64(a[int(absdiff.argmax())]) - b[int(absdiff.argmax())]))
     stats.num_differing += differing
     _accumulate_max(stats, worst, worst_rel)

@@ -79,6 +79,10 @@ class InspectReport:
     keras_version: str | None = None
     date_saved: str | None = None
     class_name: str | None = None
+    backend: str | None = None
+    """Which reader read it: ``native`` (ckptctl's own) or ``tf`` (TensorFlow's)."""
+    backend_note: str | None = None
+    """Why TensorFlow's reader was used where ckptctl's own could not read the checkpoint."""
 
     def to_dict(self) -> dict[str, Any]:
         # By hand for the variables: dataclasses.asdict is slow on thousands of them.
@@ -219,6 +223,8 @@ def _report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> InspectRe
         keras_version=getattr(ckpt.keras_info, "keras_version", None),
         date_saved=getattr(ckpt.keras_info, "date_saved", None),
         class_name=getattr(ckpt.keras_info, "class_name", None),
+        backend=ckpt.backend_name,
+        backend_note=ckpt.backend_note,
     )
 
 

@@ -297,12 +297,6 @@ def test_equal_values_in_other_bytes_are_equal(bytes_pair: tuple[Path, Path]) ->
         assert (alone.equal, alone.unchanged, alone.changed) == (True, 1, []), name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="diffing._compare_finite_floats: a chunk whose only differences are signed zeros, "
-    "starting with a zero in B, records max_rel_diff inf (|x - y| / |y| is taken as inf "
-    "where y == 0 even when x == y)",
-)
 def test_signed_zeros_alone_in_a_chunk_change_no_relative_difference(
     bytes_pair: tuple[Path, Path],
 ) -> None:

@@ -93,6 +93,8 @@ def print_plain_inspect(report: InspectReport, out: TextIO | None = None) -> Non
     lines = [f"{k.ljust(width)}  {v}" for k, v in header]
     if report.note:
         lines.append(f"note: {report.note}")
+    if report.backend_note:
+        lines.append(f"note: {report.backend_note}")
     lines.append("")
     if report.filter is not None:
         lines.append(

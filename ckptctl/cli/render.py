@@ -81,6 +81,8 @@ def render_inspect(report: InspectReport, console: Console) -> None:
     console.print(header)
     if report.note:
         console.print(Text(f"note: {report.note}", style="yellow"))
+    if report.backend_note:
+        console.print(Text(f"note: {report.backend_note}", style="yellow"))
     console.print()
 
     if report.tree is not None:
