@@ -289,7 +289,7 @@ def restore_text(report: RestoreReport, width: int = 100) -> str:
     name_width = max(len(c.name) for c in checks)
     for c in checks:
         lines += _hanging(f"{MARKS[c.status]} {c.name.ljust(name_width)} ", c.text, width)
-    verdict = restore_verdict(report)
+    verdict = restore_verdict(report, partial_hint=False)  # no command-line options here
     lines += ["", *_wrapped(verdict.text, width)]
     if verdict.suggestion:
         lines += _wrapped(verdict.suggestion, width)

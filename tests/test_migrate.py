@@ -411,11 +411,22 @@ def test_existing_destination_needs_force(samples_dir: Path, tmp_path: Path) -> 
     assert staging_leftovers(tmp_path) == []
 
 
-def test_missing_parent_of_destination_is_refused(samples_dir: Path, tmp_path: Path) -> None:
-    dst = tmp_path / "absent" / "out"
+def test_missing_parents_of_destination_are_created(samples_dir: Path, tmp_path: Path) -> None:
+    dst = tmp_path / "absent" / "deeper" / "out"
     result = migrate_cli(samples_dir / "my_model", *renamed_args(dst, *MAP))
-    assert result.exit_code == EXIT_USAGE, result.output
-    assert "does not exist" in result.stderr
+    assert result.exit_code == EXIT_OK, result.output
+    assert_written_checkpoint(dst)
+
+
+def test_parents_created_for_a_failed_migration_are_removed(
+    samples_dir: Path, tmp_path: Path
+) -> None:
+    """Nothing is left behind when the restore does not verify: not even the parents."""
+    dst = tmp_path / "absent" / "out"
+    result = migrate_cli(
+        samples_dir / "my_model", "-o", str(dst), "--model", RENAMED, "--input-shape", "4,20"
+    )
+    assert result.exit_code == EXIT_PROBLEM, result.output
     assert list(tmp_path.iterdir()) == []
 
 

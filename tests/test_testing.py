@@ -213,7 +213,7 @@ def test_importing_and_failing_load_neither_the_terminal_layer_nor_tensorflow() 
         "Model       pkg.model:Net",
         "Key         model",
         "Inputs      [4, 20] float32",
-        "Matched     3 values matched",
+        "Matched     3 values",
         "",
         "Missing: model variables the checkpoint has no value for",
         "model path          shape    dtype    likely match in the checkpoint",

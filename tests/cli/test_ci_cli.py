@@ -361,7 +361,7 @@ def test_an_unreadable_checkpoint_is_one_errored_testcase(
     message = f"{absent}: no such file or directory"
     hint = (
         "pass a checkpoint directory, a prefix (DIR/ckpt-3), its .index or .data-* file, "
-        "or a SavedModel directory"
+        "a SavedModel directory, or a Keras .weights.h5, .weights.json or .keras file"
     )
     assert junit_counts(xml) == {"tests": "1", "failures": "0", "errors": "1", "skipped": "0"}
     assert junit_cases(xml, f"ckptctl.{command}") == [

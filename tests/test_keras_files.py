@@ -1,0 +1,392 @@
+"""Keras 3's own files: ``.weights.h5``, sharded ``.weights.json``, ``.keras`` archives.
+
+Every file is written by Keras 3 in this test session from models compiled and trained with
+``fit()``; h5py's own listing and Keras's own ``load_weights`` are the references.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pytest
+from typer.testing import CliRunner, Result
+
+import ckptctl
+from ckptctl.cli.app import app
+from ckptctl.errors import CheckpointError
+from tests.checkpoints import tree_digest
+from tests.fresh import run_fresh
+
+MODELS = "tests.models.keras3"
+CONV = f"{MODELS}:ConvNet"
+SEQ = f"{MODELS}:sequential"
+FUNC = f"{MODELS}:functional"
+
+
+def invoke(*args: str | Path) -> Result:
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def as_json(result: Result) -> Any:
+    return json.loads(result.stdout)
+
+
+def h5_listing(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Every dataset of an HDF5 file, as h5py lists it: key -> (shape, dtype)."""
+    out: dict[str, tuple[tuple[int, ...], str]] = {}
+
+    def visit(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset):
+            out[name] = (tuple(obj.shape), str(obj.dtype))
+
+    with h5py.File(path, "r") as f:
+        f.visititems(visit)
+    return out
+
+
+@pytest.fixture(scope="session")
+def kfiles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Keras files of models trained with fit(): name -> path."""
+    import tensorflow as tf
+
+    from tests.models import keras3
+
+    keras = tf.keras
+    keras.utils.set_random_seed(3)
+    d = tmp_path_factory.mktemp("keras_files")
+    rng = np.random.default_rng(0)
+    images, labels = rng.random((8, 8, 8, 1), np.float32), rng.integers(0, 5, 8)
+    flat, targets = rng.random((16, 6), np.float32), rng.random((16, 4), np.float32)
+
+    conv = keras3.ConvNet()
+    conv.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(True))
+    conv.fit(images, labels, batch_size=4, epochs=1, verbose=0)
+    conv.save_weights(str(d / "conv.weights.h5"))
+    tf.train.Checkpoint(model=conv, optimizer=conv.optimizer).save(str(d / "conv_tf" / "ckpt"))
+
+    seq = keras3.sequential()
+    seq.compile(optimizer=keras3.sgd_momentum(), loss="mse")
+    seq.fit(flat, targets, batch_size=8, epochs=1, verbose=0)
+    seq.save_weights(str(d / "seq.weights.h5"))
+    seq.save(str(d / "seq.keras"))
+    (d / "sharded").mkdir()
+    seq.save_weights(str(d / "sharded" / "seq.weights.json"), max_shard_size=0.0000004)
+    seq.fit(flat, targets, batch_size=8, epochs=1, verbose=0)
+    seq.save_weights(str(d / "seq_later.weights.h5"))
+
+    func = keras3.functional()
+    func.compile(optimizer="adam", loss="mse")
+    func.fit(flat, targets[:, :3], batch_size=8, epochs=1, verbose=0)
+    func.save_weights(str(d / "func.weights.h5"))
+
+    run = keras3.sequential()
+    run.compile(optimizer="sgd", loss="mse")
+    saver = keras.callbacks.ModelCheckpoint(
+        str(d / "run" / "e{epoch:02d}.weights.h5"), save_weights_only=True
+    )
+    (d / "run").mkdir()
+    run.fit(flat, targets, batch_size=8, epochs=3, verbose=0, callbacks=[saver])
+    return {
+        "conv": d / "conv.weights.h5",
+        "conv_tf": d / "conv_tf",
+        "seq": d / "seq.weights.h5",
+        "seq_later": d / "seq_later.weights.h5",
+        "archive": d / "seq.keras",
+        "sharded": d / "sharded" / "seq.weights.json",
+        "func": d / "func.weights.h5",
+        "run": d / "run",
+    }
+
+
+# ---------------------------------------------------------------- inspect
+
+
+@pytest.mark.parametrize("name", ["conv", "seq", "func"])
+def test_inspect_lists_what_h5py_lists(kfiles: dict[str, Path], name: str) -> None:
+    path = kfiles[name]
+    doc = as_json(invoke("inspect", path, "--json"))
+    assert (doc["format"], doc["source"]) == ("keras", "weights-h5")
+    got = {v["key"]: (tuple(v["shape"]), v["dtype"]) for v in doc["variables"]}
+    assert got == h5_listing(path)
+    for v in doc["variables"]:
+        assert not v["key"].startswith("/")
+        assert v["path"] == v["key"].replace("/", ".")
+        assert v["kind"] == ("optimizer" if v["key"].startswith("optimizer/") else "model")
+
+
+def test_inspect_owner_and_layer_names(kfiles: dict[str, Path]) -> None:
+    doc = as_json(invoke("inspect", kfiles["seq"], "--json"))
+    rows = {v["key"]: (v["owner"], v["layer_name"]) for v in doc["variables"]}
+    assert rows["layers/dense/vars/0"] == ("layers.dense", "left")
+    assert rows["layers/dense_1/vars/1"] == ("layers.dense_1", "right")
+    assert rows["optimizer/vars/0"] == ("optimizer", "sgd")
+    conv = as_json(invoke("inspect", kfiles["conv"], "--json"))
+    owners = {v["key"]: v["owner"] for v in conv["variables"]}
+    assert owners["block/conv/vars/0"] == "block"
+    assert owners["fc/vars/1"] == "fc"
+
+
+def test_inspect_keras_archive_in_place(kfiles: dict[str, Path]) -> None:
+    """A .keras archive is read where it is: nothing is extracted next to it."""
+    archive = kfiles["archive"]
+    before = tree_digest(archive.parent)
+    doc = as_json(invoke("inspect", archive, "--json"))
+    assert tree_digest(archive.parent) == before
+    assert (doc["format"], doc["source"], doc["class_name"]) == (
+        "keras",
+        "keras-archive",
+        "Sequential",
+    )
+    with zipfile.ZipFile(archive) as z:
+        meta = json.loads(z.read("metadata.json"))
+        z.extract("model.weights.h5", archive.parent.parent / "extracted")
+    assert (doc["keras_version"], doc["date_saved"]) == (meta["keras_version"], meta["date_saved"])
+    extracted = h5_listing(archive.parent.parent / "extracted" / "model.weights.h5")
+    assert {v["key"]: (tuple(v["shape"]), v["dtype"]) for v in doc["variables"]} == extracted
+    table = invoke("inspect", archive)
+    assert "model Sequential, saved by Keras" in table.stdout
+
+
+def test_sharded_weights_json_lists_every_shard(kfiles: dict[str, Path]) -> None:
+    index = kfiles["sharded"]
+    shards = sorted(index.parent.glob("seq_*.weights.h5"))
+    assert len(shards) > 1  # the shard size is small enough to split the file
+    doc = as_json(invoke("inspect", index, "--json"))
+    assert (doc["source"], doc["shards"]) == ("weights-json", len(shards))
+    union: dict[str, Any] = {}
+    for s in shards:
+        union.update(h5_listing(s))
+    assert {v["key"]: (tuple(v["shape"]), v["dtype"]) for v in doc["variables"]} == union
+    assert doc["total_bytes"] == index.stat().st_size + sum(s.stat().st_size for s in shards)
+
+
+def test_stats_equal_numpy_over_h5py(kfiles: dict[str, Path]) -> None:
+    doc = as_json(invoke("inspect", kfiles["conv"], "--stats", "--json"))
+    with h5py.File(kfiles["conv"], "r") as f:
+        for v in doc["variables"]:
+            value = np.asarray(f[v["key"]][()], np.float64)
+            st = v["stats"]
+            assert st["count"] == value.size
+            if value.size and v["dtype"].startswith("float"):
+                assert st["min"] == pytest.approx(value.min())
+                assert st["max"] == pytest.approx(value.max())
+                assert st["mean"] == pytest.approx(value.mean(), abs=1e-7)
+                assert (st["nan"], st["inf"]) == (0, 0)
+
+
+def test_directory_of_modelcheckpoint_files_reads_the_newest(kfiles: dict[str, Path]) -> None:
+    doc = as_json(invoke("inspect", kfiles["run"], "--json"))
+    assert Path(doc["checkpoint"]).name == "e03.weights.h5"
+    assert doc["other_checkpoints"] == ["e01.weights.h5", "e02.weights.h5"]
+    assert "using the newest, e03.weights.h5" in doc["note"]
+
+
+def test_inspect_of_keras_files_imports_no_tensorflow(kfiles: dict[str, Path]) -> None:
+    loaded = run_fresh(
+        """
+        import json, sys
+        from ckptctl.cli.app import main
+        sys.argv = ["ckptctl", "inspect", sys.argv[1], "--json"]
+        try:
+            main()
+        except SystemExit:
+            pass
+        heavy = ("tensorflow", "keras", "tf_keras")
+        print(json.dumps([m for m in heavy if m in sys.modules]))
+        """,
+        str(kfiles["archive"]),
+    )
+    assert loaded == []
+
+
+# ---------------------------------------------------------------- diff
+
+
+def test_diff_of_one_model_in_three_files_is_equal(kfiles: dict[str, Path]) -> None:
+    for other in ("archive", "sharded"):
+        result = invoke("diff", kfiles["seq"], kfiles[other], "--json")
+        assert result.exit_code == 0, result.output
+        assert as_json(result)["unchanged"] == len(h5_listing(kfiles["seq"]))
+
+
+def test_diff_of_two_training_steps(kfiles: dict[str, Path]) -> None:
+    result = invoke("diff", kfiles["seq"], kfiles["seq_later"], "--json", "--model-only")
+    assert result.exit_code == 1, result.output
+    doc = as_json(result)
+    changed = {c["key"] for c in doc["changed"]}
+    # One more epoch moves every trainable variable and the batch norm's moving statistics.
+    assert changed == {k for k in h5_listing(kfiles["seq"]) if not k.startswith("optimizer/")}
+
+
+# ---------------------------------------------------------------- broken files
+
+
+def _one_error(result: Result, code: int, *words: str) -> None:
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert 1 <= len(lines) <= 2, result.stderr
+    for w in words:
+        assert w in result.stderr
+
+
+def test_broken_keras_files_exit_3(kfiles: dict[str, Path], tmp_path: Path) -> None:
+    truncated = tmp_path / "cut.weights.h5"
+    truncated.write_bytes(kfiles["seq"].read_bytes()[:2000])
+    _one_error(invoke("inspect", truncated), 3, str(truncated))
+    garbage = tmp_path / "junk.weights.h5"
+    garbage.write_bytes(os.urandom(4096))
+    _one_error(invoke("inspect", garbage), 3, str(garbage), "not an HDF5 file")
+    not_zip = tmp_path / "m.keras"
+    not_zip.write_text("hello")
+    _one_error(invoke("inspect", not_zip), 3, str(not_zip), "not a zip")
+    empty_zip = tmp_path / "empty.keras"
+    with zipfile.ZipFile(empty_zip, "w") as z:
+        z.writestr("metadata.json", "{}")
+    _one_error(invoke("inspect", empty_zip), 3, str(empty_zip), "model.weights.h5")
+
+
+def test_missing_shard_is_named(kfiles: dict[str, Path], tmp_path: Path) -> None:
+    src = kfiles["sharded"].parent
+    copy = tmp_path / "sharded"
+    copy.mkdir()
+    for f in src.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    victim = sorted(copy.glob("seq_*.weights.h5"))[-1]
+    victim.unlink()
+    result = invoke("inspect", copy / "seq.weights.json", "--stats")
+    assert result.exit_code == 3, result.output
+    assert f"{victim}: missing" in result.output
+
+
+# ---------------------------------------------------------------- restore
+
+
+@pytest.mark.parametrize(
+    ("name", "model", "optimizer"),
+    [
+        ("conv", CONV, None),
+        ("conv", CONV, "adam"),
+        ("seq", SEQ, None),
+        ("seq", SEQ, f"{MODELS}:sgd_momentum"),
+        ("archive", SEQ, None),
+        ("sharded", SEQ, None),
+        ("func", FUNC, "adam"),
+    ],
+)
+def test_unchanged_model_restores(
+    kfiles: dict[str, Path], name: str, model: str, optimizer: str | None
+) -> None:
+    args = ["restore", kfiles[name], "--model", model, "--json"]
+    if optimizer:
+        args += ["--optimizer", optimizer]
+    before = tree_digest(kfiles[name].parent)
+    result = invoke(*args)
+    assert tree_digest(kfiles[name].parent) == before
+    assert result.exit_code == 0, result.output
+    d = as_json(result)
+    listing = h5_listing(kfiles["seq"] if name in ("archive", "sharded") else kfiles[name])
+    wanted = [k for k in listing if optimizer or not k.startswith("optimizer/")]
+    assert (d["ok"], d["format"], d["matched"]) == (True, "keras", len(wanted))
+    assert (d["unused"], d["missing"], d["mismatched"], d["drifted"]) == ([], [], [], [])
+    assert d["values"] == {"checked": len(wanted), "differing": []}
+    assert d["outputs"]["equal"] is True
+
+
+def test_swapped_layers_are_layer_name_drift(kfiles: dict[str, Path]) -> None:
+    """Keras would load `left`'s weights into `right` without a word: ckptctl fails."""
+    result = invoke("restore", kfiles["seq"], "--model", f"{MODELS}:swapped", "--json")
+    assert result.exit_code == 1, result.output
+    d = as_json(result)
+    assert d["drifted"] == [
+        {"group": "layers/dense", "saved": "left", "model": "right"},
+        {"group": "layers/dense_1", "saved": "right", "model": "left"},
+    ]
+    assert (d["unused"], d["missing"], d["mismatched"]) == ([], [], [])
+    assert d["values"]["checked"] == 0
+
+
+def test_widened_layer_is_mismatched(kfiles: dict[str, Path]) -> None:
+    d = as_json(invoke("restore", kfiles["seq"], "--model", f"{MODELS}:widened", "--json"))
+    assert [(m["key"], m["checkpoint_shape"], m["model_shape"]) for m in d["mismatched"]] == [
+        ("layers/dense/vars/0", [6, 4], [6, 5]),
+        ("layers/dense/vars/1", [4], [5]),
+        ("layers/dense_1/vars/0", [4, 4], [5, 4]),
+    ]
+    assert d["ok"] is False
+
+
+def test_added_layer_is_missing(kfiles: dict[str, Path]) -> None:
+    """Keras: "Layer 'dense' expected 2 variables, but received 0 variables during loading"."""
+    result = invoke("restore", kfiles["conv"], "--model", f"{MODELS}:ConvNetWithHead", "--json")
+    assert result.exit_code == 1, result.output
+    d = as_json(result)
+    assert [(m["path"], m["shape"]) for m in d["missing"]] == [
+        ("head.vars.0", [5, 2]),
+        ("head.vars.1", [2]),
+    ]
+    assert d["unused"] == []
+
+
+def test_optimizer_count_mismatch_fails(kfiles: dict[str, Path]) -> None:
+    """Keras only warns "Skipping variable loading for optimizer" and Adam starts from zero:
+    restoring the SGD file's optimizer into Adam is a failure that says so."""
+    result = invoke("restore", kfiles["seq"], "--model", SEQ, "--optimizer", "adam", "--json")
+    assert result.exit_code == 1, result.output
+    d = as_json(result)
+    assert d["missing"] and all(m["kind"] == "optimizer" for m in d["missing"])
+    assert all("Keras would skip loading the optimizer" in m["reason"] for m in d["missing"])
+    saved = sum(k.startswith("optimizer/") for k in h5_listing(kfiles["seq"]))
+    assert f"the file's optimizer has {saved} variables" in d["missing"][0]["reason"]
+
+
+# ---------------------------------------------------------------- migrate
+
+
+def test_migrate_checkpoint_to_weights_file(kfiles: dict[str, Path], tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    from tests.models import keras3
+
+    dst = tmp_path / "new" / "conv.weights.h5"
+    result = invoke("migrate", kfiles["conv_tf"], "-o", dst, "--model", CONV, "--optimizer", "adam")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in dst.parent.iterdir()) == ["conv.weights.h5"]
+    fresh = keras3.ConvNet()
+    fresh(np.zeros((2, 8, 8, 1), np.float32))
+    fresh.load_weights(str(dst))
+    reader = tf.train.load_checkpoint(str(kfiles["conv_tf"]))
+    np.testing.assert_array_equal(
+        fresh.fc.kernel.numpy(), reader.get_tensor("model/fc/_kernel/.ATTRIBUTES/VARIABLE_VALUE")
+    )
+    nested = fresh.block.conv.kernel.numpy()
+    shapes = reader.get_variable_to_shape_map()
+    assert any(
+        tuple(shape) == nested.shape and np.array_equal(reader.get_tensor(k), nested)
+        for k, shape in shapes.items()
+    )
+
+
+def test_migrate_weights_file_to_checkpoint(kfiles: dict[str, Path], tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    from tests.models import keras3
+
+    dst = tmp_path / "ckpts"
+    result = invoke("migrate", kfiles["seq"], "-o", dst, "--model", SEQ)
+    assert result.exit_code == 0, result.output
+    fresh = keras3.sequential()
+    tf.train.Checkpoint(model=fresh).restore(tf.train.latest_checkpoint(str(dst))).assert_consumed()
+    with h5py.File(kfiles["seq"], "r") as f:
+        np.testing.assert_array_equal(fresh.layers[0].kernel.numpy(), f["layers/dense/vars/0"][()])
+
+
+def test_reading_an_unknown_value_is_a_ckptctl_error(kfiles: dict[str, Path]) -> None:
+    with ckptctl.open_checkpoint(kfiles["seq"]) as ckpt, pytest.raises(CheckpointError):
+        ckpt.read("layers/nothing/vars/0")
