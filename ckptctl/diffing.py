@@ -24,14 +24,18 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ckptctl.errors import UsageError
-from ckptctl.location import locate
+from ckptctl.location import Location, locate
 from ckptctl.objgraph import ROOT, KeyInfo
 from ckptctl.reader import BackendName, Checkpoint, Entry, open_location
+
+if TYPE_CHECKING:
+    from ckptctl.restoration import RestoreOptions
 
 DEFAULT_CHUNK_BYTES = 2 << 20  # small enough to stay in cache: faster than larger chunks
 """Per side. Comparing widens to float64 and keeps a few temporaries: about 16x this in memory."""
@@ -166,6 +170,8 @@ def diff(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     progress: ProgressCallback | None = None,
     backend: BackendName = "auto",
+    model: str | Callable[..., Any] | None = None,
+    options: RestoreOptions | None = None,
 ) -> DiffReport:
     """Compare the checkpoints at ``a`` and ``b`` (any form :func:`ckptctl.locate` accepts).
 
@@ -174,6 +180,10 @@ def diff(
     strings and bools are compared exactly. ``filter`` keeps values whose key or object path
     (on either side) matches the glob; ``model_only`` leaves out optimizer state and
     ``save_counter``. A value that cannot be read raises ``CheckpointError`` naming the file.
+
+    A TensorFlow checkpoint and a Keras weights file name their values differently; with
+    ``model`` (and restore ``options``), the checkpoint is restored into the model, proven as
+    ``restore`` proves it, and compared as Keras's ``save_weights`` would write it.
     """
     for name, tol in (("atol", atol), ("rtol", rtol)):
         if not (tol >= 0 and math.isfinite(tol)):
@@ -182,8 +192,67 @@ def diff(
         raise UsageError(f"chunk_bytes must be positive, not {chunk_bytes}")
     # Both paths are resolved before either is opened: a typo fails before TensorFlow loads.
     loc_a, loc_b = locate(a), locate(b)
+    if model is not None and loc_a.is_keras != loc_b.is_keras:
+        return _diff_through_model(
+            loc_a, loc_b, model, options, backend, (atol, rtol, filter, model_only, chunk_bytes),
+            progress,
+        )  # fmt: skip
     with open_location(loc_a, backend) as ca, open_location(loc_b, backend) as cb:
-        return _diff(ca, cb, atol, rtol, filter, model_only, chunk_bytes, progress)
+        report = _diff(ca, cb, atol, rtol, filter, model_only, chunk_bytes, progress)
+    if model is None and loc_a.is_keras != loc_b.is_keras:
+        report.notes.append(
+            "one side is a TensorFlow checkpoint, the other a Keras weights file: their values "
+            "have different names; pass --model to compare them through the model"
+        )
+    return report
+
+
+def _diff_through_model(
+    loc_a: Location,
+    loc_b: Location,
+    model: str | Callable[..., Any],
+    options: RestoreOptions | None,
+    backend: BackendName,
+    how: tuple[float, float, str | None, bool, int],
+    progress: ProgressCallback | None,
+) -> DiffReport:
+    """The TensorFlow side restored into ``model`` and saved by Keras, against the Keras side."""
+    import shutil
+    import tempfile
+
+    from ckptctl.restoration import restore_into
+    from ckptctl.restoration.keras_match import attach_optimizer
+
+    tf_side = loc_b if loc_a.is_keras else loc_a
+    report, live, optimizer = restore_into(tf_side.name, model, options)
+    if not report.ok or live is None:
+        counts = ", ".join(f"{n} {w}" for w, n in report.counts().items() if n)
+        raise UsageError(
+            f"{tf_side.name} does not restore into {report.model}"
+            + (f" ({counts})" if counts else ""),
+            f"run: ckptctl restore {tf_side.name} --model {report.model}, to see why",
+        )
+    scratch = Path(tempfile.mkdtemp(prefix="ckptctl-"))
+    try:
+        if optimizer is not None:
+            attach_optimizer(live, optimizer)
+        saved = scratch / "through-model.weights.h5"
+        live.save_weights(str(saved))
+        via = locate(saved)
+        sides = (via, loc_b) if tf_side is loc_a else (loc_a, via)
+        with open_location(sides[0], backend) as ca, open_location(sides[1], backend) as cb:
+            out = _diff(ca, cb, *how, progress)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if tf_side is loc_a:
+        out.a, out.a_format = loc_a.name, "object-graph"
+    else:
+        out.b, out.b_format = loc_b.name, "object-graph"
+    out.notes.append(
+        f"{tf_side.name} was restored into {report.model} ({report.restored} values, "
+        "verified) and is compared as Keras's save_weights writes it"
+    )
+    return out
 
 
 @dataclass(frozen=True)

@@ -390,3 +390,23 @@ def test_migrate_weights_file_to_checkpoint(kfiles: dict[str, Path], tmp_path: P
 def test_reading_an_unknown_value_is_a_ckptctl_error(kfiles: dict[str, Path]) -> None:
     with ckptctl.open_checkpoint(kfiles["seq"]) as ckpt, pytest.raises(CheckpointError):
         ckpt.read("layers/nothing/vars/0")
+
+
+def test_diff_of_a_checkpoint_and_a_weights_file_through_the_model(kfiles: dict[str, Path]) -> None:
+    """The same trained state, saved by tf.train.Checkpoint and by save_weights: equal through
+    the model, nothing paired without it."""
+    through = invoke(
+        "diff", kfiles["conv_tf"], kfiles["conv"], "--model", CONV, "--optimizer", "adam", "--json"
+    )
+    assert through.exit_code == 0, through.output
+    doc = as_json(through)
+    assert (doc["unchanged"], doc["only_in_a"], doc["only_in_b"]) == (
+        len(h5_listing(kfiles["conv"])),
+        [],
+        [],
+    )
+    assert any("restored into" in n for n in doc["notes"])
+    apart = invoke("diff", kfiles["conv_tf"], kfiles["conv"], "--json")
+    assert apart.exit_code == 1
+    assert as_json(apart)["unchanged"] == 0
+    assert any("pass --model" in n for n in as_json(apart)["notes"])

@@ -7,11 +7,29 @@ from typing import Annotated
 import typer
 
 from ckptctl.cli.common import progress_bar, publish, refuse_output_into, reporting_errors
-from ckptctl.cli.options import DebugOpt, FilterOpt, JsonOpt, JunitOpt
+from ckptctl.cli.options import (
+    BackendOpt,
+    DebugOpt,
+    FilterOpt,
+    JsonOpt,
+    JunitOpt,
+    backend_name,
+)
 from ckptctl.cli.output import print_json
+from ckptctl.cli.restore_cmd import (
+    InputDtypeOpt,
+    InputShapeOpt,
+    KeyOpt,
+    ModelArgOpt,
+    OptimizerOpt,
+    restore_options,
+)
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM
 
-_SIDE_HELP = "Checkpoint directory, prefix, .index or .data-* file, or SavedModel directory."
+_SIDE_HELP = (
+    "Checkpoint directory, prefix, .index or .data-* file, SavedModel directory, or Keras "
+    "weights file (.weights.h5, .weights.json, .keras)."
+)
 AArg = Annotated[str, typer.Argument(metavar="A", help=_SIDE_HELP, show_default=False)]
 BArg = Annotated[str, typer.Argument(metavar="B", help=_SIDE_HELP, show_default=False)]
 AtolOpt = Annotated[
@@ -30,6 +48,18 @@ ModelOnlyOpt = Annotated[
 ]
 
 
+DiffModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="MODULE:NAME",
+        help="Compare a TensorFlow checkpoint with a Keras weights file through this model: "
+        "the checkpoint is restored into it and compared as Keras saves it.",
+    ),
+]
+
+
 def diff(
     a: AArg,
     b: BArg,
@@ -37,6 +67,13 @@ def diff(
     rtol: RtolOpt = 0.0,
     filter: FilterOpt = None,
     model_only: ModelOnlyOpt = False,
+    model: DiffModelOpt = None,
+    model_arg: ModelArgOpt = None,
+    input_shape: InputShapeOpt = None,
+    input_dtype: InputDtypeOpt = "float32",
+    key: KeyOpt = None,
+    optimizer: OptimizerOpt = None,
+    backend: BackendOpt = "auto",
     junit_xml: JunitOpt = None,
     json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -52,8 +89,28 @@ def diff(
     with reporting_errors(debug):
         refuse_output_into("--junit-xml", junit_xml, a, b)
     with reporting_errors(debug, "diff", junit_xml), progress_bar("comparing") as progress:
+        options = None
+        if model is not None:
+            options = restore_options(
+                model_arg=model_arg,
+                input_shape=input_shape,
+                input_dtype=input_dtype,
+                input_range="0,10",
+                maps=None,
+                key=key,
+                optimizer=optimizer,
+            )
         report = run_diff(
-            a, b, atol=atol, rtol=rtol, filter=filter, model_only=model_only, progress=progress
+            a,
+            b,
+            atol=atol,
+            rtol=rtol,
+            filter=filter,
+            model_only=model_only,
+            progress=progress,
+            backend=backend_name(backend),  # type: ignore[arg-type]
+            model=model,
+            options=options,
         )
     if json:
         print_json(report.to_dict())
