@@ -134,19 +134,38 @@ def documented_values(section: str, field: str) -> set[str]:
 
 
 def test_readme_format_and_source_values_are_the_real_ones(
-    samples_dir: Path, name_based_ckpt: Path, saved_model_dir: Path, dtypes_ckpt: Path
+    samples_dir: Path,
+    name_based_ckpt: Path,
+    saved_model_dir: Path,
+    dtypes_ckpt: Path,
+    tmp_path: Path,
 ) -> None:
     """Each documented `format` and `source` is what ckptctl reports for that kind of
     checkpoint, and no other value occurs; name-based values have no path or owner."""
     section = inspect_section()
-    assert documented_values(section, "format") == {"object-graph", "name-based"}
-    assert documented_values(section, "source") == {"checkpoint", "saved_model"}
+    assert documented_values(section, "format") == {"object-graph", "name-based", "keras"}
+    assert documented_values(section, "source") == {
+        "checkpoint",
+        "saved_model",
+        "weights-h5",
+        "weights-json",
+        "keras-archive",
+    }
+    import tensorflow as tf
+
+    seq = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(2)])
+    seq.save_weights(str(tmp_path / "m.weights.h5"))
+    seq.save_weights(str(tmp_path / "m.weights.json"), max_shard_size=1)
+    seq.save(str(tmp_path / "m.keras"))
     docs = {}
     for name, path in (
         ("tf2", samples_dir / "my_model"),
         ("tf1", name_based_ckpt),
         ("saved_model", saved_model_dir),
         ("dtypes", dtypes_ckpt),
+        ("h5", tmp_path / "m.weights.h5"),
+        ("json", tmp_path / "m.weights.json"),
+        ("archive", tmp_path / "m.keras"),
     ):
         result = CliRunner().invoke(app, ["inspect", str(path), "--json"])
         assert result.exit_code == 0, result.output
@@ -156,6 +175,9 @@ def test_readme_format_and_source_values_are_the_real_ones(
         "tf1": ("name-based", "checkpoint"),
         "saved_model": ("object-graph", "saved_model"),
         "dtypes": ("object-graph", "checkpoint"),
+        "h5": ("keras", "weights-h5"),
+        "json": ("keras", "weights-json"),
+        "archive": ("keras", "keras-archive"),
     }
     assert all(v["path"] is None and v["owner"] is None for v in docs["tf1"]["variables"])
     dtype_bullet = section[section.index("- `variables[].dtype`:") :]
