@@ -108,15 +108,26 @@ def test_adam_to_adamw_restores(convnet: Written) -> None:
     assert doc["matched"] == convnet.model_values + 2 + 2 * convnet.trainable, why
 
 
-def test_adam_to_sgd_with_momentum_leaves_the_velocities_unused(convnet: Written) -> None:
-    """SGD(momentum=0.9) holds iterations, learning rate and one momentum per variable: each
-    takes Adam's value of the same kind for the same variable, and Adam's velocities (the odd
-    ``_variables.N``, N = 3, 5, ..., 17) have nowhere to go."""
+def test_adam_to_sgd_with_momentum_reports_where_each_slot_would_land(convnet: Written) -> None:
+    """Keras 3 restores an optimizer's ``_variables`` by position, so SGD(momentum)'s
+    momentum for variable k takes Adam's ``_variables.(2 + k)``, which alternates Adam's
+    momentums and velocities (TensorFlow's own restore fails part-way on the first shape
+    that differs). Only position 2 (the first momentum) lands on its own kind and variable;
+    positions 3 to 9 land on another variable's momentum, and Adam's ``_variables.10`` to
+    ``17`` have no position in SGD at all."""
     code, doc, err = guide_restore(convnet, "ConvNet", "--optimizer", f"{MODELS}:sgd_momentum")
     why = summary(code, doc, err)
     assert code == 1, why
     assert doc["ok"] is False, why
-    velocities = [f"optimizer/_variables/{n}/.ATTRIBUTES/VARIABLE_VALUE" for n in range(3, 18, 2)]
-    assert sorted(u["key"] for u in doc["unused"]) == sorted(velocities), why
+    n_sgd = 2 + convnet.trainable  # iterations, learning rate, one momentum per variable
+    key = "optimizer/_variables/{}/.ATTRIBUTES/VARIABLE_VALUE".format
+    assert sorted(u["key"] for u in doc["unused"]) == sorted(
+        key(n) for n in range(n_sgd, 2 + 2 * convnet.trainable)
+    ), why
     assert doc["missing"] == [], why
-    assert doc["mismatched"] == [], why
+    assert sorted(m["key"] for m in doc["mismatched"]) == sorted(key(n) for n in range(3, n_sgd))
+    for m in doc["mismatched"]:
+        assert m["reason"] is not None and "would be restored as the momentum of" in m["reason"]
+        kind = "momentum" if int(m["path"].rsplit(".", 1)[-1]) % 2 == 0 else "velocity"
+        assert m["reason"].startswith(f"holds the {kind} of "), m
+    assert doc["values"]["checked"] == 0, why
