@@ -79,6 +79,9 @@ class InspectReport:
     keras_version: str | None = None
     date_saved: str | None = None
     class_name: str | None = None
+    keras_backend: str | None = None
+    layers: list[str] | None = None
+    """A Keras 2 HDF5 file's layer names, in the model's order."""
     backend: str | None = None
     """Which reader read it: ``native`` (ckptctl's own) or ``tf`` (TensorFlow's)."""
     backend_note: str | None = None
@@ -223,6 +226,8 @@ def _report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> InspectRe
         keras_version=getattr(ckpt.keras_info, "keras_version", None),
         date_saved=getattr(ckpt.keras_info, "date_saved", None),
         class_name=getattr(ckpt.keras_info, "class_name", None),
+        keras_backend=getattr(ckpt.keras_info, "backend", None),
+        layers=getattr(ckpt.keras_info, "layers", None),
         backend=ckpt.backend_name,
         backend_note=ckpt.backend_note,
     )

@@ -18,7 +18,7 @@ from typing import Literal
 from ckptctl.errors import CheckpointError
 from ckptctl.formats.keras_h5 import HDF5_MAGIC, KERAS_SOURCES, shard_paths, source_of
 
-Source = Literal["checkpoint", "saved_model", "weights-h5", "weights-json", "keras-archive"]
+Source = Literal["checkpoint", "saved_model", "weights-h5", "weights-json", "keras-archive", "h5"]
 
 STATE_FILE = "checkpoint"
 _DATA_RE = re.compile(r"^(?P<base>.+)\.data-(?P<shard>\d{5})-of-(?P<total>\d{5})$")
@@ -53,6 +53,11 @@ class Location:
         return self.source in KERAS_SOURCES
 
     @property
+    def is_single_file(self) -> bool:
+        """A Keras file, of either generation: ``prefix`` is the file itself."""
+        return self.is_keras or self.source == "h5"
+
+    @property
     def name(self) -> str:
         """The prefix as users and TensorFlow spell it."""
         return self.uri if self.uri is not None else str(self.prefix)
@@ -60,7 +65,7 @@ class Location:
     @property
     def index_file(self) -> Path:
         """The file that lists the values: the ``.index``, or the Keras file itself."""
-        return self.prefix if self.is_keras else Path(f"{self.prefix}.index")
+        return self.prefix if self.is_single_file else Path(f"{self.prefix}.index")
 
     @property
     def directory(self) -> Path:
@@ -174,18 +179,23 @@ def _sniff_keras(p: Path) -> Source | None:
         return None
     import h5py
 
+    from ckptctl.formats.keras_legacy import is_legacy
+
     try:
         with h5py.File(p, "r") as h5:
-            is_keras3 = "vars" in h5 and "model_weights" not in h5 and "layer_names" not in h5.attrs
-    except OSError:
-        return None
-    if not is_keras3:
+            if is_legacy(h5):
+                return "h5"
+            if "vars" in h5 or "layers" in h5 or "optimizer" in h5:
+                return "weights-h5"
+    except OSError as e:
         raise CheckpointError(
-            f"{p}: a Keras 2 HDF5 file (layer_names / model_weights), which ckptctl does not "
-            "read yet",
-            "load it with Keras and save_weights('model.weights.h5') to read it here",
-        )
-    return "weights-h5"
+            f"{p}: not a readable HDF5 file ({str(e).splitlines()[0][:200]})",
+            "the file is truncated or damaged",
+        ) from e
+    raise CheckpointError(
+        f"{p}: an HDF5 file, but neither a Keras 3 weights file nor a Keras 2 one",
+        "ckptctl reads Keras's .weights.h5, .weights.json, .keras and Keras 2 .h5 files",
+    )
 
 
 def _keras_file(p: Path, source: Source, **kwargs: object) -> Location:

@@ -21,7 +21,7 @@ from ckptctl.objgraph import OBJECT_GRAPH_KEY, KeyInfo, ObjectGraph, parse_objec
 if TYPE_CHECKING:
     import numpy as np
 
-Format = Literal["object-graph", "name-based", "keras"]
+Format = Literal["object-graph", "name-based", "keras", "keras-legacy"]
 BackendName = Literal["auto", "tf", "native"]
 CHUNK_BYTES = 64 << 20
 SAVE_COUNTER_KEY = "save_counter/.ATTRIBUTES/VARIABLE_VALUE"
@@ -212,12 +212,15 @@ def open_checkpoint(
 def _keras_checkpoint(location: Location, backend: BackendName) -> Checkpoint:
     from ckptctl.errors import UsageError
     from ckptctl.formats.keras_h5 import KerasStore
+    from ckptctl.formats.keras_legacy import LegacyStore
 
     if backend == "tf":
         raise UsageError(
             f"--backend tf: TensorFlow's reader does not read Keras files ({location.name})",
             "ckptctl reads them with h5py: leave --backend at auto or native",
         )
+    if location.source == "h5":
+        return Checkpoint(location, LegacyStore(location.prefix), "native")
     return Checkpoint(location, KerasStore(location.prefix, location.source), "native")  # type: ignore[arg-type]
 
 
@@ -225,7 +228,7 @@ def open_location(
     location: Location, backend: BackendName = "auto", *, verify: bool = True
 ) -> Checkpoint:
     """Open the checkpoint at ``location`` with the backend asked for (see open_checkpoint)."""
-    if location.is_keras:
+    if location.is_single_file:
         return _keras_checkpoint(location, backend)
     if backend == "tf" or (location.is_remote and backend == "auto"):
         return _tf_checkpoint(location)

@@ -38,13 +38,14 @@ FORMAT_NAMES = {
     ("keras", "weights-h5"): "Keras 3 weights file (.weights.h5)",
     ("keras", "weights-json"): "Keras 3 sharded weights (.weights.json)",
     ("keras", "keras-archive"): "Keras 3 model archive (.keras)",
+    ("keras-legacy", "h5"): "Keras 2 HDF5 file (.h5)",
 }
 
 
 def second_column(report: InspectReport, wide: bool) -> tuple[str, Callable[[Any], str]] | None:
     """The column after the path: Keras's layer names for a Keras file (whose keys are the
     paths), TensorFlow's checkpoint keys on a wide terminal, else none."""
-    if report.format == "keras":
+    if report.format in ("keras", "keras-legacy"):
         return "layer", lambda v: v.layer_name or ""
     if wide and report.format == "object-graph":
         return "checkpoint key", lambda v: v.key
@@ -60,6 +61,10 @@ def keras_line(report: InspectReport) -> str | None:
         parts.append(f"saved by Keras {report.keras_version}")
     if report.date_saved:
         parts.append(f"on {report.date_saved}")
+    if report.keras_backend:
+        parts.append(f"backend {report.keras_backend}")
+    if report.layers:
+        parts.append(plural(len(report.layers), "layer"))
     return ", ".join(parts) or None
 
 
@@ -107,7 +112,7 @@ def print_plain_inspect(report: InspectReport, out: TextIO | None = None) -> Non
 
 def _plain_table(report: InspectReport, out: TextIO, wide: bool) -> None:
     """The same columns as the Rich table, aligned by hand: thousands of rows in milliseconds."""
-    named = report.format in ("object-graph", "keras")
+    named = report.format in ("object-graph", "keras", "keras-legacy")
     second = second_column(report, wide)
     with_key = second is not None
     owners = {o.name: o for o in report.owners}

@@ -156,7 +156,7 @@ def _stats_table(report: InspectReport) -> Table:
 
 def _variables_table(report: InspectReport, wide: bool) -> Table:
     """One table, one section per owner (the root's children), so columns line up."""
-    named = report.format in ("object-graph", "keras")
+    named = report.format in ("object-graph", "keras", "keras-legacy")
     second = second_column(report, wide)
     with_key = second is not None
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)

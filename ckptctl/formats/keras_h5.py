@@ -85,6 +85,8 @@ class KerasInfo:
     class_name: str | None = None
     module: str | None = None
     model_name: str | None = None
+    backend: str | None = None
+    layers: list[str] | None = None
 
 
 @dataclass
