@@ -140,6 +140,12 @@ class Checkpoint:
         return graph.key_infos() if graph is not None else {}
 
     @property
+    def store(self) -> Any:
+        """The format's own reader, for matchers that need what only it knows (the order of a
+        Keras 2 file's layers)."""
+        return self._backend
+
+    @property
     def keras_info(self) -> Any:
         """For a ``.keras`` archive: its ``KerasInfo`` (version, date, model class); else None."""
         return getattr(self._backend, "info", None)

@@ -410,3 +410,15 @@ def test_diff_of_a_checkpoint_and_a_weights_file_through_the_model(kfiles: dict[
     assert apart.exit_code == 1
     assert as_json(apart)["unchanged"] == 0
     assert any("pass --model" in n for n in as_json(apart)["notes"])
+
+
+def test_documents_of_keras_files_follow_the_schemas(kfiles: dict[str, Path]) -> None:
+    from tests.test_schemas import assert_valid
+
+    for name in ("conv", "archive", "sharded"):
+        assert_valid(as_json(invoke("inspect", kfiles[name], "--json", "--stats")), "inspect")
+    assert_valid(
+        as_json(invoke("restore", kfiles["seq"], "--model", f"{MODELS}:swapped", "--json")),
+        "restore",
+    )
+    assert_valid(as_json(invoke("diff", kfiles["seq"], kfiles["seq_later"], "--json")), "diff")

@@ -50,6 +50,7 @@ from ckptctl.restoration.keras_match import (
     match_keras,
     save_live,
 )
+from ckptctl.restoration.legacy_match import match_legacy
 from ckptctl.restoration.live import make_optimizer, variables_of
 from ckptctl.restoration.name_match import match_by_name
 from ckptctl.restoration.options import RestoreOptions, make_options
@@ -150,6 +151,10 @@ def restore_into(
                     plan = match_keras(ckpt, live, opt is not None, path_map)
                 finally:
                     live.store.close()
+                accept(plan, allow_unused, allow_missing)
+                return _Instance(m, opt, None, plan)
+            if ckpt.format == "keras-legacy":
+                plan = match_legacy(ckpt, m, opt is not None, path_map)
                 accept(plan, allow_unused, allow_missing)
                 return _Instance(m, opt, None, plan)
             if not named:

@@ -1,0 +1,216 @@
+"""Keras 2 HDF5 files (``.h5``): written by tf-keras (in a subprocess, Keras 2) and by Keras 3's
+own legacy writer, read without TensorFlow, restored into the Keras 3 model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pytest
+from typer.testing import CliRunner, Result
+
+from ckptctl.cli.app import app
+from tests.checkpoints import PROJECT_ROOT
+
+MODELS = "tests.models.keras3"
+SEQ = f"{MODELS}:sequential"
+
+KERAS2_WRITER = """
+import sys
+import numpy as np
+import tensorflow as tf
+keras = tf.keras
+out = sys.argv[1]
+keras.utils.set_random_seed(1)
+m = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, name="left"),
+                      keras.layers.Dense(4, name="right"), keras.layers.BatchNormalization()])
+m.compile(optimizer="adam", loss="mse")
+m.fit(np.random.rand(16, 6), np.random.rand(16, 4), epochs=1, verbose=0)
+m.save(out + "/whole.h5")
+m.save_weights(out + "/weights.h5")
+import tf_keras
+print(tf_keras.__version__)
+"""
+
+
+def invoke(*args: str | Path) -> Result:
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="session")
+def legacy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("legacy_h5")
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(KERAS2_WRITER), str(d)],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().startswith("2."), result.stdout
+    import tensorflow as tf
+
+    from tests.models import keras3
+
+    m = keras3.sequential()
+    m.compile(optimizer="adam", loss="mse")
+    rng = np.random.default_rng(0)
+    m.fit(rng.random((16, 6)), rng.random((16, 4)), epochs=1, verbose=0)
+    m.save(str(d / "keras3.h5"))
+    assert tf.keras.version().startswith("3.")
+    # The same weights file with its layer list split the way Keras splits a list too long for
+    # one HDF5 attribute (layer_names0, layer_names1, ...).
+    chunked = d / "chunked.h5"
+    chunked.write_bytes((d / "weights.h5").read_bytes())
+    with h5py.File(chunked, "r+") as f:
+        names = list(f.attrs["layer_names"])
+        del f.attrs["layer_names"]
+        f.attrs["layer_names0"] = names[:2]
+        f.attrs["layer_names1"] = names[2:]
+    return {
+        "whole": d / "whole.h5",
+        "weights": d / "weights.h5",
+        "keras3": d / "keras3.h5",
+        "chunked": chunked,
+    }
+
+
+def listing(path: Path) -> list[tuple[str, tuple[int, ...]]]:
+    """The file's weights as Keras's loader reads them: layer by layer, in weight_names order."""
+    out = []
+    with h5py.File(path, "r") as f:
+        root = f.get("model_weights", f)
+        prefix = "model_weights/" if "model_weights" in f else ""
+        for layer in root.attrs["layer_names"]:
+            layer = layer.decode() if isinstance(layer, bytes) else layer
+            for w in root[layer].attrs["weight_names"]:
+                w = w.decode() if isinstance(w, bytes) else w
+                out.append((f"{prefix}{layer}/{w}", tuple(root[layer][w].shape)))
+    return out
+
+
+@pytest.mark.parametrize("name", ["whole", "weights", "keras3"])
+def test_inspect_lists_the_weights_in_the_loaders_order(legacy: dict[str, Path], name: str) -> None:
+    result = invoke("inspect", legacy[name], "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["format"], doc["source"]) == ("keras-legacy", "h5")
+    model = [(v["key"], tuple(v["shape"])) for v in doc["variables"] if v["kind"] == "model"]
+    assert model == listing(legacy[name])
+    assert doc["layers"] == ["left", "right", "batch_normalization"]
+    assert doc["keras_backend"] == "tensorflow"
+    assert doc["keras_version"].startswith("3." if name == "keras3" else "2.")
+    if name != "weights":
+        assert doc["class_name"] == "Sequential"
+        assert any(v["kind"] == "optimizer" for v in doc["variables"])
+    paths = [v["path"] for v in doc["variables"] if v["kind"] == "model"]
+    assert paths[:2] == ["left.kernel", "left.bias"]
+
+
+def test_tf_keras_slots_name_their_variable(legacy: dict[str, Path]) -> None:
+    doc = json.loads(invoke("inspect", legacy["whole"], "--json").stdout)
+    slots = {
+        v["full_name"]: (v["slot_of"], v["slot_name"]) for v in doc["variables"] if v["slot_of"]
+    }
+    assert slots["Adam/m/left/kernel:0"] == ("left.kernel", "momentum")
+    assert slots["Adam/v/right/bias:0"] == ("right.bias", "velocity")
+    model = sum(v["kind"] == "model" for v in doc["variables"])
+    assert len(slots) == 2 * (model - 2)  # two slots per trainable weight (not BN's moving stats)
+
+
+def test_chunked_layer_names_read_alike(legacy: dict[str, Path]) -> None:
+    a = json.loads(invoke("inspect", legacy["weights"], "--json").stdout)
+    b = json.loads(invoke("inspect", legacy["chunked"], "--json").stdout)
+    assert [v["key"] for v in a["variables"]] == [v["key"] for v in b["variables"]]
+    assert b["layers"] == a["layers"]
+
+
+def test_whole_model_and_weights_file_diff_equal(legacy: dict[str, Path]) -> None:
+    result = invoke("diff", legacy["whole"], legacy["weights"], "--model-only", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["unchanged"] == len(listing(legacy["weights"]))
+
+
+@pytest.mark.parametrize("name", ["whole", "weights", "keras3", "chunked"])
+def test_keras3_model_restores_keras2_files(legacy: dict[str, Path], name: str) -> None:
+    result = invoke("restore", legacy[name], "--model", SEQ, "--json")
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert (d["ok"], d["matched"], d["unused"], d["missing"]) == (
+        True,
+        len(listing(legacy["weights"])),
+        [],
+        [],
+    )
+    assert d["values"]["differing"] == [] and d["outputs"]["equal"] is True
+
+
+def test_swapped_layers_are_drift(legacy: dict[str, Path]) -> None:
+    d = json.loads(
+        invoke("restore", legacy["weights"], "--model", f"{MODELS}:swapped", "--json").stdout
+    )
+    assert d["drifted"] == [
+        {"group": "left", "saved": "left", "model": "right"},
+        {"group": "right", "saved": "right", "model": "left"},
+    ]
+    assert d["ok"] is False
+
+
+def test_widened_layer_is_mismatched(legacy: dict[str, Path]) -> None:
+    d = json.loads(
+        invoke("restore", legacy["weights"], "--model", f"{MODELS}:widened", "--json").stdout
+    )
+    assert [(m["path"], m["checkpoint_shape"], m["model_shape"]) for m in d["mismatched"]] == [
+        ("left.kernel", [6, 4], [6, 5]),
+        ("left.bias", [4], [5]),
+        ("right.kernel", [4, 4], [5, 4]),
+    ]
+
+
+def test_optimizer_from_a_keras2_file_is_a_usage_error(legacy: dict[str, Path]) -> None:
+    result = invoke("restore", legacy["whole"], "--model", SEQ, "--optimizer", "adam")
+    assert result.exit_code == 2
+    assert "never restores an optimizer" in result.stderr
+
+
+def test_migrate_keras2_file_to_weights_h5(legacy: dict[str, Path], tmp_path: Path) -> None:
+    from tests.models import keras3
+
+    dst = tmp_path / "m.weights.h5"
+    result = invoke("migrate", legacy["whole"], "-o", dst, "--model", SEQ)
+    assert result.exit_code == 0, result.output
+    fresh: Any = keras3.sequential()
+    fresh.load_weights(str(dst))
+    with h5py.File(legacy["whole"], "r") as f:
+        np.testing.assert_array_equal(
+            fresh.layers[0].kernel.numpy(), f["model_weights/left/left/kernel:0"][()]
+        )
+
+
+def test_broken_h5_is_one_line(tmp_path: Path, legacy: dict[str, Path]) -> None:
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(legacy["whole"].read_bytes()[:3000])
+    result = invoke("inspect", cut)
+    assert result.exit_code == 3, result.output
+    assert "Traceback" not in result.output
+    assert str(cut) in result.stderr
+    assert 1 <= len(result.stderr.strip().splitlines()) <= 2
+
+
+def test_documents_of_keras_files_follow_the_schemas(legacy: dict[str, Path]) -> None:
+    from tests.test_schemas import assert_valid
+
+    for path in (legacy["whole"], legacy["keras3"]):
+        assert_valid(json.loads(invoke("inspect", path, "--json", "--stats").stdout), "inspect")
+        assert_valid(
+            json.loads(invoke("restore", path, "--model", SEQ, "--json").stdout), "restore"
+        )
+    assert_valid(
+        json.loads(invoke("diff", legacy["whole"], legacy["weights"], "--json").stdout), "diff"
+    )
