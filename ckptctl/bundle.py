@@ -809,3 +809,8 @@ class NativeBackend:
         files, self._files = self._files, {}
         for f in files.values():
             f.close()
+
+
+def numeric_dtype(number: int) -> tuple[str, np.dtype[Any]] | None:
+    """TensorFlow's ``DataType`` number -> (its name, the little-endian numpy dtype)."""
+    return _NUMERIC.get(number)

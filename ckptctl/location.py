@@ -17,8 +17,17 @@ from typing import Literal
 
 from ckptctl.errors import CheckpointError
 from ckptctl.formats.keras_h5 import HDF5_MAGIC, KERAS_SOURCES, shard_paths, source_of
+from ckptctl.formats.tf_v1 import is_v1_file
 
-Source = Literal["checkpoint", "saved_model", "weights-h5", "weights-json", "keras-archive", "h5"]
+Source = Literal[
+    "checkpoint",
+    "saved_model",
+    "weights-h5",
+    "weights-json",
+    "keras-archive",
+    "h5",
+    "checkpoint-v1",
+]
 
 STATE_FILE = "checkpoint"
 _DATA_RE = re.compile(r"^(?P<base>.+)\.data-(?P<shard>\d{5})-of-(?P<total>\d{5})$")
@@ -54,8 +63,8 @@ class Location:
 
     @property
     def is_single_file(self) -> bool:
-        """A Keras file, of either generation: ``prefix`` is the file itself."""
-        return self.is_keras or self.source == "h5"
+        """One file holds it all (a Keras file, a TF1 V1 checkpoint): ``prefix`` is the file."""
+        return self.is_keras or self.source in ("h5", "checkpoint-v1")
 
     @property
     def name(self) -> str:
@@ -166,6 +175,8 @@ def _from_file(p: Path) -> Location:
         return _from_directory(p.parent)
     if name in ("saved_model.pb", "saved_model.pbtxt"):
         return _from_directory(p.parent)
+    if is_v1_file(p):
+        return Location(prefix=p, source="checkpoint-v1", data_files=())
     raise CheckpointError(f"{p}: not a checkpoint file", _FORMS_HINT)
 
 
@@ -360,6 +371,8 @@ def _from_state_file(state: Path) -> Location:
             return _replace(loc, note=note)
         raise CheckpointError(f"{state}: names no checkpoint, and {d} holds none")
     latest_path = _resolve_in(d, latest)
+    if latest_path.is_file() and is_v1_file(latest_path):
+        return Location(prefix=latest_path, source="checkpoint-v1", data_files=(), state_file=state)
     if not Path(f"{latest_path}.index").is_file():
         where = f"present: {', '.join(present)}" if present else f"{d} holds no checkpoint at all"
         example = f"; pass one explicitly, e.g. {d / present[-1]}" if present else ""

@@ -227,6 +227,10 @@ def _keras_checkpoint(location: Location, backend: BackendName) -> Checkpoint:
         )
     if location.source == "h5":
         return Checkpoint(location, LegacyStore(location.prefix), "native")
+    if location.source == "checkpoint-v1":
+        from ckptctl.formats.tf_v1 import V1Store
+
+        return Checkpoint(location, V1Store(location.prefix), "native")
     return Checkpoint(location, KerasStore(location.prefix, location.source), "native")  # type: ignore[arg-type]
 
 

@@ -143,13 +143,20 @@ def test_readme_format_and_source_values_are_the_real_ones(
     """Each documented `format` and `source` is what ckptctl reports for that kind of
     checkpoint, and no other value occurs; name-based values have no path or owner."""
     section = inspect_section()
-    assert documented_values(section, "format") == {"object-graph", "name-based", "keras"}
+    assert documented_values(section, "format") == {
+        "object-graph",
+        "name-based",
+        "keras",
+        "keras-legacy",
+    }
     assert documented_values(section, "source") == {
         "checkpoint",
         "saved_model",
         "weights-h5",
         "weights-json",
         "keras-archive",
+        "h5",
+        "checkpoint-v1",
     }
     import tensorflow as tf
 

@@ -39,6 +39,7 @@ FORMAT_NAMES = {
     ("keras", "weights-json"): "Keras 3 sharded weights (.weights.json)",
     ("keras", "keras-archive"): "Keras 3 model archive (.keras)",
     ("keras-legacy", "h5"): "Keras 2 HDF5 file (.h5)",
+    ("name-based", "checkpoint-v1"): "TF1 V1 checkpoint (one file, name-based)",
 }
 
 
