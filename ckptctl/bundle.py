@@ -203,7 +203,7 @@ def _int32(v: int) -> int:
 class _Stored:
     """One value as its ``BundleEntryProto`` describes it."""
 
-    __slots__ = ("count", "crc", "dtype", "name", "offset", "shape", "shard", "size")
+    __slots__ = ("count", "crc", "dtype", "name", "offset", "parts", "shape", "shard", "size")
 
     def __init__(
         self,
@@ -224,6 +224,8 @@ class _Stored:
         self.offset = offset
         self.size = size
         self.crc = crc
+        # A partitioned value: its slices, each (slice, stored value); shard is -1.
+        self.parts: list[tuple[tuple[tuple[int, int], ...], _Stored]] = []
 
 
 # ------------------------------------------------------------------------------- the SSTable
@@ -434,6 +436,40 @@ def _parse_shape(buf: bytes, pos: int, end: int, dims: list[int]) -> bool:
     return unknown_rank
 
 
+def _parse_slice(buf: bytes) -> tuple[tuple[int, int], ...]:
+    """A ``TensorSliceProto``: (start, length) per dimension, length -1 for all of it."""
+    from ckptctl import _proto as pb
+
+    out = []
+    for n, _, extent in pb.fields(buf):
+        if n != 1:
+            continue
+        start, length = 0, -1
+        for k, _, v in pb.fields(pb.as_bytes(extent)):
+            if k == 1:
+                start = pb.as_signed64(v)
+            elif k == 2:
+                length = pb.as_signed64(v)
+        out.append((start, length))
+    return tuple(out)
+
+
+def _slices_of(buf: bytes) -> list[tuple[tuple[int, int], ...]]:
+    """The ``slices`` (field 7) of a ``BundleEntryProto``."""
+    from ckptctl import _proto as pb
+
+    return [_parse_slice(pb.as_bytes(v)) for n, _, v in pb.fields(buf) if n == 7]
+
+
+def _slice_key_prefix(name: str) -> bytes:
+    """How TensorFlow's ``EncodeTensorNameSlice`` begins the key of a slice of ``name``:
+    OrderedCode's number 0, then the name with 0x00 and 0xff escaped, then its terminator."""
+    escaped = bytearray()
+    for byte in name.encode("utf-8"):
+        escaped += {0x00: b"\x00\xff", 0xFF: b"\xff\x00"}.get(byte, bytes([byte]))
+    return b"\x00" + bytes(escaped) + b"\x00\x01"
+
+
 def _parse_entry(buf: bytes) -> tuple[int, list[int], bool, int, int, int, int, bool]:
     """(dtype, dims, unknown_rank, shard_id, offset, size, crc32c, has_slices) of an entry."""
     dtype = shard = offset = size = crc = 0
@@ -534,26 +570,88 @@ class NativeBackend:
             raise _Corrupt(f"the header declares {num_shards} data shards")
         self._num_shards = max(num_shards, 0)
         values: dict[str, _Stored] = {}
+        raw_values = dict(table[1:])
         parsed = [(raw_key, _parse_entry(value)) for raw_key, value in table[1:]]
         # A partitioned value is listed under its full key, and each slice under a binary key
-        # that sorts before it: look for partitions before judging any key.
+        # that sorts before it: find the partitions before judging any key.
+        slice_keys: set[bytes] = set()
         for raw_key, fields in parsed:
             if fields[7]:
-                name = raw_key.decode("utf-8", "replace")
-                raise Unsupported(f"value {name} is partitioned into slices")
+                parts = self._partition(raw_key, fields, raw_values)
+                slice_keys.update(k for k, _ in parts)
         for raw_key, fields in parsed:
+            if raw_key in slice_keys:
+                continue
+            if fields[7]:
+                key = raw_key.decode("utf-8", "replace")
+                values[key] = self._stitched(raw_key, fields, raw_values, parsed)
+                continue
             key, stored = self._validate(raw_key, fields)
             values[key] = stored
         self._values = values
 
+    def _partition(
+        self, raw_key: bytes, fields: Any, raw_values: dict[bytes, bytes]
+    ) -> list[tuple[bytes, tuple[tuple[int, int], ...]]]:
+        """The slice keys of a partitioned value, each with the slice it holds.
+
+        OrderedCode keeps numbers in order, so the slice keys sort as the slices' (start,
+        length) tuples do: the two sorted lists pair up one to one.
+        """
+        name = raw_key.decode("utf-8", "replace")
+        declared = sorted(_slices_of(raw_values[raw_key]))
+        prefix = _slice_key_prefix(name)
+        keys = sorted(k for k in raw_values if k.startswith(prefix))
+        if len(keys) != len(declared):
+            raise _Corrupt(
+                f"value {name} lists {len(declared)} slices; the index holds {len(keys)}"
+            )
+        return list(zip(keys, declared, strict=True))
+
+    def _stitched(
+        self,
+        raw_key: bytes,
+        fields: Any,
+        raw_values: dict[bytes, bytes],
+        parsed: list[tuple[bytes, Any]],
+    ) -> _Stored:
+        dtype, dims = fields[0], fields[1]
+        key = raw_key.decode("utf-8", "replace")
+        if dtype not in _NUMERIC:
+            raise Unsupported(f"value {key} is a partitioned {_OTHER_TYPE_NAMES.get(dtype, dtype)}")
+        by_key = dict(parsed)
+        parts = []
+        covered = 0
+        for slice_key, sl in self._partition(raw_key, fields, raw_values):
+            _, stored = self._validate(slice_key, by_key[slice_key], label=f"{key}[slice]")
+            lengths = tuple(d if n < 0 else n for (_, n), d in zip(sl, dims, strict=True))
+            if stored.shape != lengths or any(
+                s < 0 or s + n > d for (s, _), n, d in zip(sl, lengths, dims, strict=True)
+            ):
+                raise _Corrupt(f"value {key} has a slice {sl} of shape {stored.shape}")
+            parts.append((sl, stored))
+            covered += stored.count
+        name, np_dtype = _NUMERIC[dtype]
+        whole = _Stored(name, np_dtype, tuple(dims), math.prod(dims), -1, 0, 0, 0)
+        if covered != whole.count:
+            raise _Corrupt(f"value {key}: its slices hold {covered} of {whole.count} elements")
+        whole.parts = parts
+        return whole
+
     def _validate(
-        self, raw_key: bytes, fields: tuple[int, list[int], bool, int, int, int, int, bool]
+        self,
+        raw_key: bytes,
+        fields: tuple[int, list[int], bool, int, int, int, int, bool],
+        label: str | None = None,
     ) -> tuple[str, _Stored]:
         dtype, dims, unknown_rank, shard, offset, size, crc, _ = fields
-        try:
-            key = raw_key.decode("utf-8")
-        except UnicodeDecodeError:
-            raise _Corrupt(f"key {raw_key!r} is not UTF-8") from None
+        if label is not None:
+            key = label
+        else:
+            try:
+                key = raw_key.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _Corrupt(f"key {raw_key!r} is not UTF-8") from None
         if dtype == _STRING:
             name, np_dtype = "string", None
         elif dtype in _NUMERIC:
@@ -588,7 +686,10 @@ class NativeBackend:
 
     def entries(self) -> list[Entry]:
         if self._entries is None:
-            self._entries = [Entry(key, s.name, s.shape, s.size) for key, s in self._values.items()]
+            self._entries = [
+                Entry(key, s.name, s.shape, sum(p.size for _, p in s.parts) if s.parts else s.size)
+                for key, s in self._values.items()
+            ]
         return list(self._entries)
 
     @property
@@ -602,7 +703,12 @@ class NativeBackend:
 
     def file_problems(self) -> list[CheckpointError]:
         """Missing data shards and values running past the end of theirs, found by stat alone."""
-        per_shard = Counter(s.shard for s in self._values.values())
+        stored = [
+            (f"{key} (a slice)" if s.parts else key, value)
+            for key, s in self._values.items()
+            for value in self._pieces(s)
+        ]
+        per_shard = Counter(value.shard for _, value in stored)
         sizes: dict[int, int] = {}
         problems: list[CheckpointError] = []
         for shard in range(self._num_shards):
@@ -613,10 +719,15 @@ class NativeBackend:
                 problems.append(self._missing_error(path, per_shard[shard]))
             except OSError as e:
                 problems.append(CheckpointError(f"{path}: cannot be read ({e.strerror or e})"))
-        for key, s in sorted(self._values.items()):
-            if s.shard in sizes and s.offset + s.size > sizes[s.shard]:
-                problems.append(self._short_error(self.shard_path(s.shard), key))
+        for key, value in sorted(stored, key=lambda item: item[0]):
+            if value.shard in sizes and value.offset + value.size > sizes[value.shard]:
+                problems.append(self._short_error(self.shard_path(value.shard), key))
         return problems
+
+    @staticmethod
+    def _pieces(s: _Stored) -> list[_Stored]:
+        """What is stored of a value: itself, or its slices when it is partitioned."""
+        return [part for _, part in s.parts] if s.parts else [s]
 
     # --- reading
 
@@ -657,7 +768,12 @@ class NativeBackend:
             try:
                 f = open(path, "rb", buffering=0)  # noqa: SIM115 - kept open until close()
             except FileNotFoundError:
-                n = sum(1 for v in self._values.values() if v.shard == s.shard)
+                n = sum(
+                    1
+                    for v in self._values.values()
+                    for piece in self._pieces(v)
+                    if piece.shard == s.shard
+                )
                 raise self._missing_error(path, n) from None
             except OSError as e:
                 raise CheckpointError(
@@ -704,6 +820,21 @@ class NativeBackend:
 
     def read(self, key: str) -> np.ndarray:
         s = self._stored(key)
+        if s.parts:
+            return self._read_stitched(key, s)
+        return self._read_stored(key, s)
+
+    def _read_stitched(self, key: str, s: _Stored) -> np.ndarray:
+        """A partitioned value: each slice read (and checked) into its place."""
+        out = np.empty(s.shape, dtype=s.dtype)
+        for sl, part in s.parts:
+            index = tuple(
+                slice(start, start + n) for (start, _), n in zip(sl, part.shape, strict=True)
+            )
+            out[index] = self._read_stored(f"{key} (a slice)", part)
+        return out
+
+    def _read_stored(self, key: str, s: _Stored) -> np.ndarray:
         f, path = self._open(key, s)
         if s.dtype is None:
             return self._read_strings(key, s, f, path).reshape(s.shape)
@@ -720,6 +851,12 @@ class NativeBackend:
         A string tensor comes as one flat object array.
         """
         s = self._stored(key)
+        if s.parts:
+            flat = self._read_stitched(key, s).reshape(-1)
+            step = max(1, max_bytes // flat.itemsize)
+            for start in range(0, flat.size, step):
+                yield flat[start : start + step]
+            return
         f, path = self._open(key, s)
         if s.dtype is None:
             yield self._read_strings(key, s, f, path)
