@@ -217,3 +217,44 @@ def test_documents_of_keras_files_follow_the_schemas(legacy: dict[str, Path]) ->
     assert_valid(
         json.loads(invoke("diff", legacy["whole"], legacy["weights"], "--json").stdout), "diff"
     )
+
+
+def test_by_name_pairs_layers_by_name(legacy: dict[str, Path]) -> None:
+    """With --by-name the swapped model's `left` takes the saved `left`: same name, other
+    shape (the model's `left` is now second), so mismatched rather than drift."""
+    d = json.loads(
+        invoke(
+            "restore", legacy["weights"], "--model", f"{MODELS}:swapped", "--by-name", "--json"
+        ).stdout
+    )
+    assert d["drifted"] == []
+    assert [(m["path"], m["checkpoint_shape"], m["model_shape"]) for m in d["mismatched"]] == [
+        ("left.kernel", [6, 4], [4, 4]),
+        ("right.kernel", [4, 4], [6, 4]),
+    ]
+    # The batch norm's name is Keras's own, numbered per process: by name it matches nothing,
+    # which is what load_weights(by_name=True) would do too (it would keep fresh statistics).
+    same = json.loads(
+        invoke("restore", legacy["weights"], "--model", SEQ, "--by-name", "--json").stdout
+    )
+    assert same["ok"] is False
+    assert [u["path"] for u in same["unused"]] == [
+        "batch_normalization.gamma",
+        "batch_normalization.beta",
+        "batch_normalization.moving_mean",
+        "batch_normalization.moving_variance",
+    ]
+    assert same["matched"] == 4 and same["mismatched"] == []
+
+
+def test_by_name_is_for_keras2_files_only(tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    from tests.models import keras3
+
+    m = keras3.sequential()
+    m.save_weights(str(tmp_path / "m.weights.h5"))
+    result = invoke("restore", tmp_path / "m.weights.h5", "--model", SEQ, "--by-name")
+    assert result.exit_code == 2
+    assert "not a Keras 2 HDF5 file" in result.stderr
+    assert tf is not None

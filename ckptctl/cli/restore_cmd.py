@@ -72,6 +72,13 @@ OptimizerKeyOpt = Annotated[
         "holding an iteration count and slots).",
     ),
 ]
+ByNameOpt = Annotated[
+    bool,
+    typer.Option(
+        "--by-name",
+        help="Keras 2 .h5 files: pair layers by name (load_weights(by_name=True)), not order.",
+    ),
+]
 PartialOpt = Annotated[
     bool, typer.Option("--partial", help="Restore what matches even if something does not.")
 ]
@@ -172,6 +179,7 @@ def restore(
     key: KeyOpt = None,
     optimizer: OptimizerOpt = None,
     optimizer_key: OptimizerKeyOpt = None,
+    by_name: ByNameOpt = False,
     partial: PartialOpt = False,
     seed: SeedOpt = 0,
     batches: BatchesOpt = 3,
@@ -207,6 +215,7 @@ def restore(
             key=key,
             optimizer=optimizer,
             optimizer_key=optimizer_key,
+            by_name=by_name,
             partial=partial,
             seed=seed,
             batches=batches,

@@ -26,7 +26,9 @@ def _legacy_weights(layer: Any) -> list[Any]:
     return list(layer.trainable_weights) + list(layer.non_trainable_weights)
 
 
-def match_legacy(ckpt: Checkpoint, model: Any, with_optimizer: bool, path_map: Any) -> Plan:
+def match_legacy(
+    ckpt: Checkpoint, model: Any, with_optimizer: bool, path_map: Any, by_name: bool = False
+) -> Plan:
     if path_map:
         raise UsageError(
             f"--map with a Keras 2 HDF5 file ({ckpt.prefix}) is not supported",
@@ -45,20 +47,27 @@ def match_legacy(ckpt: Checkpoint, model: Any, with_optimizer: bool, path_map: A
         if w.layer != TOP_LEVEL:
             by_layer.setdefault(w.layer, []).append(w)
     saved_layers = list(by_layer)
-    live_layers = [layer for layer in model.layers if _legacy_weights(layer)]
+    live_layers: list[Any] = [layer for layer in model.layers if _legacy_weights(layer)]
+    if by_name:
+        # load_weights(by_name=True): each saved layer into the model's layer of that name;
+        # the model's other layers keep what they have, so they are missing here.
+        named = {str(layer.name): layer for layer in live_layers}
+        rest = [layer for layer in live_layers if str(layer.name) not in by_layer]
+        live_layers = [named.get(name) for name in saved_layers] + rest
+        saved_layers = saved_layers + [""] * len(rest)
     pairs: list[Pair] = []
     unused: list[UnusedEntry] = []
     missing: list[MissingEntry] = []
     mismatched = []
     drifted: list[LayerDrift] = []
     count_reason = None
-    if len(saved_layers) != len(live_layers):
+    if not by_name and len(saved_layers) != len(live_layers):
         count_reason = (
             f"the file has {len(saved_layers)} layers with weights, the model "
             f"{len(live_layers)}: Keras 3 pairs them by order and would refuse to load"
         )
     for k in range(max(len(saved_layers), len(live_layers))):
-        saved = by_layer[saved_layers[k]] if k < len(saved_layers) else []
+        saved = by_layer.get(saved_layers[k], []) if k < len(saved_layers) else []
         layer = live_layers[k] if k < len(live_layers) else None
         variables = _legacy_weights(layer) if layer is not None else []
         if saved and layer is not None and _drifted(saved_layers[k], layer):

@@ -41,6 +41,8 @@ class RestoreOptions:
     allow_unused: Sequence[str] = ()
     allow_missing: Sequence[str] = ()
     allow_file: PathLike | None = None
+    by_name: bool = False
+    """Keras 2 HDF5 files: pair layers by name, as ``load_weights(by_name=True)``, not order."""
 
     def __post_init__(self) -> None:
         if self.batches < 1:

@@ -128,6 +128,12 @@ def restore_into(
         if save_path is not None:
             _refuse_checkpoint_dir(save_path, ckpt)
         named = ckpt.format == "object-graph"
+        if opts.by_name and ckpt.format != "keras-legacy":
+            raise UsageError(
+                f"--by-name: {ckpt.prefix} is not a Keras 2 HDF5 file",
+                "--by-name pairs the layers of a Keras 2 .h5 file by name; other formats "
+                "are matched by path",
+            )
         candidates = key_candidates(ckpt, opts.key) if named else [ROOT]
         scope = () if candidates[0] == ROOT else (candidates[0],)
 
@@ -154,7 +160,7 @@ def restore_into(
                 accept(plan, allow_unused, allow_missing)
                 return _Instance(m, opt, None, plan)
             if ckpt.format == "keras-legacy":
-                plan = match_legacy(ckpt, m, opt is not None, path_map)
+                plan = match_legacy(ckpt, m, opt is not None, path_map, opts.by_name)
                 accept(plan, allow_unused, allow_missing)
                 return _Instance(m, opt, None, plan)
             if not named:
