@@ -202,6 +202,7 @@ OPTION_BLOCKS = {
     "restore": ("## `ckptctl restore CHECKPOINT --model MODULE:NAME`", "\n\n```text"),
     "migrate": ("## Restoring across refactors", "Options of `migrate`:"),
     "diff": ("## `ckptctl diff A B`", "Options:"),
+    "trend": ("## `ckptctl trend DIR`", "Options:"),
 }
 
 

@@ -46,7 +46,7 @@ def assert_valid(doc: dict[str, Any], name: str) -> None:
 
 
 def test_every_schema_is_a_valid_draft_2020_12_schema() -> None:
-    assert names() == ["diff", "inspect", "restore"]
+    assert names() == ["diff", "inspect", "restore", "trend"]
     for name in names():
         schema = load_schema(name)
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
@@ -61,7 +61,7 @@ def test_load_schema_by_name_or_file_name() -> None:
     assert load_schema("restore")["required"], "each call returns a fresh copy"
     with pytest.raises(UsageError, match="no JSON schema named 'nope'") as info:
         load_schema("nope")
-    assert info.value.hint == "available: diff, inspect, restore"
+    assert info.value.hint == "available: diff, inspect, restore, trend"
 
 
 # ---------------------------------------------------------------- inspect --json

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ckptctl import __version__
-from ckptctl.cli import diff_cmd, inspect_cmd, migrate_cmd, restore_cmd
+from ckptctl.cli import diff_cmd, inspect_cmd, migrate_cmd, restore_cmd, trend_cmd
 
 app = typer.Typer(
     name="ckptctl",
@@ -43,6 +43,7 @@ app.command("inspect")(inspect_cmd.inspect)
 app.command("restore")(restore_cmd.restore)
 app.command("diff")(diff_cmd.diff)
 app.command("migrate")(migrate_cmd.migrate)
+app.command("trend")(trend_cmd.trend)
 
 
 def main() -> None:

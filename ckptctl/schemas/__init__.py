@@ -1,4 +1,4 @@
-"""JSON Schemas (draft 2020-12) of the documents `--json` prints: inspect, restore, diff.
+"""JSON Schemas (draft 2020-12) of the documents `--json` prints: inspect, restore, diff, trend.
 
 Each schema requires the fields the README documents as the contract, with their types, and
 allows any other field (``additionalProperties`` is open), so a document with more fields than
