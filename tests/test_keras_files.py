@@ -423,3 +423,19 @@ def test_documents_of_keras_files_follow_the_schemas(kfiles: dict[str, Path]) ->
         "restore",
     )
     assert_valid(as_json(invoke("diff", kfiles["seq"], kfiles["seq_later"], "--json")), "diff")
+
+
+def test_data_stored_outside_the_file_is_refused(tmp_path: Path) -> None:
+    """A crafted weights file whose dataset points at another file (HDF5 external storage)
+    would make a reader read that file: ckptctl refuses it."""
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"\x00" * 16)
+    crafted = tmp_path / "crafted.weights.h5"
+    with h5py.File(crafted, "w") as f:
+        f.create_group("vars").attrs["name"] = "m"
+        f.create_dataset(
+            "layers/dense/vars/0", shape=(4,), dtype="f4", external=[(str(secret), 0, 16)]
+        )
+    result = invoke("inspect", crafted)
+    assert result.exit_code == 3, result.output
+    assert "keeps its data outside the file" in result.stderr

@@ -93,6 +93,9 @@ class KerasInfo:
 class _Dataset:
     file: int  # index into the open files
     name: str  # path inside that file
+    dtype: str = ""
+    shape: tuple[int, ...] = ()
+    nbytes: int = 0
 
 
 @dataclass
@@ -205,12 +208,16 @@ class KerasStore:
                 ) from e
             for name, obj in sorted(found, key=lambda item: _natural(item[0])):
                 if isinstance(obj, h5py.Dataset):
-                    if obj.external or obj.is_virtual:
+                    if _stored_elsewhere(obj):
                         raise CheckpointError(
                             f"{self._file_name(i)}: {name} keeps its data outside the file",
                             "ckptctl reads only data stored inside a weights file",
                         )
-                    self._datasets.setdefault(name, _Dataset(i, name))
+                    if name not in self._datasets:
+                        shape = tuple(int(n) for n in obj.shape)
+                        self._datasets[name] = _Dataset(
+                            i, name, _dtype_name(obj.dtype), shape, int(obj.nbytes)
+                        )
                 elif name == "vars" or name.endswith("/vars"):
                     layer = obj.attrs.get("name")
                     if isinstance(layer, bytes):
@@ -241,11 +248,7 @@ class KerasStore:
     def entries(self) -> list[Entry]:
         from ckptctl.reader import Entry
 
-        out = []
-        for key, ds in self._datasets.items():
-            d = self._files[ds.file][ds.name]
-            out.append(Entry(key, _dtype_name(d.dtype), tuple(int(n) for n in d.shape), d.nbytes))
-        return out
+        return [Entry(key, d.dtype, d.shape, d.nbytes) for key, d in self._datasets.items()]
 
     def _dataset(self, key: str) -> Any:
         ds = self._datasets.get(key)
@@ -323,6 +326,14 @@ class KerasStore:
         for handle in self._handles:
             handle.close()
         self._files, self._handles = [], []
+
+
+def _stored_elsewhere(dataset: Any) -> bool:
+    """External raw storage or a virtual dataset: data outside the file (one property list)."""
+    from h5py import h5d
+
+    plist = dataset.id.get_create_plist()
+    return bool(plist.get_external_count()) or plist.get_layout() == h5d.VIRTUAL
 
 
 def _natural(name: str) -> tuple[tuple[int, int | str], ...]:
