@@ -1,11 +1,16 @@
 """``pkg.module:Name`` or ``path/to/file.py:Name`` -> a constructed model.
 
 The user's code runs here; anything it raises becomes a ``ModelError`` carrying the user's own
-traceback (ckptctl's frames cut off), so the message says whose code failed and where.
+traceback (ckptctl's frames cut off), so the message says whose code failed and where. Every
+place ckptctl runs the user's code (import, construction, calls, an optimizer factory) goes
+through :func:`user_code`: ``sys.exit()`` and other ``BaseException`` subclasses are the user's code
+failing too, only Ctrl-C (``KeyboardInterrupt``) stays an interruption, and the code sees a
+``sys.argv`` of its own (``[its file]``), not ckptctl's command line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -13,13 +18,13 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ckptctl.errors import ModelError, UsageError
+from ckptctl.errors import CkptctlError, ModelError, UsageError
 
 _SPEC_HINT = "use --model pkg.module:ClassName or --model path/to/file.py:ClassName"
 
@@ -99,18 +104,26 @@ def import_module(spec: ModelSpec) -> ModuleType:
     cwd = os.getcwd()
     if cwd not in sys.path and "" not in sys.path:
         sys.path.insert(0, cwd)
+    with user_code(f"importing {spec.module} raised", argv0=_module_origin(spec.module)):
+        try:
+            return importlib.import_module(spec.module)
+        except ModuleNotFoundError as e:
+            if e.name and (spec.module == e.name or spec.module.startswith(e.name + ".")):
+                raise ModelError(
+                    f"--model {spec}: no module named {e.name!r} (searched {cwd} and sys.path)",
+                    "run ckptctl from the directory that contains the package, or pass "
+                    "path/to/file.py:Name",
+                ) from e
+            raise
+
+
+def _module_origin(name: str) -> str:
+    """The file a module would be imported from (its ``sys.argv[0]`` while it is imported)."""
     try:
-        return importlib.import_module(spec.module)
-    except ModuleNotFoundError as e:
-        if e.name and (spec.module == e.name or spec.module.startswith(e.name + ".")):
-            raise ModelError(
-                f"--model {spec}: no module named {e.name!r} (searched {cwd} and sys.path)",
-                "run ckptctl from the directory that contains the package, or pass "
-                "path/to/file.py:Name",
-            ) from e
-        raise _raised_by_user(f"importing {spec.module}", e) from e
-    except Exception as e:
-        raise _raised_by_user(f"importing {spec.module}", e) from e
+        found = importlib.util.find_spec(name)
+    except Exception:  # a parent package's own code raised: importing it will say so
+        return name
+    return str(found.origin) if found is not None and found.origin else name
 
 
 def _import_file(path: Path) -> ModuleType:
@@ -126,19 +139,62 @@ def _import_file(path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module
     try:
-        module_spec.loader.exec_module(module)
-    except Exception as e:
+        with user_code(f"importing {path} raised", argv0=str(path)):
+            module_spec.loader.exec_module(module)
+    except BaseException:
         sys.modules.pop(name, None)
-        raise _raised_by_user(f"importing {path}", e) from e
+        raise
     return module
 
 
-def _raised_by_user(what: str, e: BaseException) -> ModelError:
+_USER_HINT = "this is an error in the model code (traceback above); fix it and run again"
+
+
+def _exit_hint(what: str) -> str:
+    if what.startswith("importing "):
+        return (
+            "the module exited while being imported (sys.exit(), or argparse parsing the "
+            "command line at import): put that under if __name__ == '__main__':"
+        )
+    return "the model code called sys.exit() (or exit()); ckptctl counts that as a failure"
+
+
+def _raised_by_user(what: str, e: BaseException, hint: str | None = None) -> ModelError:
+    """``what`` ends the message before the exception: ``importing models.py raised``."""
+    if isinstance(e, SystemExit):
+        hint = _exit_hint(what)
     return ModelError(
-        f"{what} raised {one_line(e)}",
-        "this is an error in the model code (traceback above); fix it and run again",
+        f"{what} {one_line(e)}",
+        hint or _USER_HINT,
         user_traceback=user_traceback(e),
     )
+
+
+def source_file(obj: object) -> str | None:
+    """The file that defines ``obj`` (a class, a function, or an instance of a class)."""
+    module_name = getattr(obj, "__module__", None) or type(obj).__module__
+    module = sys.modules.get(module_name)
+    file = getattr(module, "__file__", None)
+    return str(file) if file else None
+
+
+@contextlib.contextmanager
+def user_code(what: str, hint: str | None = None, *, argv0: str | None = None) -> Iterator[None]:
+    """Run the user's code: anything it raises (``SystemExit`` and every other
+    ``BaseException`` too) becomes a ``ModelError`` whose message starts with ``what``, with
+    the user's traceback; ckptctl's own errors and Ctrl-C pass unchanged. Meanwhile
+    ``sys.argv`` is ``[argv0]``: a training script that parses its command line at import
+    sees none, rather than ckptctl's."""
+    saved = sys.argv
+    sys.argv = [argv0 or "model"]
+    try:
+        yield
+    except (KeyboardInterrupt, CkptctlError):
+        raise
+    except BaseException as e:
+        raise _raised_by_user(what, e, hint) from e
+    finally:
+        sys.argv = saved
 
 
 def resolve_factory(spec: ModelSpec) -> Callable[..., Any]:
@@ -182,18 +238,17 @@ def construct(spec: object, factory: Callable[..., Any], kwargs: dict[str, Any])
     from ckptctl import _tf
 
     tf = _tf.tensorflow()
-    try:
-        model = factory(**kwargs)
-    except (TypeError, ValueError) as e:
-        if kwargs and _names_an_argument(e, kwargs):
-            raise ModelError(
-                f"--model {spec}: {one_line(e)}",
-                "check the --model-arg names against the constructor's parameters",
-                user_traceback=user_traceback(e),
-            ) from e
-        raise _raised_by_user(f"constructing {spec}", e) from e
-    except Exception as e:
-        raise _raised_by_user(f"constructing {spec}", e) from e
+    with user_code(f"constructing {spec} raised", argv0=source_file(factory)):
+        try:
+            model = factory(**kwargs)
+        except (TypeError, ValueError) as e:
+            if kwargs and _names_an_argument(e, kwargs):
+                raise ModelError(
+                    f"--model {spec}: {one_line(e)}",
+                    "check the --model-arg names against the constructor's parameters",
+                    user_traceback=user_traceback(e),
+                ) from e
+            raise
     if not isinstance(model, tf.__internal__.tracking.Trackable):
         raise ModelError(
             f"--model {spec} gave a {type(model).__module__}.{type(model).__name__}, "

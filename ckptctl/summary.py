@@ -200,10 +200,17 @@ def restore_checks(report: RestoreReport) -> list[Check]:
     o = report.outputs
     if o.ran:
         text = f"{o.batches} random batches, two restored instances: "
-        text += "equal" if o.equal else f"differ (max |diff| {o.max_abs_diff:.3g})"
+        if not o.comparable:
+            text = "not compared: "
+        elif o.equal:
+            text += "equal"
+        else:
+            text += f"differ (max |diff| {o.max_abs_diff:.3g})"
         if not o.finite:
             text += "; outputs contain NaN or Inf"
-        if o.detail and not (o.equal and o.finite):
+        if o.detail and not o.comparable:
+            text += o.detail
+        elif o.detail and not (o.equal and o.finite):
             text += f"\n{o.detail}"
         checks.append(Check("ok" if o.equal and o.finite else "fail", "outputs", text))
     g = o.golden

@@ -755,3 +755,352 @@ def test_no_color_is_honoured_on_a_terminal(
     code_no_color, plain = run_on_a_terminal(args, NO_COLOR="1")
     assert code_no_color == code
     assert colour_codes(plain) == set(), plain
+
+
+# ---------------------------------------------------------------- careless model code
+
+CARELESS = '''
+"""MyModel's layers (so my_model's checkpoint restores), each class careless in its own way."""
+import sys
+
+import tensorflow as tf
+
+print("careless.py is being imported")
+
+
+class Net(tf.keras.Model):
+    ckptctl_input_shapes = [(4, 20)]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense1 = tf.keras.layers.Dense(16, activation="relu")
+        self.dense2 = tf.keras.layers.Dense(10)
+
+    def call(self, x, training=False):
+        return self.dense2(self.dense1(x))
+
+
+class ExitsInInit(Net):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        sys.exit(0)
+
+
+class ExitsInCall(Net):
+    def call(self, x, training=False):
+        sys.exit(0)
+
+
+class Stop(BaseException):
+    pass
+
+
+class RaisesBaseException(Net):
+    def call(self, x, training=False):
+        raise Stop("a BaseException of the model's own")
+
+
+class CtrlCInCall(Net):
+    def call(self, x, training=False):
+        raise KeyboardInterrupt
+
+
+def exiting_optimizer():
+    sys.exit(0)
+
+
+class Prints(Net):
+    def __init__(self, **kwargs):
+        print("constructing Prints")
+        super().__init__(**kwargs)
+
+    def call(self, x, training=False):
+        print("calling Prints")
+        tf.print("tf.print to stdout", output_stream=sys.stdout)
+        return super().call(x)
+
+
+class ReturnsNone(Net):
+    def call(self, x, training=False):
+        super().call(x)
+
+
+class ReturnsInt(Net):
+    def call(self, x, training=False):
+        super().call(x)
+        return 3
+
+
+class ReturnsNothing(Net):
+    def call(self, x, training=False):
+        super().call(x)
+        return {}
+
+
+class ReturnsNoneInATuple(Net):
+    def call(self, x, training=False):
+        return super().call(x), None
+
+
+class ReturnsSparse(Net):
+    def call(self, x, training=False):
+        return tf.sparse.from_dense(tf.nn.relu(super().call(x)))
+
+
+class ReturnsRagged(Net):
+    def call(self, x, training=False):
+        y = super().call(x)
+        return tf.RaggedTensor.from_row_lengths(tf.reshape(y, [-1]), [5, 15, 10, 10])
+
+
+_instances = []
+
+
+class SparseDiffers(ReturnsSparse):
+    """Each instance adds its own number: two instances never agree."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        _instances.append(self)
+        self.number = float(len(_instances))
+
+    def call(self, x, training=False):
+        return tf.sparse.from_dense(tf.nn.relu(Net.call(self, x)) + self.number)
+
+
+class RaggedDiffers(Net):
+    """Each instance splits its rows differently: two instances never agree."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        _instances.append(self)
+        self.first = 5 + len(_instances) % 2
+
+    def call(self, x, training=False):
+        y = tf.reshape(super().call(x), [-1])
+        return tf.RaggedTensor.from_row_lengths(y, [self.first, 20 - self.first, 10, 10])
+'''
+
+EXITS_AT_IMPORT = "import sys\n\nsys.exit(0)\n"
+
+ARGPARSE_AT_IMPORT = '''
+"""A training script that parses its command line at import, then defines the model."""
+import argparse
+
+import tensorflow as tf
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--units", type=int, default=16)
+args = parser.parse_args()
+
+
+class Net(tf.keras.Model):
+    ckptctl_input_shapes = [(4, 20)]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense1 = tf.keras.layers.Dense(args.units, activation="relu")
+        self.dense2 = tf.keras.layers.Dense(10)
+
+    def call(self, x, training=False):
+        return self.dense2(self.dense1(x))
+'''
+
+ARGPARSE_REQUIRED = """
+import argparse
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--data", required=True)
+args = parser.parse_args()
+"""
+
+
+@pytest.fixture(scope="module")
+def careless(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("careless")
+    for name, source in {
+        "careless.py": CARELESS,
+        "exits_at_import.py": EXITS_AT_IMPORT,
+        "train.py": ARGPARSE_AT_IMPORT,
+        "train_required.py": ARGPARSE_REQUIRED,
+    }.items():
+        (directory / name).write_text(source)
+    return directory
+
+
+EXITING = {
+    "sys.exit in __init__": ("careless.py:ExitsInInit", [], "SystemExit: 0"),
+    "sys.exit in call": ("careless.py:ExitsInCall", [], "SystemExit: 0"),
+    "a BaseException": ("careless.py:RaisesBaseException", [], "Stop: a BaseException"),
+    "sys.exit at import": ("exits_at_import.py:Net", [], "SystemExit: 0"),
+    "sys.exit in the optimizer factory": (
+        "careless.py:Net",
+        ["--optimizer", "{careless}/careless.py:exiting_optimizer"],
+        "SystemExit: 0",
+    ),
+}
+
+
+def careless_command(
+    command: str, careless: Path, spec: str, good: Path, tmp_path: Path, *extra: str
+) -> list[str]:
+    """`restore`, `migrate` or `diff --model` of my_model through the model `spec`."""
+    file, _, name = spec.partition(":")
+    model = ["-m", f"{careless / file}:{name}", *(e.format(careless=careless) for e in extra)]
+    if command == "restore":
+        return ["restore", str(good), *model]
+    if command == "migrate":
+        return ["migrate", str(good), "-o", str(tmp_path / "dst"), *model]
+    weights = keras_weights_of(good, careless, tmp_path)
+    return ["diff", str(good), str(weights), *model]
+
+
+def keras_weights_of(good: Path, careless: Path, tmp_path: Path) -> Path:
+    """my_model's checkpoint as a Keras weights file (migrated through the careful Net)."""
+    weights = tmp_path / "keras" / "my_model.weights.h5"
+    if not weights.exists():
+        out = run_in_process(
+            ["migrate", str(good), "-o", str(weights), "-m", f"{careless / 'careless.py'}:Net"]
+        )
+        assert out.code == 0, out.stderr
+    return weights
+
+
+@pytest.mark.parametrize("command", ["restore", "migrate"])
+@pytest.mark.parametrize("case", list(EXITING))
+def test_user_code_that_exits_is_the_users_failure(
+    careless: Path, good: Path, tmp_path: Path, case: str, command: str
+) -> None:
+    """`sys.exit(0)` (or any BaseException) in the model's import, constructor, call or
+    optimizer factory: exit 3 with the user's traceback, never exit 0 with nothing printed."""
+    spec, extra, raised = EXITING[case]
+    out = run_in_process(careless_command(command, careless, spec, good, tmp_path, *extra))
+    assert out.code == 3, f"exit {out.code}\n{out.stdout}\n{out.stderr}"
+    traceback_part = out.stderr.split("error: ", 1)[0]
+    assert USER_TRACEBACK in traceback_part, out.stderr
+    assert traceback_part.rstrip().splitlines()[-1].startswith(raised)
+    assert raised in "\n".join(error_part(out.stderr))
+    assert PYTHON_TRACEBACK not in out.stderr
+    assert "internal error" not in out.stderr
+    assert not (tmp_path / "dst").exists()
+
+
+def test_ctrl_c_raised_in_the_models_call_exits_130(
+    careless: Path, good: Path, tmp_path: Path
+) -> None:
+    out = run_in_process(
+        careless_command("restore", careless, "careless.py:CtrlCInCall", good, tmp_path)
+    )
+    assert out.code == 130
+    assert out.stderr.strip().splitlines()[-1] == "interrupted"
+
+
+@pytest.mark.parametrize("command", ["restore", "migrate", "diff"])
+def test_what_the_model_prints_goes_to_stderr(
+    careless: Path, good: Path, tmp_path: Path, command: str
+) -> None:
+    """print() at import, in __init__ and in call: `--json` still prints exactly one JSON
+    document on stdout; the model's lines are on stderr."""
+    args = careless_command(command, careless, "careless.py:Prints", good, tmp_path, "--json")
+    out = run_in_process(args)
+    assert out.code == 0, out.stderr
+    json.loads(out.stdout)  # the whole of stdout is one document
+    assert "calling Prints" in out.stderr
+    assert "constructing Prints" in out.stderr
+
+
+def test_what_the_model_prints_goes_to_stderr_in_a_real_process(
+    careless: Path, good: Path, tmp_path: Path
+) -> None:
+    """Also what reaches file descriptor 1 directly (`tf.print(output_stream=sys.stdout)`)."""
+    args = careless_command("restore", careless, "careless.py:Prints", good, tmp_path, "--json")
+    result = subprocess.run(
+        [sys.executable, "-m", "ckptctl", *args],
+        cwd=PROJECT_ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["ok"] is True
+    assert "careless.py is being imported" in result.stderr
+    assert "tf.print to stdout" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason"),
+    [
+        ("careless.py:ReturnsNone", "the model returned None"),
+        ("careless.py:ReturnsInt", "the model returned a Python int (3), not a tensor"),
+        ("careless.py:ReturnsNothing", "the model returned no tensors"),
+        ("careless.py:ReturnsNoneInATuple", "output 1 of the model is None"),
+    ],
+)
+def test_outputs_that_are_not_tensors_fail_the_output_check(
+    careless: Path, good: Path, tmp_path: Path, spec: str, reason: str
+) -> None:
+    """Outputs that cannot depend on the restored values do not pass as "equal"."""
+    out = run_in_process(careless_command("restore", careless, spec, good, tmp_path, "--json"))
+    assert out.code == 1, out.stderr
+    outputs = json.loads(out.stdout)["outputs"]
+    assert outputs["equal"] is False
+    assert outputs["comparable"] is False
+    assert reason in outputs["detail"]
+    table = run_in_process(careless_command("restore", careless, spec, good, tmp_path))
+    assert table.code == 1
+    assert f"not compared: {reason}" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("spec", "code"),
+    [
+        ("careless.py:ReturnsSparse", 0),
+        ("careless.py:ReturnsRagged", 0),
+        ("careless.py:SparseDiffers", 1),
+        ("careless.py:RaggedDiffers", 1),
+    ],
+)
+def test_sparse_and_ragged_outputs_are_compared(
+    careless: Path, good: Path, tmp_path: Path, spec: str, code: int
+) -> None:
+    """A tf.SparseTensor or tf.RaggedTensor output: equal when two restored instances agree,
+    a failure naming the difference when they do not; golden files record them too."""
+    golden = tmp_path / "g.npz"
+    extra = ["--json"] + (["--save-golden", str(golden)] if code == 0 else [])
+    out = run_in_process(careless_command("restore", careless, spec, good, tmp_path, *extra))
+    assert out.code == code, out.stderr
+    assert "internal error" not in out.stderr
+    outputs = json.loads(out.stdout)["outputs"]
+    assert outputs["equal"] is (code == 0)
+    if code == 1:
+        assert "two restored instances disagree" in outputs["detail"]
+        return
+    replay = careless_command("restore", careless, spec, good, tmp_path, "--golden", str(golden))
+    assert run_in_process(replay).code == 0
+
+
+def test_a_script_parsing_its_command_line_at_import_sees_none(
+    careless: Path, good: Path, tmp_path: Path
+) -> None:
+    """argparse at import parses `[the module's path]`, not ckptctl's own command line."""
+    out = run_in_process(careless_command("restore", careless, "train.py:Net", good, tmp_path))
+    assert out.code == 0, out.stderr
+
+
+def test_a_scripts_argparse_error_at_import_is_framed_as_the_modules(
+    careless: Path, good: Path, tmp_path: Path
+) -> None:
+    """A required argument the script's argparse misses: its usage names the script, not
+    ckptctl, and the error says the module exited while being imported."""
+    script = careless / "train_required.py"
+    out = run_in_process(
+        careless_command("restore", careless, "train_required.py:Net", good, tmp_path)
+    )
+    assert out.code == 3
+    assert "usage: train_required.py [-h] --data DATA" in out.stderr
+    assert "usage: ckptctl" not in out.stderr
+    message = "\n".join(error_part(out.stderr))
+    assert f"importing {script} raised SystemExit: 2" in message
+    assert "exited while being imported" in message
+    assert USER_TRACEBACK in out.stderr

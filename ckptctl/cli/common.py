@@ -7,7 +7,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 
@@ -52,15 +52,57 @@ def reporting_errors(
     except Exception as e:
         if debug:
             raise
-        from ckptctl.cli.render import print_error
+        _internal_error(e)
+    except BaseException as e:
+        # SystemExit or another BaseException that no user_code() frame turned into the
+        # user's error: never let it end the run with its own (possibly 0) status.
+        if debug:
+            traceback.print_exc()
+        _internal_error(e)
 
-        print_error(
-            CkptctlError(
-                f"internal error: {type(e).__name__}: {e}",
-                "run again with --debug for the traceback, and report it",
-            )
+
+def _internal_error(e: BaseException) -> NoReturn:
+    from ckptctl.cli.render import print_error
+
+    print_error(
+        CkptctlError(
+            f"internal error: {type(e).__name__}: {e}",
+            "run again with --debug for the traceback, and report it",
         )
-        raise typer.Exit(EXIT_UNREADABLE) from None
+    )
+    raise typer.Exit(EXIT_UNREADABLE) from None
+
+
+@contextlib.contextmanager
+def user_output_to_stderr() -> Iterator[None]:
+    """While ckptctl runs the user's model code, what that code prints goes to stderr, so that
+    stdout holds the report alone (exactly one JSON document with ``--json``).
+
+    ``print()`` is caught through ``sys.stdout``; output written to file descriptor 1 itself
+    (``tf.print(..., output_stream=sys.stdout)``, C extensions) as well, when stdout is the
+    process's own.
+    """
+    sys.stdout.flush()
+    saved_fd = None
+    if _fileno(sys.stdout) == 1 and _fileno(sys.stderr) == 2:
+        saved_fd = os.dup(1)
+        os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        if saved_fd is not None:
+            os.dup2(saved_fd, 1)
+            os.close(saved_fd)
+
+
+def _fileno(stream: Any) -> int | None:
+    try:
+        return int(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 ProgressCallback = Callable[[str, int, int], None]

@@ -6,7 +6,13 @@ from typing import Annotated
 
 import typer
 
-from ckptctl.cli.common import progress_bar, publish, refuse_output_into, reporting_errors
+from ckptctl.cli.common import (
+    progress_bar,
+    publish,
+    refuse_output_into,
+    reporting_errors,
+    user_output_to_stderr,
+)
 from ckptctl.cli.options import (
     BackendOpt,
     DebugOpt,
@@ -100,18 +106,19 @@ def diff(
                 key=key,
                 optimizer=optimizer,
             )
-        report = run_diff(
-            a,
-            b,
-            atol=atol,
-            rtol=rtol,
-            filter=filter,
-            model_only=model_only,
-            progress=progress,
-            backend=backend_name(backend),  # type: ignore[arg-type]
-            model=model,
-            options=options,
-        )
+        with user_output_to_stderr():
+            report = run_diff(
+                a,
+                b,
+                atol=atol,
+                rtol=rtol,
+                filter=filter,
+                model_only=model_only,
+                progress=progress,
+                backend=backend_name(backend),  # type: ignore[arg-type]
+                model=model,
+                options=options,
+            )
     if json:
         print_json(report.to_dict())
     else:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ckptctl.cli.common import reporting_errors
+from ckptctl.cli.common import reporting_errors, user_output_to_stderr
 from ckptctl.cli.options import CheckpointArg, DebugOpt, JsonOpt
 from ckptctl.cli.output import print_json
 from ckptctl.cli.restore_cmd import (
@@ -115,7 +115,8 @@ def migrate(
             allow_missing=allow_missing,
             allow_file=allow_file,
         )
-        report = run_migrate(checkpoint, output, model, options, force=force, drop=drop or [])
+        with user_output_to_stderr():
+            report = run_migrate(checkpoint, output, model, options, force=force, drop=drop or [])
     if json:
         print_json(report.to_dict())
     else:

@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ckptctl.cli.common import publish, refuse_output_into, reporting_errors
+from ckptctl.cli.common import (
+    publish,
+    refuse_output_into,
+    reporting_errors,
+    user_output_to_stderr,
+)
 from ckptctl.cli.options import CheckpointArg, DebugOpt, JsonOpt, JunitOpt
 from ckptctl.cli.output import print_json
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM, UsageError
@@ -228,7 +233,8 @@ def restore(
             allow_missing=allow_missing,
             allow_file=allow_file,
         )
-        report = run_restore(checkpoint, model, options)
+        with user_output_to_stderr():
+            report = run_restore(checkpoint, model, options)
     if json:
         print_json(report.to_dict())
     else:

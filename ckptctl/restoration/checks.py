@@ -29,27 +29,83 @@ def check_values(ckpt: Checkpoint, pairs: list[Pair]) -> ValueCheck:
     return check
 
 
+class NotTensors(Exception):
+    """The model's outputs hold something other than tensors: nothing that can be compared."""
+
+
+_PYTHON_SCALARS = (bool, int, float, complex, str, bytes)
+
+
+def _not_a_tensor(leaf: Any, where: str) -> str | None:
+    """Why ``leaf`` (one output) cannot be compared, or None when it is a tensor."""
+    if leaf is None:
+        return f"{where} None: nothing to compare (does call() return its output?)"
+    if isinstance(leaf, _PYTHON_SCALARS):
+        return (
+            f"{where} a Python {type(leaf).__name__} ({str(leaf)[:40]}), not a tensor: "
+            "it cannot show whether the restored values are used"
+        )
+    if isinstance(leaf, (np.ndarray, np.generic)) or _tf.tensorflow().is_tensor(leaf):
+        return None
+    return f"{where} a {type(leaf).__module__}.{type(leaf).__name__}, not a tensor"
+
+
 def flatten_outputs(outputs: Any) -> list[np.ndarray]:
+    """The model's outputs as numpy arrays, element by element of tuples, lists and dicts.
+
+    A ``tf.SparseTensor`` becomes its structure (indices and dense shape, compared exactly)
+    and its values; a ``tf.RaggedTensor`` its row splits (exactly) and its flat values. Raises
+    :class:`NotTensors` when an output is not a tensor (``None``, a Python number) or there
+    are none: outputs that cannot depend on the restored values prove nothing.
+    """
     tf = _tf.tensorflow()
-    return [np.asarray(t) for t in tf.nest.flatten(outputs)]
+    leaves = tf.nest.flatten(outputs)  # composite tensors stay whole
+    if not leaves:
+        raise NotTensors("the model returned no tensors (an empty structure): nothing to compare")
+    arrays: list[np.ndarray] = []
+    for i, leaf in enumerate(leaves):
+        where = "the model returned" if len(leaves) == 1 else f"output {i} of the model is"
+        if isinstance(leaf, tf.SparseTensor):
+            leaf = tf.sparse.reorder(leaf)
+            arrays.append(_structure("sparse", leaf.indices, leaf.dense_shape))
+            arrays.append(np.asarray(leaf.values))
+        elif isinstance(leaf, tf.RaggedTensor):
+            arrays.append(_structure("ragged", *leaf.nested_row_splits))
+            arrays.append(np.asarray(leaf.flat_values))
+        else:
+            problem = _not_a_tensor(leaf, where)
+            if problem is not None:
+                raise NotTensors(problem)
+            arrays.append(np.asarray(leaf))
+    return arrays
+
+
+def _structure(kind: str, *parts: Any) -> np.ndarray:
+    """A composite tensor's layout as one string, compared exactly (and stored in golden
+    files without pickling)."""
+    return np.array(json.dumps({kind: [np.asarray(p).tolist() for p in parts]}))
 
 
 def compare_outputs(
     a: list[np.ndarray], b: list[np.ndarray], atol: float, rtol: float
 ) -> tuple[bool, float, bool]:
-    """(equal, max |a-b|, all finite)."""
+    """(equal, max |a-b|, all finite). Numbers are compared under the tolerances; bools,
+    strings and structure exactly."""
     if len(a) != len(b):
         return False, float("inf"), True
     equal, worst, finite = True, 0.0, True
     for x, y in zip(a, b, strict=True):
         if x.shape != y.shape:
             return False, float("inf"), finite
+        numeric = x.dtype.kind in "fciu" and y.dtype.kind in "fciu"
         if x.dtype.kind in "fc":
             finite = finite and bool(np.isfinite(x).all() and np.isfinite(y).all())
-        if x.dtype.kind in "fciub" and x.size:
-            diff = np.abs(x.astype(np.float64) - y.astype(np.float64))
-            worst = max(worst, float(np.nanmax(diff)) if diff.size else 0.0)
-        if atol == 0 and rtol == 0:
+        if numeric and x.size:
+            with np.errstate(all="ignore"):  # inf - inf: NaN, left out below
+                diff = np.abs(x.astype(np.float64) - y.astype(np.float64))
+            diff = diff[~np.isnan(diff)]
+            worst = max(worst, float(diff.max())) if diff.size else worst
+        if (atol == 0 and rtol == 0) or not numeric:
             equal = equal and np.array_equal(x, y)
         else:
             equal = equal and bool(np.allclose(x, y, atol=atol, rtol=rtol, equal_nan=False))
@@ -61,8 +117,12 @@ def check_outputs(
 ) -> OutputCheck:
     check = OutputCheck(batches=len(batches), ran=True, equal=True)
     for batch in batches:
-        out_a = flatten_outputs(call_model(a, batch))
-        out_b = flatten_outputs(call_model(b, batch))
+        try:
+            out_a = flatten_outputs(call_model(a, batch))
+            out_b = flatten_outputs(call_model(b, batch))
+        except NotTensors as e:
+            check.equal, check.comparable, check.detail = False, False, str(e)
+            return check
         equal, worst, finite = compare_outputs(out_a, out_b, atol, rtol)
         check.equal = check.equal and equal
         check.finite = check.finite and finite

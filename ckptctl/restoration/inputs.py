@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from ckptctl import _tf
-from ckptctl.errors import ModelError, UsageError
-from ckptctl.loader import ModelSpec, one_line, user_traceback
+from ckptctl.errors import UsageError
+from ckptctl.loader import ModelSpec, source_file, user_code
 from ckptctl.objgraph import KeyInfo
 from ckptctl.reader import Checkpoint
 
@@ -35,7 +35,11 @@ def declared_inputs(model: Any, dtype: str) -> list[InputSpec] | None:
     """Input shapes the model declares: a ``ckptctl_input_shapes`` hook, or Keras inputs."""
     hook = getattr(model, "ckptctl_input_shapes", None)
     if hook is not None:
-        shapes = hook() if callable(hook) else hook
+        if callable(hook):
+            with user_code("ckptctl_input_shapes() raised", argv0=source_file(model)):
+                shapes = hook()
+        else:
+            shapes = hook
         if shapes and isinstance(shapes[0], int):
             shapes = [shapes]
         dtypes = getattr(model, "ckptctl_input_dtypes", None) or [dtype] * len(shapes)
@@ -103,29 +107,35 @@ def make_batches(
     return batches
 
 
-def call_model(model: Any, batch: list[np.ndarray]) -> Any:
+def call_model(
+    model: Any, batch: list[np.ndarray], what: str | None = None, hint: str | None = None
+) -> Any:
+    """The model's outputs on ``batch`` (``training=False`` where it takes it). Whatever its
+    code raises is a ``ModelError`` whose message starts with ``what``."""
     tf = _tf.tensorflow()
     tensors = [tf.convert_to_tensor(x) for x in batch]
     x = tensors[0] if len(tensors) == 1 else tensors
-    try:
-        return model(x, training=False)
-    except TypeError as e:
-        if "training" not in str(e):
-            raise
-        return model(x)
+    if what is None:
+        shapes = " and ".join(str(tuple(t.shape)) for t in batch)
+        what = f"the model raised when called on an input of shape {shapes}:"
+    with user_code(what, hint, argv0=source_file(model)):
+        try:
+            return model(x, training=False)
+        except TypeError as e:
+            if "training" not in str(e):
+                raise
+            return model(x)
 
 
 def build_model(model: Any, spec: ModelSpec | str, batch: list[np.ndarray]) -> None:
     shapes = " and ".join(str(tuple(x.shape)) for x in batch)
-    try:
-        call_model(model, batch)
-    except Exception as e:
-        raise ModelError(
-            f"{spec} raised when called on an input of shape {shapes}: {one_line(e)}",
-            "the traceback above shows where; if the shape is wrong, pass the one the model "
-            "expects with --input-shape (and --input-dtype)",
-            user_traceback=user_traceback(e),
-        ) from e
+    call_model(
+        model,
+        batch,
+        f"{spec} raised when called on an input of shape {shapes}:",
+        "the traceback above shows where; if the shape is wrong, pass the one the model "
+        "expects with --input-shape (and --input-dtype)",
+    )
 
 
 def input_specs(

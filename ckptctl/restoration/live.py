@@ -7,7 +7,7 @@ from typing import Any
 
 from ckptctl import _tf
 from ckptctl.errors import ModelError, UsageError
-from ckptctl.loader import construct, one_line, parse_spec, resolve_factory
+from ckptctl.loader import construct, one_line, parse_spec, resolve_factory, source_file, user_code
 from ckptctl.objgraph import VARIABLE_VALUE, Attribute, Node, ObjectGraph
 
 RNG_VARIABLE_NAMES = frozenset({"seed_generator_state"})
@@ -81,7 +81,10 @@ def make_optimizer(optimizer: str | Callable[[], Any], model: Any) -> Any:
     keras = _tf.keras()
     try:
         if callable(optimizer):
-            opt = optimizer()
+            with user_code(
+                f"the optimizer factory {optimizer!r} raised", argv0=source_file(optimizer)
+            ):
+                opt = optimizer()
         elif ":" in optimizer:
             opt = construct(optimizer, resolve_factory(parse_spec(optimizer)), {})
         else:

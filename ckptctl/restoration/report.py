@@ -95,6 +95,8 @@ class OutputCheck:
     ran: bool = False
     golden: GoldenCheck | None = None
     detail: str | None = None
+    comparable: bool = True
+    """False when the outputs hold no tensors (``None``, a Python number): not compared."""
 
 
 @dataclass
