@@ -1,24 +1,47 @@
-"""A restore report as plain text: what ``ckptctl restore`` shows, without the terminal.
+"""Restore and diff reports in words and rows: what ``ckptctl restore`` and ``ckptctl diff``
+show, without the terminal.
 
 The parts (:func:`restore_header`, :func:`restore_tables`, :func:`restore_checks`,
-:func:`restore_verdict`) are the words and the rows; the CLI lays them out as Rich tables with
-colours, and :func:`restore_text` lays them out as aligned plain text of a given width, which
-is what :mod:`ckptctl.testing` puts in its ``AssertionError``. Neither typer nor rich (nor
-numpy, nor TensorFlow) is imported here.
+:func:`restore_verdict`; :func:`diff_header`, :func:`diff_notes`, :func:`diff_verdict`,
+:func:`diff_tables`) are the words and the rows. The CLI lays them out in colour (through
+:mod:`ckptctl.layout`, as Rich text), :func:`restore_text` as aligned plain text of a given
+width, which is what :mod:`ckptctl.testing` puts in its ``AssertionError``, and
+:mod:`ckptctl.markdown` as Markdown for CI summaries. Neither typer nor rich (nor numpy, nor
+TensorFlow) is imported here.
 """
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from ckptctl.fold import fold_rows
+from ckptctl.layout import Cell, CellKind, Table, number_column, plain, table_lines, wrap_words
 from ckptctl.objgraph import ROOT
 
 if TYPE_CHECKING:
+    from ckptctl.diffing import ChangedValue, DiffReport, OnlyIn, Renamed
     from ckptctl.restoration import RestoreReport
+
+__all__ = [
+    "MARKS",
+    "Check",
+    "Status",
+    "Table",
+    "Verdict",
+    "diff_header",
+    "diff_notes",
+    "diff_tables",
+    "diff_verdict",
+    "plural",
+    "restore_checks",
+    "restore_header",
+    "restore_tables",
+    "restore_text",
+    "restore_verdict",
+    "shape_str",
+]
 
 Status = Literal["ok", "fail", "skipped", "info"]
 
@@ -36,18 +59,6 @@ def shape_str(shape: Sequence[int] | None) -> str:
     if shape is None:
         return "?"
     return "[" + ", ".join(str(d) for d in shape) + "]"
-
-
-@dataclass(frozen=True)
-class Table:
-    """A titled table of text cells. ``notes[i]``, when set, is a line shown under row ``i``."""
-
-    title: str
-    headers: list[str]
-    rows: list[list[str]]
-    notes: list[str | None] = field(default_factory=list)
-    footnotes: list[str] = field(default_factory=list)
-    """Lines shown once under the table: why its entries are there."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +117,8 @@ def restore_tables(report: RestoreReport) -> list[Table]:
             Table(
                 "Mapped: placed by --map",
                 ["checkpoint path", "model path", "by"],
-                fold_rows(rows),
+                _cells(fold_rows(rows)),
+                kinds=("path", "path", "text"),
             )
         )
     if report.unused:
@@ -124,8 +136,10 @@ def restore_tables(report: RestoreReport) -> list[Table]:
             Table(
                 "Unused: in the checkpoint, taken by nothing in the model",
                 [first, "shape", "dtype", "likely match in the model"],
-                fold_rows(rows),
+                _cells(fold_rows(rows)),
                 footnotes=_reasons([u.reason for u in report.unused]),
+                kinds=_LEFTOVER_KINDS,
+                drop=_LEFTOVER_DROP,
             )
         )
     if report.missing:
@@ -137,18 +151,22 @@ def restore_tables(report: RestoreReport) -> list[Table]:
             Table(
                 "Missing: model variables the checkpoint has no value for",
                 ["model path", "shape", "dtype", "likely match in the checkpoint"],
-                fold_rows(rows),
+                _cells(fold_rows(rows)),
                 footnotes=_reasons([m.reason for m in report.missing]),
+                kinds=_LEFTOVER_KINDS,
+                drop=_LEFTOVER_DROP,
             )
         )
     if report.not_checkpointed:
-        why = sorted({n.reason for n in report.not_checkpointed})
+        unsaved = report.not_checkpointed
+        why = sorted({n.reason for n in unsaved})
         tables.append(
             Table(
                 f"Not checkpointed: {', '.join(why)} (never saved by tf.train.Checkpoint; "
                 "not a failure)",
                 ["model path", "shape", "dtype"],
-                fold_rows([[n.path, shape_str(n.shape), n.dtype] for n in report.not_checkpointed]),
+                _cells(fold_rows([[n.path, shape_str(n.shape), n.dtype] for n in unsaved])),
+                drop=(0, 2, 1),
             )
         )
     if report.mismatched:
@@ -166,7 +184,7 @@ def restore_tables(report: RestoreReport) -> list[Table]:
             Table(
                 "Mismatched: present on both sides, but they do not fit",
                 ["path", "checkpoint", "model"],
-                rows if any(reasons) else fold_rows(rows),
+                _cells(rows if any(reasons) else fold_rows(rows)),
                 reasons if any(reasons) else [],
             )
         )
@@ -176,9 +194,20 @@ def restore_tables(report: RestoreReport) -> list[Table]:
                 "Layer-name drift: saved from one layer, would load into another",
                 ["group in the file", "saved from", "would load into"],
                 [[d.group, d.saved, d.model] for d in report.drifted],
+                kinds=("path", "path", "path"),
             )
         )
     return tables
+
+
+_LEFTOVER_KINDS: tuple[CellKind, ...] = ("path", "fixed", "fixed", "path")
+_LEFTOVER_DROP = (0, 2, 1, 0)
+"""Unused and missing tables: on a narrow terminal dtype goes first, then shape; the paths
+and their likely matches stay."""
+
+
+def _cells(rows: list[list[str]]) -> list[list[Cell]]:
+    return [list(row) for row in rows]
 
 
 def _reasons(reasons: list[str | None]) -> list[str]:
@@ -288,67 +317,132 @@ def restore_text(report: RestoreReport, width: int = 100) -> str:
         lines += _hanging(f"{label.ljust(label_width)}  ", value, width)
     lines.append("")
     for table in restore_tables(report):
-        lines += [*_table_lines(table, width)]
+        lines += [plain(line) for line in table_lines(table, width, full_text="to_dict() has all")]
         for note in table.footnotes:
-            lines += _wrapped(note, width)
+            lines += wrap_words(note, width)
         lines.append("")
     checks = restore_checks(report)
     name_width = max(len(c.name) for c in checks)
     for c in checks:
         lines += _hanging(f"{MARKS[c.status]} {c.name.ljust(name_width)} ", c.text, width)
     verdict = restore_verdict(report, partial_hint=False)  # no command-line options here
-    lines += ["", *_wrapped(verdict.text, width)]
+    lines += ["", *wrap_words(verdict.text, width)]
     if verdict.suggestion:
-        lines += _wrapped(verdict.suggestion, width)
+        lines += wrap_words(verdict.suggestion, width)
     return "\n".join(line.rstrip() for line in lines)
-
-
-def _wrapped(text: str, width: int) -> list[str]:
-    """``text`` cut into lines of at most ``width``, long words (paths) folded."""
-    out = []
-    for paragraph in text.split("\n"):
-        out += textwrap.wrap(paragraph, width, break_on_hyphens=False) or [""]
-    return out
 
 
 def _hanging(prefix: str, text: str, width: int) -> list[str]:
     """``prefix`` then ``text``, continued under the text's first column."""
-    lines = _wrapped(text, max(width - len(prefix), 20))
+    lines = wrap_words(text, max(width - len(prefix), 20))
     return [prefix + lines[0], *(" " * len(prefix) + line for line in lines[1:])]
 
 
-def _table_lines(table: Table, width: int) -> list[str]:
-    """A title, a header, a rule and the rows in aligned columns; the first and last columns
-    fold (as the CLI's tables do) when the rows would be wider than ``width``."""
-    n = len(table.headers)
-    widths = [max(len(table.headers[i]), *(len(row[i]) for row in table.rows)) for i in range(n)]
-    gap = 2
+# ---------------------------------------------------------------- diff
 
-    def total() -> int:
-        return sum(widths) + gap * (n - 1)
 
-    for column in (n - 1, 0):
-        if total() > width:
-            widths[column] = max(len(table.headers[column]), 16, widths[column] - (total() - width))
+def tolerances(report: DiffReport) -> str:
+    return f"atol={report.atol:g}, rtol={report.rtol:g}"
 
-    def row_lines(cells: list[str]) -> list[str]:
-        parts = [
-            textwrap.wrap(cell, widths[i], break_on_hyphens=False) or [""]
-            for i, cell in enumerate(cells)
-        ]
-        height = max(len(p) for p in parts)
-        return [
-            (" " * gap).join(
-                (p[k] if k < len(p) else "").ljust(widths[i]) for i, p in enumerate(parts)
-            )
-            for k in range(height)
-        ]
 
-    lines = [*_wrapped(table.title, width), *row_lines(table.headers)]
-    lines.append((" " * gap).join("-" * w for w in widths))
-    for i, row in enumerate(table.rows):
-        lines += row_lines(row)
-        note = table.notes[i] if i < len(table.notes) else None
-        if note:
-            lines += _hanging("  ", note, width)
-    return lines
+def diff_verdict(report: DiffReport) -> Verdict:
+    """``A and B differ: 3 changed, 1 only in A, 10 unchanged (atol=0, rtol=0)``.
+
+    Counts of values only on one side are left out when zero, to keep the line short.
+    """
+    if report.equal:
+        return Verdict(
+            True, f"A and B are equal: {report.unchanged} unchanged ({tolerances(report)})"
+        )
+    parts = [f"{len(report.changed)} changed"]
+    for side, values in (("A", report.only_in_a), ("B", report.only_in_b)):
+        if values:
+            parts.append(f"{len(values)} only in {side}")
+    parts.append(f"{report.unchanged} unchanged")
+    return Verdict(False, f"A and B differ: {', '.join(parts)} ({tolerances(report)})")
+
+
+def diff_header(report: DiffReport) -> list[tuple[str, str]]:
+    rows = [("A", report.a), ("B", report.b)]
+    if report.a_format != report.b_format:
+        rows.append(("Formats", f"A {report.a_format}, B {report.b_format}"))
+    return rows
+
+
+def diff_notes(report: DiffReport) -> list[str]:
+    """What was compared and how values were paired, one note each."""
+    notes = list(report.notes)
+    if report.filter is not None:
+        notes.append(f"only values whose key or object path matches {report.filter!r}")
+    if report.model_only:
+        notes.append("optimizer state and save_counter left out (--model-only)")
+    renamed_values = 0
+    for r in report.renamed:
+        a = "the root" if r.a == ROOT else f"{r.a}.*"
+        b = "the root" if r.b == ROOT else f"{r.b}.*"
+        notes.append(f"paired by object path: {a} in A with {b} in B ({r.values} values)")
+        renamed_values += r.values
+    others = report.paired_by_path - renamed_values
+    if others > 0:
+        notes.append(f"{others} values paired by object path: their keys differ")
+    return notes
+
+
+def diff_tables(report: DiffReport) -> list[Table]:
+    """Changed values (shape and dtype changes first, then the largest difference), then the
+    values only in A and only in B (numbered paths folded)."""
+    tables = []
+    if report.changed:
+        tables.append(_changed_table(report.changed, report.renamed))
+    for title, values in (("Only in A", report.only_in_a), ("Only in B", report.only_in_b)):
+        if values:
+            tables.append(_only_table(f"{title} ({len(values)})", values))
+    return tables
+
+
+def _renamed_path(path: str, renamed: list[Renamed]) -> str | None:
+    """A's path as a root-child rename (already in the notes) turns it into B's."""
+    for r in renamed:
+        if r.a == ROOT:
+            return path if r.b == ROOT else f"{r.b}.{path}"
+        head, _, rest = path.partition(".")
+        if head == r.a and rest:
+            return rest if r.b == ROOT else f"{r.b}.{rest}"
+    return None
+
+
+def _changed_table(changed: list[ChangedValue], renamed: list[Renamed]) -> Table:
+    compared = [c for c in changed if c.kind == "values"]
+    max_abs = number_column([c.max_abs_diff if c in compared else None for c in changed])
+    max_rel = number_column([c.max_rel_diff if c in compared else None for c in changed])
+    rows: list[list[Cell]] = []
+    notes: list[str | None] = []
+    for c, abs_text, rel_text in zip(changed, max_abs, max_rel, strict=True):
+        label = c.path or c.key
+        b_label = c.b_path or c.b_key
+        same = b_label == label or bool(c.path and _renamed_path(c.path, renamed) == b_label)
+        notes.append(None if same else f"B: {b_label}")
+        if c.kind == "values":
+            differ = f"{c.num_differing or 0:,}/{c.num_elements:,}"
+            if c.nan_mismatch:
+                differ += f"\n{c.nan_mismatch:,} NaN"
+            rows.append([label, shape_str(c.a_shape), abs_text, rel_text, differ])
+        elif c.kind == "shape":
+            shape = f"{shape_str(c.a_shape)} -> {shape_str(c.b_shape)}"
+            rows.append([label, shape, "-", "-", c.kind])
+        else:
+            shape = f"{shape_str(c.a_shape)} {c.a_dtype} -> {shape_str(c.b_shape)} {c.b_dtype}"
+            rows.append([label, shape, "-", "-", c.kind])
+    return Table(
+        f"Changed ({len(changed)})",
+        ["path or key", "shape", "max abs", "max rel", "differ"],
+        rows,
+        notes,
+        drop=(0, 1, 0, 2, 0),
+        right=(2, 3, 4),
+    )
+
+
+def _only_table(title: str, values: list[OnlyIn]) -> Table:
+    rows = [[v.path or v.key, shape_str(v.shape), v.dtype] for v in values]
+    return Table(title, ["path or key", "shape", "dtype"], _cells(fold_rows(rows)), drop=(0, 2, 1))

@@ -228,15 +228,32 @@ def test_importing_and_failing_load_neither_the_terminal_layer_nor_tensorflow() 
 
 
 def test_the_failure_message_folds_long_paths_to_100_columns(samples_dir: Path) -> None:
-    """A path longer than the width is folded, as the CLI's tables fold it."""
+    """A path wider than the table keeps a line of its own, folded after a `.` where it is
+    wider than the message: never inside a name. A name wider than the message is elided in
+    the middle."""
     from ckptctl.restoration import restore
     from ckptctl.testing import restore_failure_message
 
     report = restore(samples_dir / "my_model", RENAMED, input_shapes=[(4, 20)])
-    long_path = "model." + "very_long_layer_name_" * 8 + "._kernel"
+    long_path = "model." + ".".join(f"transformer_block_{i}_multi_head_attention" for i in range(4))
+    long_path += ".query_dense._kernel"
     report.missing[0].path = long_path
     body = restore_failure_message(report).splitlines()[1:]
     assert all(len(line) <= 100 for line in body), "\n".join(body)
     table = body[body.index("Missing: model variables the checkpoint has no value for") :]
-    first_column = "".join(line.split("  ")[0] for line in table[3:7] if line)
-    assert first_column.startswith(long_path)
+    start = next(i for i, line in enumerate(table) if line.startswith("model.transformer"))
+    cells = next(i for i in range(start, len(table)) if "[20, 16]" in table[i])
+    folded = table[start:cells]
+    assert len(folded) > 1 and all(line.endswith(".") for line in folded[:-1])
+    assert all(line.startswith("  transformer_block_") for line in folded[1:-1])
+    assert "".join(line.strip() for line in folded) == long_path
+    assert table[cells].split()[:3] == ["[20,", "16]", "float32"]  # the row's other cells
+
+    one_name = "model." + "very_long_layer_name_" * 8 + "._kernel"
+    report.missing[0].path = one_name
+    body = restore_failure_message(report).splitlines()[1:]
+    assert all(len(line) <= 100 for line in body), "\n".join(body)
+    (elided,) = [line.strip() for line in body if "…" in line]
+    head, tail = elided.split("…")
+    name = "very_long_layer_name_" * 8 + "."
+    assert name.startswith(head) and name.endswith(tail) and len(head) > 20

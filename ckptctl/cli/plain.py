@@ -1,5 +1,6 @@
 """Plain-text output without Rich: the parts every command shares (sizes, shapes, names),
-and `inspect` of thousands of values, which a Rich table would take seconds to lay out."""
+`inspect`'s tables (values, statistics) as :class:`ckptctl.layout.Table`, and `inspect` of
+thousands of values printed without Rich, which would take seconds to style them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,17 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ckptctl.layout import (
+    Cell,
+    CellKind,
+    Part,
+    Table,
+    label_lines,
+    number_column,
+    plain,
+    table_lines,
+    wrap_words,
+)
 from ckptctl.summary import plural as plural
 from ckptctl.summary import shape_str as shape_str
 
@@ -77,8 +89,9 @@ def output_width() -> int:
 
 
 def print_plain_inspect(report: InspectReport, out: TextIO | None = None) -> None:
-    """`inspect`'s header and value table as aligned plain text."""
+    """`inspect`'s header and value table as aligned plain text, as wide as the terminal."""
     out = out if out is not None else sys.stdout
+    width = output_width()
     kind = FORMAT_NAMES.get((report.format, report.source), report.format)
     shards = f"{report.shards} shard" + ("s" if report.shards != 1 else "")
     header = [
@@ -95,83 +108,147 @@ def print_plain_inspect(report: InspectReport, out: TextIO | None = None) -> Non
         header.append(("Keras", keras_line(report) or ""))
     if report.other_checkpoints:
         header.append(("Also here", ", ".join(report.other_checkpoints)))
-    width = max(len(k) for k, _ in header)
-    lines = [f"{k.ljust(width)}  {v}" for k, v in header]
-    if report.note:
-        lines.append(f"note: {report.note}")
-    if report.backend_note:
-        lines.append(f"note: {report.backend_note}")
+    lines = [plain(line) for line in label_lines(header, width)]
+    for note in (report.note, report.backend_note):
+        if note:
+            lines += wrap_words(f"note: {note}", width, "  ")
     lines.append("")
     if report.filter is not None:
         lines.append(
             f"{len(report.variables)} of {report.total_values} values match {report.filter!r}"
         )
-    out.write("\n".join(lines) + "\n")
     if report.variables:
-        _plain_table(report, out, output_width() >= KEY_COLUMN_MIN_WIDTH)
+        table = variables_table(report, width >= KEY_COLUMN_MIN_WIDTH, plain_text=True)
+        lines += [plain(line) for line in table_lines(table, width)]
+    out.write("\n".join(lines) + "\n")
+    out.flush()
 
 
-def _plain_table(report: InspectReport, out: TextIO, wide: bool) -> None:
-    """The same columns as the Rich table, aligned by hand: thousands of rows in milliseconds."""
+_SPARKS = " ▁▂▃▄▅▆▇█"
+
+
+def _sparkline(counts: list[int]) -> str:
+    top = max(counts) if counts else 0
+    if not top:
+        return ""
+    return "".join(_SPARKS[0 if c == 0 else max(1, round(8 * c / top))] for c in counts)
+
+
+STATS_COLUMNS = ("min", "max", "mean", "std")
+
+
+def stats_table(report: InspectReport) -> Table:
+    """Statistics of every shown value, each column in one number format; values holding
+    NaN or Inf stand out in red. The NaN/Inf column (what --fail-on-nonfinite checks) always
+    stays; on a narrow terminal zeros, std and mean are left out first."""
+    numbers = {
+        name: number_column(
+            [getattr(v.stats, name) if v.stats else None for v in report.variables], ""
+        )
+        for name in STATS_COLUMNS
+    }
+    rows: list[list[Cell]] = []
+    roles: list[str | None] = []
+    for i, v in enumerate(report.variables):
+        st = v.stats
+        first: list[Part] = [(v.path or v.key, None)]
+        if st is not None and st.hist:
+            first.append(("  " + _sparkline(st.hist), "slot"))
+        if st is None:
+            rows.append([first, "", "", "", "", "", ""])
+            roles.append(None)
+            continue
+        bad = st.nonfinite > 0
+        zeros = "" if st.zeros is None else f"{st.zeros:.0%}"
+        nonfinite = (
+            f"{st.nan}/{st.inf}" if (st.nan or st.inf) else ("0" if st.mean is not None else "")
+        )
+        cells: list[Cell] = [first, *(numbers[name][i] for name in STATS_COLUMNS), zeros]
+        cells.append([(nonfinite, "worst" if bad else None)])
+        rows.append(cells)
+        roles.append("bad" if bad else None)
+    first_header = "object path" if report.format == "object-graph" else "key"
+    return Table(
+        "",
+        [first_header, *STATS_COLUMNS, "zeros", "NaN/Inf"],
+        rows,
+        drop=(0, 4, 5, 3, 2, 1, 0),
+        right=(1, 2, 3, 4, 5, 6),
+        row_roles=roles,
+    )
+
+
+def variables_table(report: InspectReport, wide: bool, plain_text: bool) -> Table:
+    """One table, one section per owner (the root's children), so columns line up.
+
+    On a narrow terminal ``elements`` is left out first (the shape says it), then ``bytes``.
+    """
     named = report.format in ("object-graph", "keras", "keras-legacy")
     second = second_column(report, wide)
     with_key = second is not None
-    owners = {o.name: o for o in report.owners}
     groups: dict[str, list[VariableInfo]] = {}
     for v in report.variables:
         groups.setdefault(v.owner or "(root)", []).append(v)
-    rows: list[tuple[list[str], list[str]]] = []  # (cells, lines printed under the row)
+    owners = {o.name: o for o in report.owners}
+    rows: list[list[Cell]] = []
+    roles: list[str | None] = []
+    sections: list[int] = []
     for name, variables in groups.items():
         headed = named and len(groups) > 1 and len(variables) > 1
         if headed:
+            if rows:
+                sections.append(len(rows) - 1)
             o = owners[name]
-            title = f"{name} ({o.values:,} values)"
-            rows.append(
-                (
-                    [
-                        title,
-                        *([""] * (3 if with_key else 2)),
-                        f"{o.params:,}",
-                        human_bytes(o.nbytes),
-                    ],
-                    [],
-                )
-            )
+            title: list[Part] = [(f"{name} ({plural(o.values, 'value')})", None)]
+            totals = [f"{o.params:,}", human_bytes(o.nbytes)]
+            rows.append([title, *([""] * (3 if with_key else 2)), *totals])
+            roles.append("group")
         for v in variables:
-            first = ("  " if headed else "") + (v.path or v.key)
-            under = []
-            if named and v.slot_of:
-                under.append(f"   {v.slot_name} of {v.slot_of}")
-            cells = [
-                first,
-                *([second[1](v)] if second is not None else []),
-                v.dtype,
-                shape_str(v.shape),
-                f"{v.num_elements:,}",
-                human_bytes(v.nbytes),
-            ]
-            rows.append((cells, under))
-    headers = [
-        "object path" if named else "key",
-        *([second[0]] if second is not None else []),
-        "dtype",
-        "shape",
-        "elements",
-        "bytes",
-    ]
-    widths = [max(len(h), *(len(c[i]) for c, _ in rows)) for i, h in enumerate(headers)]
-    right = {len(headers) - 2, len(headers) - 1}
+            rows.append(_variable_cells(v, headed, second, plain_text))
+            roles.append(None)
+        if headed:
+            sections.append(len(rows) - 1)
+    headers = ["object path" if named else "key"]
+    if second is not None:
+        headers.append(second[0])
+    headers += ["dtype", "shape", "elements", "bytes"]
+    n = len(headers)
+    fixed: tuple[CellKind, ...] = ("fixed",) * 4
+    return Table(
+        "",
+        headers,
+        rows,
+        kinds=("path", "path", *fixed) if with_key else ("path", *fixed),
+        drop=(0, *([3] if with_key else []), 0, 0, 1, 2),
+        right=(n - 2, n - 1),
+        row_roles=roles,
+        column_roles=(None, "dim") if with_key else (),
+        sections=sections,
+        min_widths=(24,),
+    )
 
-    def line(cells: list[str]) -> str:
-        parts = [
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ]
-        return "  ".join(parts).rstrip()
 
-    text = [line(headers), "-" * len(line(headers))]
-    for cells, under in rows:
-        text.append(line(cells))
-        text.extend(under)
-    out.write("\n".join(text) + "\n")
-    out.flush()
+def _variable_cells(
+    v: VariableInfo, indent: bool, second: tuple[str, Any] | None, plain_text: bool
+) -> list[Cell]:
+    named = v.path is not None
+    first: list[Part] = [(("  " if indent else "") + (v.path or v.key), None)]
+    if named and v.slot_of:
+        first.append((f"   {v.slot_name} of {v.slot_of}", "slot"))
+    elif named and v.full_name and _is_slot_like(v) and not plain_text:
+        first.append((f"   {v.full_name}", "slot"))
+    if second is None and v.path is not None and v.key != _standard_key(v.path) and not plain_text:
+        first.append((f"   key: {v.key}", "dim"))
+    cells: list[Cell] = [first]
+    if second is not None:
+        cells.append(second[1](v))
+    return [*cells, v.dtype, shape_str(v.shape), f"{v.num_elements:,}", human_bytes(v.nbytes)]
+
+
+def _is_slot_like(v: VariableInfo) -> bool:
+    """Keras 3 optimizer variables (``optimizer._variables.N``), named by their full_name."""
+    return v.path is not None and "._variables." in f".{v.path}"
+
+
+def _standard_key(path: str) -> str:
+    return path.replace(".", "/") + "/.ATTRIBUTES/VARIABLE_VALUE"

@@ -1,18 +1,24 @@
-"""Render reports as Rich tables (stdout) or one JSON document; errors go to stderr."""
+"""Render reports in colour (stdout) or as one JSON document; errors go to stderr.
+
+Tables are laid out by :mod:`ckptctl.layout` for the console's width (paths folded at ``.``,
+numbers never broken) and printed line by line as Rich text.
+"""
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO, cast
 
-from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from ckptctl.caught import CaughtWarning
 from ckptctl.cli.output import print_json as print_json
 from ckptctl.cli.plain import (
     FORMAT_NAMES,
@@ -20,11 +26,20 @@ from ckptctl.cli.plain import (
     human_bytes,
     keras_line,
     plural,
-    second_column,
     shape_str,
+    stats_table,
+    variables_table,
 )
 from ckptctl.errors import CkptctlError
 from ckptctl.fold import fold_rows
+from ckptctl.layout import (
+    Cell,
+    Line,
+    label_lines,
+    table_lines,
+    wrap_words,
+)
+from ckptctl.layout import Table as LayoutTable
 from ckptctl.summary import (
     MARKS,
     Status,
@@ -33,21 +48,75 @@ from ckptctl.summary import (
     restore_tables,
     restore_verdict,
 )
-from ckptctl.summary import Table as SummaryTable
 
 if TYPE_CHECKING:
     # Types only: rendering must not import numpy for `ckptctl --help`.
-    from ckptctl.inspection import InspectReport, TreeNode, VariableInfo
+    from ckptctl.inspection import InspectReport, TreeNode
     from ckptctl.migration import MigrateReport
     from ckptctl.restoration import RestoreReport
 
 # Off a terminal (CI logs, pipes) tables keep whole keys instead of folding them at 80 columns.
 _PIPE_WIDTH = 250
 
+STYLES: dict[str, str] = {
+    "title": "bold",
+    "header": "bold",
+    "label": "bold",
+    "group": "bold",
+    "dim": "dim",
+    "note": "dim",
+    "dropped": "dim",
+    "slot": "cyan",
+    "bad": "red",
+    "worst": "bold red",
+    "warning": "yellow",
+    "ok": "bold green",
+    "fail": "bold red",
+}
+"""The style of each role :mod:`ckptctl.layout` gives a piece of text."""
+
+
+class _TrimmedLines(io.TextIOBase):
+    """A text stream that drops the spaces Rich pads lines with before each newline (also
+    before the codes that end a line's style), so piped output has no trailing spaces."""
+
+    _TAIL = re.compile(r"((?:\x1b\[[0-9;]*m| )+)$")
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        *lines, self._partial = (self._partial + text).split("\n")
+        if lines:
+            self._stream.write("".join(self._trim(line) + "\n" for line in lines))
+        return len(text)
+
+    def _trim(self, line: str) -> str:
+        return self._TAIL.sub(lambda m: m.group(1).replace(" ", ""), line)
+
+    def flush(self) -> None:
+        if self._partial:
+            self._stream.write(self._partial)
+            self._partial = ""
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._stream, "encoding", None) or "utf-8"
+
 
 def stdout_console() -> Console:
     width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", _PIPE_WIDTH))
-    return Console(highlight=False, soft_wrap=False, width=width)
+    return Console(
+        highlight=False, soft_wrap=False, width=width, file=cast(TextIO, _TrimmedLines(sys.stdout))
+    )
 
 
 def stderr_console() -> Console:
@@ -62,27 +131,44 @@ def print_error(err: CkptctlError) -> None:
         console.print(Text("  " + err.hint, style="dim" if console.is_terminal else ""))
 
 
+def styled(line: Line) -> Text:
+    return Text.assemble(*((text, STYLES.get(role or "", "")) for text, role in line))
+
+
+def print_lines(console: Console, lines: list[Line]) -> None:
+    """Lines laid out by :mod:`ckptctl.layout` (already as wide as the console allows)."""
+    for line in lines:
+        console.print(styled(line), soft_wrap=True)
+
+
+def print_table(console: Console, table: LayoutTable) -> None:
+    rule = "─" if (console.encoding or "").lower().startswith("utf") else "-"
+    print_lines(console, table_lines(table, console.width, rule=rule))
+
+
+def print_wrapped(console: Console, text: str, role: str | None = None, hang: str = "") -> None:
+    print_lines(console, [[(t, role)] for t in wrap_words(text, console.width, hang)])
+
+
 def render_inspect(report: InspectReport, console: Console) -> None:
-    header = Table.grid(padding=(0, 2))
-    header.add_column(style="bold")
-    header.add_column(overflow="fold")
-    header.add_row("Checkpoint", escape(report.checkpoint))
     kind = FORMAT_NAMES.get((report.format, report.source), report.format)
     shards = f"{report.shards} shard" + ("s" if report.shards != 1 else "")
-    header.add_row("Format", f"{kind}, {shards}, {human_bytes(report.total_bytes)} on disk")
     values = f"{plural(report.total_values, 'value')}, {plural(report.total_params, 'parameter')}"
-    header.add_row("Contents", values)
+    header = [
+        ("Checkpoint", report.checkpoint),
+        ("Format", f"{kind}, {shards}, {human_bytes(report.total_bytes)} on disk"),
+        ("Contents", values),
+    ]
     if report.save_counter is not None:
-        header.add_row("save_counter", str(report.save_counter))
+        header.append(("save_counter", str(report.save_counter)))
     if keras_line(report):
-        header.add_row("Keras", escape(keras_line(report) or ""))
+        header.append(("Keras", keras_line(report) or ""))
     if report.other_checkpoints:
-        header.add_row("Also here", escape(", ".join(report.other_checkpoints)))
-    console.print(header)
-    if report.note:
-        console.print(Text(f"note: {report.note}", style="yellow"))
-    if report.backend_note:
-        console.print(Text(f"note: {report.backend_note}", style="yellow"))
+        header.append(("Also here", ", ".join(report.other_checkpoints)))
+    print_lines(console, label_lines(header, console.width))
+    for note in (report.note, report.backend_note):
+        if note:
+            print_wrapped(console, f"note: {note}", "warning", "  ")
     console.print()
 
     if report.tree is not None:
@@ -96,122 +182,10 @@ def render_inspect(report: InspectReport, console: Console) -> None:
         if not report.variables:
             return
     if report.stats:
-        console.print(_stats_table(report))
+        print_table(console, stats_table(report))
         return
-    console.print(_variables_table(report, wide=console.width >= KEY_COLUMN_MIN_WIDTH))
-
-
-_SPARKS = " ▁▂▃▄▅▆▇█"
-
-
-def _num(x: float | None) -> str:
-    if x is None:
-        return ""
-    return f"{x:.3g}".replace("e-0", "e-").replace("e+0", "e+").replace("e+", "e")
-
-
-def _sparkline(counts: list[int]) -> str:
-    top = max(counts) if counts else 0
-    if not top:
-        return ""
-    return "".join(_SPARKS[0 if c == 0 else max(1, round(8 * c / top))] for c in counts)
-
-
-def _stats_table(report: InspectReport) -> Table:
-    """Statistics of every shown value; values holding NaN or Inf stand out in red."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    table.add_column(
-        "object path" if report.format == "object-graph" else "key",
-        overflow="fold",
-        min_width=20,
-    )
-    for name in ("min", "max", "mean", "std", "zeros"):
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("NaN/Inf", justify="right", no_wrap=True, min_width=7)
-    for v in report.variables:
-        st = v.stats
-        first = Text(v.path or v.key)
-        if st is not None and st.hist:
-            first.append(f"\n  {_sparkline(st.hist)}", style="cyan")
-        if st is None:
-            table.add_row(first)
-            continue
-        bad = st.nonfinite > 0
-        zeros = "" if st.zeros is None else f"{st.zeros:.0%}"
-        nonfinite = (
-            f"{st.nan}/{st.inf}" if (st.nan or st.inf) else ("0" if st.mean is not None else "")
-        )
-        table.add_row(
-            first,
-            _num(st.min),
-            _num(st.max),
-            _num(st.mean),
-            _num(st.std),
-            zeros,
-            Text(nonfinite, style="bold red" if bad else ""),
-            style="red" if bad else None,
-        )
-    return table
-
-
-def _variables_table(report: InspectReport, wide: bool) -> Table:
-    """One table, one section per owner (the root's children), so columns line up."""
-    named = report.format in ("object-graph", "keras", "keras-legacy")
-    second = second_column(report, wide)
-    with_key = second is not None
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    table.add_column("object path" if named else "key", overflow="fold", min_width=36)
-    if second is not None:
-        table.add_column(second[0], overflow="fold", style="dim")
-    table.add_column("dtype", no_wrap=True)
-    table.add_column("shape", no_wrap=True)
-    table.add_column("elements", justify="right", no_wrap=True)
-    table.add_column("bytes", justify="right", no_wrap=True)
-    groups: dict[str, list[VariableInfo]] = {}
-    for v in report.variables:
-        groups.setdefault(v.owner or "(root)", []).append(v)
-    owners = {o.name: o for o in report.owners}
-    for name, variables in groups.items():
-        headed = named and len(groups) > 1 and len(variables) > 1
-        if headed:
-            if table.rows:
-                table.rows[-1].end_section = True
-            o = owners[name]
-            title = Text(name, style="bold")
-            title.append(f" ({plural(o.values, 'value')})", style="dim")
-            totals = [f"{o.params:,}", human_bytes(o.nbytes)]
-            table.add_row(title, *([""] * (3 if with_key else 2)), *totals, style="bold")
-        for v in variables:
-            table.add_row(*_variable_cells(v, headed, second, wide))
-        if headed:
-            table.rows[-1].end_section = True
-    return table
-
-
-def _variable_cells(
-    v: VariableInfo, indent: bool, second: tuple[str, Any] | None, wide: bool
-) -> list[Any]:
-    named = v.path is not None
-    first = Text(("  " if indent else "") + (v.path or v.key))
-    if named and v.slot_of:
-        first.append(f"\n   {v.slot_name} of {v.slot_of}", style="cyan")
-    elif named and v.full_name and _is_slot_like(v):
-        first.append(f"\n   {v.full_name}", style="cyan")
-    if second is None and v.path is not None and v.key != _standard_key(v.path):
-        first.append(f"\n   key: {v.key}", style="dim")
-    cells: list[Any] = [first]
-    if second is not None:
-        cells.append(second[1](v))
-    return [*cells, v.dtype, shape_str(v.shape), f"{v.num_elements:,}", human_bytes(v.nbytes)]
-
-
-def _is_slot_like(v: VariableInfo) -> bool:
-    """Keras 3 optimizer variables (``optimizer._variables.N``), named by their full_name."""
-    return v.path is not None and "._variables." in f".{v.path}"
-
-
-def _standard_key(path: str) -> str:
-    return path.replace(".", "/") + "/.ATTRIBUTES/VARIABLE_VALUE"
+    wide = console.width >= KEY_COLUMN_MIN_WIDTH
+    print_table(console, variables_table(report, wide, plain_text=False))
 
 
 def _rich_tree(node: TreeNode) -> Tree:
@@ -231,66 +205,62 @@ def _add_tree_children(branch: Tree, node: TreeNode) -> None:
         _add_tree_children(sub, child)
 
 
-def render_restore(report: RestoreReport, console: Console, partial_hint: bool = True) -> None:
-    """The report's words and rows (:mod:`ckptctl.summary`) as Rich tables, in colour."""
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column(overflow="fold")
-    for label, value in restore_header(report):
-        grid.add_row(label, escape(value))
-    console.print(grid)
+def render_restore(
+    report: RestoreReport,
+    console: Console,
+    partial_hint: bool = True,
+    warnings: Sequence[CaughtWarning] = (),
+) -> None:
+    """The report's words and rows (:mod:`ckptctl.summary`) laid out for the console's width,
+    in colour; ``warnings`` caught while ckptctl ran the model, one dim line each."""
+    print_lines(console, label_lines(restore_header(report), console.width))
     console.print()
     for table in restore_tables(report):
-        console.print(_summary_table(table))
+        print_table(console, table)
         for note in table.footnotes:
-            console.print(Text(note, style="dim"))
-        if table.footnotes:
-            console.print()
+            print_wrapped(console, note, "dim")
+        console.print()
     _render_checks(report, console, partial_hint)
+    render_warnings(console, report.model, warnings)
 
 
-def _summary_table(table: SummaryTable) -> Table:
-    rich_table = _problem_table(table.title, table.headers, [])
-    for i, row in enumerate(table.rows):
-        rich_table.add_row(*(escape(c) for c in row))
-        note = table.notes[i] if i < len(table.notes) else None
-        if note:
-            rich_table.add_row(Text(f"  {note}", style="dim"), *([""] * (len(table.headers) - 1)))
-    return rich_table
-
-
-def _problem_table(title: str, headers: list[str], rows: list[list[str]]) -> Table:
-    table = Table(
-        title=Text(title, style="bold"), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
-    )
-    for i, h in enumerate(headers):
-        if i == 0 or i == len(headers) - 1:
-            table.add_column(h, overflow="fold")
-        else:
-            table.add_column(h, no_wrap=True)
-    for row in fold_rows(rows):
-        table.add_row(*(escape(c) for c in row))
-    return table
+def render_warnings(console: Console, model: str, warnings: Sequence[CaughtWarning]) -> None:
+    """One dim line per warning, cut to the width (the whole text is in --json)."""
+    for w in warnings:
+        line = f"{w.category} while running {model} ({w.origin}): {w.message}"
+        line = " ".join(line.split())
+        if len(line) > console.width:
+            line = line[: console.width - 1] + "…"
+        console.print(Text(line, style="dim"), soft_wrap=True)
 
 
 _MARK_STYLES: dict[Status, str] = {"ok": "bold green", "fail": "bold red", "skipped": "dim"}
 
 
 def _render_checks(report: RestoreReport, console: Console, partial_hint: bool) -> None:
-    lines = Table.grid(padding=(0, 1))
-    lines.add_column(no_wrap=True)
-    lines.add_column(style="bold", no_wrap=True)
-    lines.add_column(overflow="fold")
-    for check in restore_checks(report):
-        style = _MARK_STYLES.get(check.status, "")
-        text = Text(check.text, style="dim" if check.status == "skipped" else "")
-        lines.add_row(Text(MARKS[check.status], style=style), check.name, text)
-    console.print(lines)
+    checks = restore_checks(report)
+    name_width = max(len(c.name) for c in checks)
+    indent = " " * (len(MARKS["ok"]) + 1 + name_width + 1)
+    for check in checks:
+        text_style = "dim" if check.status == "skipped" else ""
+        lines = wrap_words(check.text, max(console.width - len(indent), 20))
+        console.print(
+            Text.assemble(
+                (MARKS[check.status], _MARK_STYLES.get(check.status, "")),
+                " ",
+                (check.name.ljust(name_width), "bold"),
+                " ",
+                (lines[0], text_style),
+            ),
+            soft_wrap=True,
+        )
+        for line in lines[1:]:
+            console.print(Text(indent + line, style=text_style), soft_wrap=True)
     console.print()
     verdict = restore_verdict(report, partial_hint)
-    console.print(Text(verdict.text, style="bold green" if verdict.ok else "bold red"))
+    print_wrapped(console, verdict.text, "ok" if verdict.ok else "fail")
     if verdict.suggestion:
-        console.print(Text(verdict.suggestion))
+        print_wrapped(console, verdict.suggestion)
 
 
 def render_migrate(report: MigrateReport, console: Console) -> None:
@@ -301,8 +271,11 @@ def render_migrate(report: MigrateReport, console: Console) -> None:
         what = f"{plural(report.values, 'value')}"
         if report.renamed:
             renamed = [r for r in report.renamed if r.rule]
-            rows = [[r.key, r.new_key, r.rule or ""] for r in renamed]
-            console.print(_problem_table("Renamed", ["key", "new key", "by"], rows))
+            rows: list[list[Cell]] = [
+                list(row) for row in fold_rows([[r.key, r.new_key, r.rule or ""] for r in renamed])
+            ]
+            table = LayoutTable("Renamed", ["key", "new key", "by"], rows, kinds=("path",) * 3)
+            print_table(console, table)
         if not report.model:
             proof = "every value read back equal"
         elif (report.written or "").endswith(".weights.h5"):

@@ -1,0 +1,420 @@
+"""Fitting text into columns of a given width, for every table ckptctl prints.
+
+Paths and keys are never cut inside a name. A table's first column (the path) is as wide as
+the other columns leave room for; a path wider than that takes a line of its own across the
+table, with the row's other cells on the next line. A path wider than the whole line, or one
+in another column, is folded after a ``.`` or ``/`` (the next line indented), and only a single
+name wider than the line is elided in the middle with ``…`` (the full text is in ``--json``).
+Numbers with their units (``2.5 KiB``, ``[3, 3, 3, 64]``, ``32,768/134,217,728``) are never
+broken. When the columns still cannot all fit, the ones a table marks as least needed are left
+out first, and a line says which; the columns that carry the verdict are never left out.
+
+The Rich renderers (:mod:`ckptctl.cli.render`, :mod:`ckptctl.cli.render_diff`), the plain
+tables (:mod:`ckptctl.cli.plain`, :func:`ckptctl.summary.restore_text`) all lay out through
+here, so a table folds the same way in a terminal, in a pytest failure and in a CI log. Nothing
+here imports typer, rich or numpy.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+ELLIPSIS = "…"
+INDENT = 2
+"""How much deeper the continuation lines of a folded path start."""
+MIN_FLEX_WIDTH = 20
+"""The narrowest a path or text column is made before columns are left out."""
+
+CellKind = Literal["path", "text", "fixed"]
+"""``path``: folds after ``.``, ``/`` and spaces; ``text``: wraps at spaces (long words fold
+as paths); ``fixed``: numbers, shapes, dtypes: never broken."""
+
+_TOKEN = re.compile(r"[^./ ]*[./ ]+|[^./ ]+$")
+
+
+def elide(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters by replacing its middle with ``…``."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return ELLIPSIS[:width]
+    keep = width - 1
+    head = keep // 2
+    tail = keep - head
+    return text[:head] + ELLIPSIS + (text[-tail:] if tail else "")
+
+
+def fold_path(text: str, width: int) -> list[str]:
+    """``text`` (a path, key or file name) in lines of at most ``width``, broken only after a
+    ``.``, ``/`` or space; continuation lines start ``INDENT`` deeper than the first. A name
+    that cannot fit on a line of its own is elided in the middle."""
+    if len(text) <= width:
+        return [text]
+    width = max(width, INDENT + 4)
+    lead = len(text) - len(text.lstrip(" "))
+    indent = " " * min(lead + INDENT, width // 2)
+    tokens = _TOKEN.findall(text[lead:])
+    lines: list[str] = []
+    line = text[:lead]
+    for token in tokens:
+        if len(line) + len(token.rstrip(" ")) <= width:
+            line += token
+            continue
+        if line.strip():
+            lines.append(line.rstrip(" "))
+            line = indent
+        room = width - len(line)
+        stem = token.rstrip(" ")
+        line += elide(stem, room) + token[len(stem) :]
+    if line.strip():
+        lines.append(line.rstrip(" "))
+    return lines
+
+
+def wrap_words(text: str, width: int, hang: str = "") -> list[str]:
+    """``text`` wrapped at spaces into lines of at most ``width``, each paragraph (split at
+    newlines) on lines of its own; a paragraph's lines after its first start with ``hang``
+    (after the paragraph's own indentation). A word too long for a line (a path) is folded as
+    :func:`fold_path` folds it."""
+    width = max(width, len(hang) + 8)
+    out: list[str] = []
+    for paragraph in text.split("\n"):
+        lead = paragraph[: len(paragraph) - len(paragraph.lstrip(" "))]
+        line: str | None = None
+        for word in paragraph.split():
+            if line is None:
+                candidate = lead + word
+            elif len(line) + 1 + len(word) <= width:
+                line += " " + word
+                continue
+            else:
+                out.append(line)
+                candidate = lead + hang + word
+            if len(candidate) > width:
+                pieces = fold_path(candidate, width)
+                out += pieces[:-1]
+                candidate = pieces[-1]
+            line = candidate
+        out.append(line or "")
+    return out
+
+
+def fold(text: str, kind: CellKind, width: int) -> list[str]:
+    """One line of a cell in a column ``width`` wide, as :data:`CellKind` says."""
+    if kind == "fixed" or len(text) <= width:
+        return [text]
+    return fold_path(text, width) if kind == "path" else wrap_words(text, width, "  ")
+
+
+# ---------------------------------------------------------------- columns
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """What fitting needs to know of a column.
+
+    ``natural``: its widest cell (or header); ``minimum``: the narrowest it may be made
+    (``natural`` for a fixed column); ``drop``: 0 if it must stay, else its rank among the
+    columns that may be left out when nothing else helps (1 is left out first).
+    """
+
+    natural: int
+    minimum: int
+    flexible: bool
+    drop: int = 0
+
+
+def column_spec(
+    header: str,
+    widths: Iterable[int],
+    kind: CellKind,
+    drop: int = 0,
+    min_width: int = MIN_FLEX_WIDTH,
+) -> ColumnSpec:
+    """A column headed ``header`` whose cells' lines are ``widths`` wide."""
+    natural = max(len(header), max(widths, default=0))
+    if kind == "fixed":
+        return ColumnSpec(natural, natural, False, drop)
+    return ColumnSpec(natural, min(natural, max(len(header), min_width)), True, drop)
+
+
+def fit_widths(specs: Sequence[ColumnSpec], width: int, gap: int = 2) -> list[int | None]:
+    """The width of each column so that the row fits ``width`` (``None``: left out).
+
+    Flexible columns shrink first, down to their minimum; then columns are left out in their
+    ``drop`` order; if the row is still too wide, flexible columns stay at their minimum.
+    """
+    kept = list(range(len(specs)))
+    while True:
+        fixed = sum(specs[i].natural for i in kept if not specs[i].flexible)
+        room = width - fixed - gap * (len(kept) - 1)
+        flex = [i for i in kept if specs[i].flexible]
+        if sum(specs[i].minimum for i in flex) <= room or not _droppable(specs, kept):
+            widths: list[int | None] = [None] * len(specs)
+            for i in kept:
+                widths[i] = specs[i].natural
+            for i, w in _share(specs, flex, room).items():
+                widths[i] = w
+            return widths
+        kept.remove(max(_droppable(specs, kept), key=lambda i: (-specs[i].drop, i)))
+
+
+def _droppable(specs: Sequence[ColumnSpec], kept: list[int]) -> list[int]:
+    return [i for i in kept if specs[i].drop > 0]
+
+
+def _share(specs: Sequence[ColumnSpec], flex: list[int], room: int) -> dict[int, int]:
+    """``room`` shared among the flexible columns: each gets at least its minimum and at most
+    its natural width; what a narrow column does not need goes to the wider ones."""
+    widths = {i: specs[i].minimum for i in flex}
+    spare = room - sum(widths.values())
+    open_ = [i for i in flex if widths[i] < specs[i].natural]
+    while spare > 0 and open_:
+        share = max(spare // len(open_), 1)
+        for i in sorted(open_, key=lambda i: specs[i].natural):
+            add = min(share, specs[i].natural - widths[i], spare)
+            widths[i] += add
+            spare -= add
+        open_ = [i for i in open_ if widths[i] < specs[i].natural]
+    return widths
+
+
+# ---------------------------------------------------------------- numbers
+
+
+def number_column(values: Sequence[float | None], missing: str = "-", digits: int = 3) -> list[str]:
+    """``values`` in one format for the whole column, ``digits`` significant digits for the
+    smallest: fixed-point with the same decimals (``0.01000``, ``0.00984``) while that stays
+    short, else scientific (``1.84e+19``, ``2.50e-07``). Integers stay integers, zero is ``0``,
+    infinities ``inf``, ``None`` is ``missing``."""
+    return [f(x) for f in (number_format(values, missing, digits),) for x in values]
+
+
+def number_format(
+    values: Iterable[float | None], missing: str = "-", digits: int = 3
+) -> Callable[[float | None], str]:
+    """The formatter :func:`number_column` uses for ``values``."""
+    finite = [abs(x) for x in values if x is not None and math.isfinite(x) and x != 0]
+    integral = all(float(x).is_integer() for x in finite) and all(x < 1e15 for x in finite)
+    decimals: int | None = None
+    if finite and not integral:
+        low, high = min(finite), max(finite)
+        decimals = max(0, digits - 1 - math.floor(math.log10(low)))
+        if decimals > 6 or len(f"{high:.{decimals}f}") > 9:
+            decimals = None
+
+    def fmt(x: float | None) -> str:
+        if x is None:
+            return missing
+        if math.isnan(x):
+            return "nan"
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        if x == 0:
+            return "0"
+        if integral:
+            return f"{int(x)}"
+        if decimals is not None:
+            return f"{x:.{decimals}f}"
+        return f"{x:.{digits - 1}e}"
+
+    return fmt
+
+
+# ---------------------------------------------------------------- tables
+
+Role = str | None
+"""What a piece of text is (``"dim"``, ``"bad"``, ``"header"``, ...): the Rich renderer gives
+each role a style, plain text ignores them."""
+Part = tuple[str, Role]
+Line = list[Part]
+"""A printed line: pieces of text with their roles."""
+Cell = str | list[Part]
+"""A cell: text (``\\n`` between lines), or lines each with its own role."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A titled table of cells. ``notes[i]``, when set, is a line shown under row ``i``.
+
+    How it folds: ``kinds`` per column (default: the first column a path, the others fixed);
+    ``drop`` per column, 0 for a column that must stay, else the order in which columns may be
+    left out on a narrow terminal (1 first); ``right``: columns aligned right. ``row_roles``
+    per row (a whole row ``"bad"``), ``column_roles`` per column (``"dim"``); a blank line
+    follows each row listed in ``sections``.
+    """
+
+    title: str
+    headers: list[str]
+    rows: list[list[Cell]]
+    notes: list[str | None] = field(default_factory=list)
+    footnotes: list[str] = field(default_factory=list)
+    """Lines shown once under the table: why its entries are there."""
+    kinds: Sequence[CellKind] = ()
+    drop: Sequence[int] = ()
+    right: Sequence[int] = ()
+    row_roles: Sequence[Role] = ()
+    column_roles: Sequence[Role] = ()
+    sections: Sequence[int] = ()
+    min_widths: Sequence[int] = ()
+
+    def kind(self, column: int) -> CellKind:
+        if column < len(self.kinds):
+            return self.kinds[column]
+        return "path" if column == 0 else "fixed"
+
+    def note(self, row: int) -> str | None:
+        return self.notes[row] if row < len(self.notes) else None
+
+
+def cell_parts(cell: Cell, role: Role = None) -> list[Part]:
+    """A cell's lines with their roles (``role`` for those without one)."""
+    if isinstance(cell, str):
+        return [(line, role) for line in cell.split("\n")]
+    return [(text, r if r is not None else role) for text, r in cell]
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A table laid out for a width: the columns kept, their widths, those left out."""
+
+    columns: list[int]
+    widths: list[int]
+    dropped: list[str]
+
+
+def fit_table(table: Table, width: int, gap: int = 2) -> Fitted:
+    """The columns of ``table`` kept at ``width``, and how wide each is. The first column is
+    measured by its cells' first lines: the lines under them span the whole table."""
+    specs = []
+    for c, header in enumerate(table.headers):
+        kind = table.kind(c)
+        if c == 0:
+            lines: Iterable[int] = (len(cell_parts(row[0])[0][0]) for row in table.rows)
+        else:
+            lines = (len(text) for row in table.rows for text, _ in cell_parts(row[c]))
+        drop = table.drop[c] if c < len(table.drop) else 0
+        minimum = table.min_widths[c] if c < len(table.min_widths) else MIN_FLEX_WIDTH
+        specs.append(column_spec(header, lines, kind, drop, minimum))
+    widths = fit_widths(specs, width, gap)
+    kept = [c for c, w in enumerate(widths) if w is not None]
+    return Fitted(
+        kept,
+        [w for w in widths if w is not None],
+        [table.headers[c] for c, w in enumerate(widths) if w is None],
+    )
+
+
+def table_lines(
+    table: Table,
+    width: int,
+    *,
+    rule: str = "-",
+    title: bool = True,
+    gap: int = 2,
+    full_text: str = "--json has every field",
+) -> list[Line]:
+    """The table as lines no wider than ``width`` where it can be: title, headers, a rule
+    under each column, the rows (notes under theirs), and a line naming the columns left
+    out. Roles: ``title``, ``header``, ``rule``, ``note``, ``dropped``, and the table's own.
+
+    A first cell (a path) wider than its column is not folded into it: it takes a line of its
+    own across the table (folded at ``.`` only if wider than ``width``), and the row's other
+    cells follow on the next line. The first cell's further lines (a slot's variable, a key)
+    come under the row, across the table too."""
+    fitted = fit_table(table, width, gap)
+    cols, widths = fitted.columns, fitted.widths
+    space = " " * gap
+    lines: list[Line] = []
+    if title and table.title:
+        lines += [[(t, "title")] for t in wrap_words(table.title, width)]
+
+    def justify(text: str, c: int, w: int) -> str:
+        return text.rjust(w) if c in table.right else text.ljust(w)
+
+    def across(parts: list[Part], role: Role) -> list[Line]:
+        return [
+            [(line, r if r is not None else role)]
+            for text, r in parts
+            for line in fold(text, "path", width)
+        ]
+
+    def row_lines(cells: list[Cell], row_role: Role) -> list[Line]:
+        columns: list[list[Part]] = []
+        before: list[Line] = []
+        after: list[Line] = []
+        for c, w in zip(cols, widths, strict=True):
+            role = table.column_roles[c] if c < len(table.column_roles) else None
+            parts = cell_parts(cells[c], role)
+            if c == 0:
+                head, under = parts[:1], parts[1:]
+                after = across(under, row_role)
+                if head and len(head[0][0]) > w:
+                    before, head = across(head, row_role), []
+                columns.append(head)
+                continue
+            folded: list[Part] = []
+            for text, r in parts:
+                folded += [(line, r) for line in fold(text, table.kind(c), w)]
+            columns.append(folded)
+        out: list[Line] = [_trimmed(line) for line in before]
+        for k in range(max(len(p) for p in columns)):
+            line: Line = []
+            for i, (c, w) in enumerate(zip(cols, widths, strict=True)):
+                text, r = columns[i][k] if k < len(columns[i]) else ("", None)
+                if i:
+                    line.append((space, None))
+                line.append((justify(text, c, w), r if r is not None else row_role))
+            out.append(_trimmed(line))
+        return out + [_trimmed(line) for line in after]
+
+    lines += [
+        [(part, "header") for part, _ in line] for line in row_lines(list(table.headers), "header")
+    ]
+    lines.append(_trimmed([(space.join(rule * w for w in widths), "rule")]))
+    for i, row in enumerate(table.rows):
+        role = table.row_roles[i] if i < len(table.row_roles) else None
+        lines += row_lines(row, role)
+        note = table.note(i)
+        if note:
+            lines += [[(t, "note")] for t in wrap_words("  " + note, width, "  ")]
+        if i in table.sections and i != len(table.rows) - 1:
+            lines.append([])
+    if fitted.dropped:
+        left_out = ", ".join(fitted.dropped)
+        text = f"(left out to fit {width} columns: {left_out}; {full_text})"
+        lines += [[(t, "dropped")] for t in wrap_words(text, width)]
+    return lines
+
+
+def _trimmed(line: Line) -> Line:
+    """``line`` without the spaces at its end."""
+    while line and not line[-1][0].rstrip(" "):
+        line = line[:-1]
+    if line:
+        text, role = line[-1]
+        line = [*line[:-1], (text.rstrip(" "), role)]
+    return line
+
+
+def plain(line: Line) -> str:
+    return "".join(text for text, _ in line)
+
+
+def label_lines(rows: Sequence[tuple[str, str]], width: int, gap: int = 2) -> list[Line]:
+    """``Label  value`` lines, the values aligned and wrapped under themselves (paths folded
+    at ``.`` and ``/``). Roles: ``label`` and ``value``."""
+    if not rows:
+        return []
+    label_width = max(len(label) for label, _ in rows)
+    indent = " " * (label_width + gap)
+    out: list[Line] = []
+    for label, value in rows:
+        wrapped = wrap_words(value, max(width - len(indent), 20))
+        out.append([(label.ljust(label_width), "label"), (" " * gap, None), (wrapped[0], "value")])
+        out += [[(indent, None), (line, "value")] for line in wrapped[1:]]
+    return [_trimmed(line) for line in out]
