@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import h5py
 import numpy as np
@@ -35,6 +35,23 @@ m.compile(optimizer="adam", loss="mse")
 m.fit(np.random.rand(16, 6), np.random.rand(16, 4), epochs=1, verbose=0)
 m.save(out + "/whole.h5")
 m.save_weights(out + "/weights.h5")
+
+
+class Sub(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.encode = keras.layers.Dense(5, activation="relu")
+        self.norm = keras.layers.BatchNormalization()
+        self.out = keras.layers.Dense(2)
+
+    def call(self, x, training=False):
+        return self.out(self.norm(self.encode(x), training=training))
+
+
+s = Sub()
+s.compile(optimizer="sgd", loss="mse")
+s.fit(np.random.rand(16, 3), np.random.rand(16, 2), epochs=1, verbose=0)
+s.save_weights(out + "/subclassed.h5")
 import tf_keras
 print(tf_keras.__version__)
 """
@@ -74,6 +91,7 @@ def legacy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         f.attrs["layer_names0"] = names[:2]
         f.attrs["layer_names1"] = names[2:]
     return {
+        "subclassed": d / "subclassed.h5",
         "whole": d / "whole.h5",
         "weights": d / "weights.h5",
         "keras3": d / "keras3.h5",
@@ -258,3 +276,36 @@ def test_by_name_is_for_keras2_files_only(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "not a Keras 2 HDF5 file" in result.stderr
     assert tf is not None
+
+
+def subclassed() -> Any:
+    import tensorflow as tf
+
+    keras = tf.keras
+
+    class Sub(keras.Model):
+        ckptctl_input_shapes: ClassVar[list[tuple[int, int]]] = [(4, 3)]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.encode = keras.layers.Dense(5, activation="relu")
+            self.norm = keras.layers.BatchNormalization()
+            self.out = keras.layers.Dense(2)
+
+        def call(self, x: Any, training: bool = False) -> Any:
+            return self.out(self.norm(self.encode(x), training=training))
+
+    return Sub()
+
+
+def test_tf_keras_subclassed_weights_restore_into_keras3(legacy: dict[str, Path]) -> None:
+    """A subclassed model's save_weights("w.h5") from tf-keras: layers by order, then each
+    layer's weights by order (BatchNormalization's moving statistics after gamma and beta)."""
+    result = invoke(
+        "restore", legacy["subclassed"], "--model", "tests.test_keras_legacy:subclassed", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert (d["matched"], d["values"]["checked"], d["outputs"]["equal"]) == (8, 8, True)
+    listing_keys = [k for k, _ in listing(legacy["subclassed"])]
+    assert len(listing_keys) == 8
