@@ -1,0 +1,130 @@
+"""Contracts the README states that need a real run to show: accepted leftovers, a value
+check that fails, bounded chunks, migrate with integer and several inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import ckptctl
+from ckptctl.migration import migrate
+from ckptctl.restoration import restore
+
+MY_MODEL = "sample_models.models:MyModel"
+EXTRA_HEAD = "sample_models.broken:ExtraHeadModel"
+
+
+def test_accepted_missing_initialises_both_instances_alike(samples_dir: Path) -> None:
+    """`head` is not in the checkpoint. Accepted, both instances get the same fresh `head`,
+    so the outputs agree and the restore passes; not accepted, it fails on structure."""
+    ckpt = samples_dir / "my_model"
+    refused = restore(ckpt, EXTRA_HEAD, input_shapes=[(4, 20)])
+    assert refused.ok is False
+    assert [m.path for m in refused.missing] == ["model.head._kernel", "model.head.bias"]
+    accepted = restore(ckpt, EXTRA_HEAD, input_shapes=[(4, 20)], allow_missing=["model.head.*"])
+    assert accepted.ok is True, accepted.to_dict()
+    assert [m.accepted for m in accepted.missing] == [True, True]
+    assert accepted.outputs.equal is True and accepted.values.differing == []
+
+
+def test_a_value_changed_after_restore_fails_the_value_check(
+    samples_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection into ckptctl's own restore step: right after the values are assigned,
+    one of them is overwritten. The bit-for-bit value check must name exactly that one."""
+    from ckptctl.restoration import pipeline
+
+    original = pipeline._restore_instance
+    calls: list[int] = []
+
+    def restore_then_overwrite(ckpt: Any, inst: Any, partial: bool) -> None:
+        original(ckpt, inst, partial)
+        if not calls:
+            pair = next(p for p in inst.plan.pairs if p.path == "model.dense2.bias")
+            pair.var.assign(pair.var + 1.0)
+        calls.append(1)
+
+    monkeypatch.setattr(pipeline, "_restore_instance", restore_then_overwrite)
+    report = restore(samples_dir / "my_model", MY_MODEL, input_shapes=[(4, 20)])
+    assert report.ok is False
+    assert report.values.differing == ["model.dense2.bias"]
+    assert report.values.checked == 4
+
+
+@pytest.mark.parametrize("max_bytes", [1, 7, 4096, 1 << 20])
+def test_chunks_never_exceed_their_bound(samples_dir: Path, tmp_path: Path, max_bytes: int) -> None:
+    import tensorflow as tf
+
+    from tests.models import keras3
+
+    big = tf.Variable(np.arange(300_000, dtype=np.float32).reshape(600, 500))
+    prefix = tf.train.Checkpoint(big=big).write(str(tmp_path / "ckpt"))
+    m = keras3.sequential()
+    m.save_weights(str(tmp_path / "m.weights.h5"))
+    for backend in ("native", "tf"):
+        with ckptctl.open_checkpoint(prefix, backend=backend) as ckpt:  # type: ignore[arg-type]
+            key = "big/.ATTRIBUTES/VARIABLE_VALUE"
+            chunks = list(ckpt.read_chunks(key, max_bytes))
+            assert max(c.nbytes for c in chunks) <= max(max_bytes, 4)
+            assert np.concatenate(chunks).tolist() == list(range(300_000))
+    with ckptctl.open_checkpoint(tmp_path / "m.weights.h5") as ckpt:
+        for e in ckpt.entries:
+            row = e.nbytes // e.shape[0] if e.shape and e.shape[0] and e.nbytes else e.nbytes or 0
+            for c in ckpt.read_chunks(e.key, max_bytes):
+                assert c.nbytes <= max(max_bytes, row)
+
+
+def two_inputs() -> Any:
+    """A functional model with a float input and an integer input (an Embedding)."""
+    import tensorflow as tf
+
+    keras = tf.keras
+    dense_in = keras.Input((3,), name="features")
+    ids = keras.Input((2,), dtype="int32", name="ids")
+    emb = keras.layers.Flatten()(keras.layers.Embedding(10, 2)(ids))
+    out = keras.layers.Dense(2)(keras.layers.Concatenate()([keras.layers.Dense(4)(dense_in), emb]))
+    return keras.Model([dense_in, ids], out)
+
+
+def test_migrate_with_mixed_input_dtypes(tmp_path: Path) -> None:
+    """Each input keeps its own dtype in migrate's verification (float32 and int32)."""
+    import tensorflow as tf
+
+    m = two_inputs()
+    m.compile(optimizer="adam", loss="mse")
+    rng = np.random.default_rng(0)
+    m.fit([rng.random((8, 3)), rng.integers(0, 10, (8, 2))], rng.random((8, 2)), verbose=0)
+    src = tmp_path / "src"
+    tf.train.Checkpoint(model=m, optimizer=m.optimizer).save(str(src / "ckpt"))
+    report = migrate(src, tmp_path / "dst", two_inputs, optimizer="adam", input_range=(0, 10))
+    assert report.ok, report.detail
+    assert report.restore is not None
+    assert report.restore.input_dtypes == ["float32", "int32"]
+    fresh = two_inputs()
+    fresh([np.zeros((1, 3), np.float32), np.zeros((1, 2), np.int32)])
+    tf.train.Checkpoint(model=fresh).restore(
+        tf.train.latest_checkpoint(str(tmp_path / "dst"))
+    ).expect_partial()
+    np.testing.assert_array_equal(fresh.layers[-1].kernel.numpy(), m.layers[-1].kernel.numpy())
+
+
+def test_migrate_a_checkpoint_whose_root_is_the_model(tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    from sample_models.models import MyModel
+
+    m = MyModel()
+    m(np.zeros((2, 20), np.float32))
+    prefix = tf.train.Checkpoint(root=m).write(str(tmp_path / "src" / "ckpt"))
+    report = migrate(prefix, tmp_path / "dst", MY_MODEL, input_shapes=[(4, 20)], key=".")
+    assert report.ok, report.detail
+    assert report.key == "model"
+    fresh = MyModel()
+    fresh(np.zeros((2, 20), np.float32))
+    tf.train.Checkpoint(model=fresh).restore(
+        tf.train.latest_checkpoint(str(tmp_path / "dst"))
+    ).assert_existing_objects_matched()
+    np.testing.assert_array_equal(fresh.dense1.kernel.numpy(), m.dense1.kernel.numpy())
