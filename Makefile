@@ -5,19 +5,43 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SAMPLES := build/samples
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install lock demo test lint format bench clean
 
 install: $(STAMP)
 
-# Editable install with tensorflow-cpu and the dev tools. tf-keras (Keras 2, for the
-# compatibility tests) declares a dependency on the full `tensorflow` wheel, so it goes in
-# without dependencies, at the version matching the installed TensorFlow.
-$(STAMP): pyproject.toml
+# The dev environment is pinned: `make install` installs exactly the versions in $(LOCK), so
+# every machine (and CI) tests the same packages. `make lock` re-resolves them on purpose.
+LOCK  := requirements/dev.lock
+HOLDS := requirements/holds.txt
+LOCK_VENV := build/lock-venv
+
+# Editable install with tensorflow-cpu and the dev tools, constrained to the lock. tf-keras
+# (Keras 2, for the compatibility tests) declares a dependency on the full `tensorflow` wheel,
+# so it goes in without dependencies, at the version the lock pins (TensorFlow's).
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -qq -e '.[tensorflow-cpu,dev]'
-	$(BIN)/python -m pip install -qq --no-deps "tf-keras~=$$($(BIN)/python -c \
-	  'from importlib.metadata import version; print(".".join(version("tensorflow-cpu").split(".")[:2]))').0"
+	$(BIN)/python -m pip install -qq -c $(LOCK) pip
+	$(BIN)/python -m pip install -qq -c $(LOCK) -e '.[tensorflow-cpu,dev]'
+	$(BIN)/python -m pip install -qq --no-deps -c $(LOCK) tf-keras
 	touch $(STAMP)
+
+# Resolve the newest versions pyproject.toml allows (minus the holds in $(HOLDS)) in a
+# throwaway venv with the newest pip, and pin them all in $(LOCK) (pip and setuptools too):
+# tf-keras at TensorFlow's version, ckptctl itself left out. Run it on purpose, then review
+# the diff, run `make test`, and commit both files.
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install -qq --upgrade pip  # older resolvers give up on s3fs
+	$(LOCK_VENV)/bin/python -m pip install -qq -c $(HOLDS) -e '.[tensorflow-cpu,dev]'
+	$(LOCK_VENV)/bin/python -m pip install -qq --no-deps "tf-keras~=$$($(LOCK_VENV)/bin/python -c \
+	  'from importlib.metadata import version; print(".".join(version("tensorflow-cpu").split(".")[:2]))').0"
+	{ echo "# Pinned dev environment for \`make install\` (pip install -c), written by \`make lock\`."; \
+	  echo "# Do not edit by hand: change pyproject.toml or $(HOLDS), then run \`make lock\`."; \
+	  echo "# Resolved on $$($(LOCK_VENV)/bin/python -c 'import platform; print(platform.system(), platform.machine(), "Python", platform.python_version())')."; \
+	  $(LOCK_VENV)/bin/python -m pip freeze --all --exclude ckptctl; } > $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK)
+	rm -rf $(LOCK_VENV)
 
 demo: install
 	$(BIN)/python -m sample_models.train --out $(SAMPLES)
@@ -47,7 +71,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Benchmarks against TensorFlow's own tools: builds ~6.7 GB of checkpoints under bench/.data
+# Benchmarks against TensorFlow's own tools: builds ~9 GB of checkpoints under bench/.data
 # once (reused; `bench/run.py --rebuild` rewrites them), then prints the table.
 bench: install
 	$(BIN)/python bench/run.py
