@@ -196,6 +196,18 @@ def _symlink_loop(good: Path, directory: Path) -> Broken:
     return Broken(directory / "a", directory / "a")
 
 
+def _state_file_says(text: bytes) -> Callable[[Path, Path], Broken]:
+    """A copy of `my_model` whose `checkpoint` state file holds `text`, which TensorFlow
+    cannot read: the message must name the state file."""
+
+    def make(good: Path, directory: Path) -> Broken:
+        copy_checkpoint_dir(good, directory)
+        (directory / "checkpoint").write_bytes(text)
+        return Broken(directory, directory / "checkpoint")
+
+    return make
+
+
 BREAKAGES: dict[str, Callable[[Path, Path], Broken]] = {
     "absent": _absent,
     "empty_dir": _empty_dir,
@@ -212,6 +224,11 @@ BREAKAGES: dict[str, Callable[[Path, Path], Broken]] = {
     "huge_tensor": _copy_and(lambda prefix: huge_tensor(prefix, consistent_size=True)),
     "huge_tensor_bad_size": _copy_and(
         lambda prefix: huge_tensor(prefix, consistent_size=False), named="index"
+    ),
+    "state_file_bad_escape": _state_file_says(b'model_checkpoint_path: "ckpt-3\\x"\n'),
+    "state_file_nul": _state_file_says(b'model_checkpoint_path: "ckpt\\000\x1b[2J-3"\n'),
+    "state_file_huge": _state_file_says(
+        b'model_checkpoint_path: "ckpt-3"\n' + b'all_model_checkpoint_paths: "ckpt-2"\n' * 200_000
     ),
 }
 
@@ -267,6 +284,7 @@ def test_broken_input_gives_one_clear_error(
     code = expected_code(case, command)
     listing = b.listing and command.startswith("inspect")
     assert_one_error(out, code, b.named, listing=listing)
+    assert "\x00" not in out.stderr and "\x1b" not in out.stderr  # escaped, never raw
     if listing and command == "inspect":  # the index was readable: what it holds is listed
         assert "model/dense1/_kernel/.ATTRIBUTES/VARIABLE_VALUE" in out.stdout
     assert os.listdir(tmp_path) == []
@@ -1104,3 +1122,73 @@ def test_a_scripts_argparse_error_at_import_is_framed_as_the_modules(
     assert f"importing {script} raised SystemExit: 2" in message
     assert "exited while being imported" in message
     assert USER_TRACEBACK in out.stderr
+
+
+# ---------------------------------------------------------------- migrate: where it cannot write
+
+
+def _limit_file_size() -> None:
+    """In the child: files may grow to 1 KiB, and writing past that fails with EFBIG (as a
+    full disk fails with ENOSPC) instead of killing the process."""
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+
+
+def _run_migrate(args: list[str], preexec_fn: Callable[[], None] | None) -> Outcome:
+    result = subprocess.run(
+        [sys.executable, "-m", "ckptctl", "migrate", *args],
+        preexec_fn=preexec_fn,
+        cwd=PROJECT_ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return Outcome(result.returncode, result.stdout, result.stderr)
+
+
+@pytest.mark.parametrize("dst", ["dst", "dst.weights.h5"], ids=["directory", "weights file"])
+def test_migrate_into_a_read_only_directory_is_a_clear_error(
+    unprivileged: Callable[[], None] | None, good: Path, tmp_path: Path, dst: str
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    with chmod_000(out):
+        out.chmod(0o555)
+        result = _run_migrate([str(good), "-o", str(out / dst), *MY_MODEL], unprivileged)
+    assert_one_error(result, 3, out / dst)
+    assert "cannot write the migrated checkpoint (Permission denied)" in result.stderr
+    assert os.listdir(out) == []
+
+
+def test_migrate_onto_a_disk_that_refuses_the_write_is_a_clear_error(
+    good: Path, tmp_path: Path
+) -> None:
+    """TensorFlow's own save fails (EFBIG here; ENOSPC on a full disk takes the same path):
+    one message with the system's words, and no staging directory left behind."""
+    out = tmp_path / "out"
+    out.mkdir()
+    result = _run_migrate([str(good), "-o", str(out / "dst"), *MY_MODEL], _limit_file_size)
+    assert_one_error(result, 3, out / "dst")
+    assert "cannot write the migrated checkpoint (File too large)" in result.stderr
+    assert os.listdir(out) == []
+
+
+@pytest.mark.parametrize("dst", [".", ".."])
+def test_migrate_over_the_current_directory_is_refused(
+    good: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dst: str
+) -> None:
+    """`-o . --force` would replace the directory the user stands in: exit 2, and no
+    `..old-XXXX` directory left behind."""
+    here = tmp_path / "parent" / "here"
+    here.mkdir(parents=True)
+    (here / "keep.txt").write_text("mine")
+    monkeypatch.chdir(here)
+    out = run_in_process(["migrate", str(good), "-o", dst, "--force", *MY_MODEL])
+    assert_one_error(out, 2, f"-o {dst}")
+    assert "refusing to replace the current directory" in out.stderr
+    assert sorted(os.listdir(here)) == ["keep.txt"]
+    assert os.listdir(here.parent) == ["here"]
+    assert os.listdir(tmp_path) == ["parent"]
