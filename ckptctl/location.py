@@ -17,6 +17,7 @@ from typing import Literal
 
 from ckptctl.errors import CheckpointError
 from ckptctl.formats.keras_h5 import HDF5_MAGIC, KERAS_SOURCES, shard_paths, source_of
+from ckptctl.names import digits_order
 
 Source = Literal["checkpoint", "saved_model", "weights-h5", "weights-json", "keras-archive"]
 
@@ -156,13 +157,6 @@ def protecting(directories: tuple[Path, ...], path: str | os.PathLike[str]) -> P
         if target == inside or inside in target.parents:
             return directory
     return None
-
-
-def digits_order(digits: str) -> tuple[int, str]:
-    """A sort key ordering decimal strings by value without ``int()``, which refuses more
-    than 4,300 digits (a hostile name must not crash the reader)."""
-    stripped = digits.lstrip("0")
-    return len(stripped), stripped
 
 
 def is_remote(path: str | os.PathLike[str]) -> bool:
