@@ -9,6 +9,7 @@ a directory of numbered SavedModel versions (the highest), Keras 3's files (``.w
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass, replace
@@ -110,7 +111,11 @@ class Location:
     def bytes_on_disk(self) -> int:
         if self.uri is not None:
             return _remote_size(self.uri)
-        return sum(f.stat().st_size for f in self.files if f.is_file())
+        total = 0
+        for f in self.files:
+            with contextlib.suppress(OSError):  # gone meanwhile (a CheckpointManager's)
+                total += f.stat().st_size
+        return total
 
 
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -173,7 +178,7 @@ def locate(path: str | os.PathLike[str]) -> Location:
         return _locate_remote(str(path))
     p = Path(path).expanduser()
     try:
-        return _replace(_locate_local(p), named=named_directory(p))
+        return _replace(_locate_retrying(p), named=named_directory(p))
     except PermissionError as e:
         where = p if os.path.isdir(p) else (e.filename or p)
         raise CheckpointError(
@@ -182,6 +187,40 @@ def locate(path: str | os.PathLike[str]) -> Location:
         ) from e
     except OSError as e:
         raise CheckpointError(f"{e.filename or p}: cannot be read ({e.strerror or e})") from e
+
+
+RESOLVE_ATTEMPTS = 5
+"""How often a directory that changed while it was resolved (a CheckpointManager saving
+into it, deleting old checkpoints) is resolved again before its error stands."""
+
+
+def _locate_retrying(p: Path) -> Location:
+    """:func:`_locate_local`, again when the directory's checkpoints changed meanwhile (its
+    state file rewritten, a prefix added or deleted): the error may be that change's."""
+    for attempt in range(RESOLVE_ATTEMPTS):
+        before = _checkpoints_in(p)
+        try:
+            return _locate_local(p)
+        except (CheckpointError, OSError):
+            if attempt + 1 == RESOLVE_ATTEMPTS or _checkpoints_in(p) == before:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _checkpoints_in(p: Path) -> tuple[object, ...]:
+    """What resolving ``p`` depends on in its directory: the state file's identity and the
+    ``.index`` files present."""
+    d = p if p.is_dir() else p.parent
+    try:
+        st = os.stat(d / STATE_FILE)
+        state: object = (st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        state = None
+    try:
+        indexes = frozenset(n for n in os.listdir(d) if n.endswith(".index"))
+    except OSError:
+        indexes = frozenset()
+    return state, indexes
 
 
 def _locate_local(p: Path) -> Location:

@@ -1286,3 +1286,137 @@ def test_odd_object_graphs_are_read(
     elif "--tree" in args and case != "5,000-digit child name":
         assert "note: the object graph is" in out.stdout
         assert "deeper levels not shown" in out.stdout
+
+
+# ---------------------------------------------------------------- a checkpoint being written
+
+SAVER = '''
+"""Save into DIR every 0.2 s for SECONDS with CheckpointManager(max_to_keep=2)."""
+import sys
+import time
+
+import tensorflow as tf
+
+directory, seconds = sys.argv[1], float(sys.argv[2])
+module = tf.Module()
+module.w = tf.Variable(tf.zeros([64, 64]))
+module.b = tf.Variable(tf.zeros([64]))
+manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=module), directory, max_to_keep=2)
+manager.save()
+print("saving", flush=True)
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    module.w.assign_add(tf.ones([64, 64]))
+    manager.save()
+    time.sleep(0.2)
+'''
+
+
+def test_a_directory_being_saved_into_is_read_whole(tmp_path: Path) -> None:
+    """While a CheckpointManager saves every 0.2 s and deletes all but the newest two, every
+    `inspect`, `inspect --stats` and `diff` reads one whole checkpoint: never "....index: no
+    such file" (the prefix resolved, then deleted before it was opened)."""
+    saver = tmp_path / "saver.py"
+    saver.write_text(SAVER)
+    directory = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, str(saver), str(directory), "8"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=subprocess_env(),
+    )
+    failures: list[str] = []
+    runs = 0
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "saving\n"
+        while process.poll() is None:
+            for args in (["inspect"], ["inspect", "--stats", "--json"], ["diff", str(directory)]):
+                out = run_in_process([*args, str(directory)])
+                runs += 1
+                if out.code not in ((0, 1) if args[0] == "diff" else (0,)) or out.stderr:
+                    failures.append(f"{args}: exit {out.code}: {out.stderr}")
+    finally:
+        process.kill()
+        process.wait()
+    assert runs > 20
+    assert failures == []
+
+
+@pytest.fixture
+def manager_dir(tmp_path: Path) -> tuple[Path, Callable[[], None]]:
+    """A CheckpointManager directory (max_to_keep=1, latest ckpt-1) and its `save()`."""
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.v = tf.Variable([1.0, 2.0, 3.0])
+    manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(model=module), str(tmp_path / "run"), max_to_keep=1
+    )
+
+    def save() -> None:
+        module.v.assign_add([1.0, 1.0, 1.0])
+        manager.save()
+
+    manager.save()
+    return tmp_path / "run", save
+
+
+@pytest.mark.parametrize("command", ["inspect", "inspect --stats", "diff"])
+def test_a_prefix_deleted_between_resolving_and_opening_is_resolved_again(
+    manager_dir: tuple[Path, Callable[[], None]],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    """The manager saves ckpt-2 (deleting ckpt-1) right after ckpt-1 was resolved: ckptctl
+    reads ckpt-2, whole."""
+    from ckptctl import reader
+
+    directory, save = manager_dir
+    real_open = reader.open_location
+    saves = iter([save])
+
+    def open_after_a_save(*args: object, **kwargs: object) -> reader.Checkpoint:
+        next(saves, lambda: None)()
+        return real_open(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader, "open_location", open_after_a_save)
+    args = {"inspect": ["inspect", "--json"], "inspect --stats": ["inspect", "--stats", "--json"]}
+    out = run_in_process([*args.get(command, ["diff", str(directory), "--json"]), str(directory)])
+    assert out.code == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert (doc.get("checkpoint") or doc["b"]) == str(directory / "ckpt-2")
+    assert not (directory / "ckpt-1.index").exists()
+
+
+def test_a_prefix_deleted_every_time_says_it_was_removed_while_being_read(
+    manager_dir: tuple[Path, Callable[[], None]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ckptctl import reader
+
+    directory, save = manager_dir
+    real_open = reader.open_location
+
+    def open_after_a_save(*args: object, **kwargs: object) -> reader.Checkpoint:
+        save()
+        return real_open(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader, "open_location", open_after_a_save)
+    out = run_in_process(["inspect", str(directory)])
+    assert_one_error(out, 3, directory)
+    assert "removed while being read" in out.stderr
+
+
+def test_a_checkpoint_deleted_after_it_was_opened_is_read_from_its_open_files(
+    manager_dir: tuple[Path, Callable[[], None]],
+) -> None:
+    """Its index read and its shards open, the checkpoint stays readable as a whole."""
+    import ckptctl
+
+    directory, save = manager_dir
+    with ckptctl.open_checkpoint(directory) as ckpt:
+        save()  # deletes ckpt-1, which is open
+        assert not (directory / "ckpt-1.index").exists()
+        assert ckpt.prefix == str(directory / "ckpt-1")
+        assert ckpt.file_problems() == []
+        assert ckpt.read("model/v/.ATTRIBUTES/VARIABLE_VALUE").tolist() == [1.0, 2.0, 3.0]
