@@ -701,6 +701,19 @@ class NativeBackend:
         """The data file of shard number ``shard``, as the header's shard count names it."""
         return Path(f"{self.location.prefix}.data-{shard:05d}-of-{self._num_shards:05d}")
 
+    def open_shards(self) -> bool:
+        """Open every data shard now, so that the files of this one checkpoint stay readable
+        even if they are deleted (a CheckpointManager keeping the newest few). False if one
+        could not be opened (what is wrong is reported by :meth:`file_problems` or a read)."""
+        opened = True
+        for shard in range(self._num_shards):
+            if shard not in self._files:
+                try:
+                    self._files[shard] = open(self.shard_path(shard), "rb", buffering=0)  # noqa: SIM115
+                except OSError:
+                    opened = False
+        return opened
+
     def file_problems(self) -> list[CheckpointError]:
         """Missing data shards and values running past the end of theirs, found by stat alone."""
         stored = [
@@ -714,7 +727,8 @@ class NativeBackend:
         for shard in range(self._num_shards):
             path = self.shard_path(shard)
             try:
-                sizes[shard] = os.stat(path).st_size
+                f = self._files.get(shard)
+                sizes[shard] = os.fstat(f.fileno()).st_size if f else os.stat(path).st_size
             except FileNotFoundError:
                 problems.append(self._missing_error(path, per_shard[shard]))
             except OSError as e:

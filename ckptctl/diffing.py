@@ -32,7 +32,7 @@ import numpy as np
 from ckptctl.errors import UsageError
 from ckptctl.location import Location, locate
 from ckptctl.objgraph import ROOT, KeyInfo
-from ckptctl.reader import BackendName, Checkpoint, Entry, open_location
+from ckptctl.reader import BackendName, Checkpoint, Entry, open_located, open_location
 
 if TYPE_CHECKING:
     from ckptctl.restoration import RestoreOptions
@@ -197,7 +197,7 @@ def diff(
             loc_a, loc_b, model, options, backend, (atol, rtol, filter, model_only, chunk_bytes),
             progress,
         )  # fmt: skip
-    with open_location(loc_a, backend) as ca, open_location(loc_b, backend) as cb:
+    with open_located(loc_a, a, backend) as ca, open_located(loc_b, b, backend) as cb:
         report = _diff(ca, cb, atol, rtol, filter, model_only, chunk_bytes, progress)
     if model is None and loc_a.is_keras != loc_b.is_keras:
         report.notes.append(

@@ -5,7 +5,8 @@ Exit codes are a public contract (see README):
 * 0: everything asked for holds
 * 1: a check found a problem (reported, not raised)
 * 2: usage error
-* 3: an input (checkpoint, model module) could not be read
+* 3: an input (checkpoint, model module) could not be read, the user's model code failed,
+  or an output could not be written
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ class UsageError(CkptctlError):
 
 class CheckpointError(CkptctlError):
     """A checkpoint could not be found or read."""
+
+    exit_code = EXIT_UNREADABLE
+
+
+class OutputError(CkptctlError):
+    """An output (``migrate -o``, a report) could not be written: a read-only or full disk."""
 
     exit_code = EXIT_UNREADABLE
 

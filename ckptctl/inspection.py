@@ -53,6 +53,8 @@ class TreeNode:
     shape: list[int] | None = None
     alias_of: str | None = None
     children: list[TreeNode] = field(default_factory=list)
+    truncated: bool = False
+    """True where the tree is cut (``TREE_DEPTH``): this object has more below it."""
 
 
 @dataclass
@@ -71,6 +73,8 @@ class InspectReport:
     note: str | None = None
     filter: str | None = None
     tree: TreeNode | None = None
+    tree_note: str | None = None
+    """Set when ``tree`` is cut at ``TREE_DEPTH`` levels."""
     error: str | None = None
     error_hint: str | None = None
 
@@ -98,6 +102,7 @@ class InspectReport:
         d["variables"] = [_variable_dict(v) for v in variables]
         if self.tree is None:
             d.pop("tree")
+            d.pop("tree_note")
         if not self.stats:
             d.pop("nonfinite")
             for v in d["variables"]:
@@ -203,9 +208,9 @@ def _report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> InspectRe
     entries.sort(key=graph_order)
     variables = [_variable(e, infos.get(e.key)) for e in entries]
     shown = [v for v in variables if pattern is None or _matches(v, pattern)]
-    graph_tree = None
+    graph_tree = tree_note = None
     if want_tree and error is None and ckpt.object_graph is not None:
-        graph_tree = _tree(ckpt.object_graph, {e.key: e for e in entries})
+        graph_tree, tree_note = _tree(ckpt.object_graph, {e.key: e for e in entries})
     return InspectReport(
         checkpoint=loc.name,
         format=ckpt.format,
@@ -221,6 +226,7 @@ def _report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> InspectRe
         note=loc.note,
         filter=pattern,
         tree=graph_tree,
+        tree_note=tree_note,
         error=error.message if error else None,
         error_hint=error.hint if error else None,
         keras_version=getattr(ckpt.keras_info, "keras_version", None),
@@ -268,36 +274,64 @@ def _owners(variables: list[VariableInfo]) -> list[OwnerSummary]:
     return list(by_owner.values())
 
 
-def _tree(graph: ObjectGraph, entries: dict[str, Entry]) -> TreeNode:
+TREE_DEPTH = 100
+"""Levels of the object graph ``--tree`` shows: deeper objects (a chain of thousands of
+modules) are cut, with a note, so that the tree stays readable, and renders and encodes as
+JSON without recursing thousands of levels deep."""
+
+
+def _tree(
+    graph: ObjectGraph, entries: dict[str, Entry], max_depth: int = TREE_DEPTH
+) -> tuple[TreeNode, str | None]:
+    """The object graph as a tree of at most ``max_depth`` levels, and a note when it is cut.
+    Built iteratively, each node once: linear however deep the graph."""
     paths = graph.node_paths()
     root = TreeNode(name="(root)", path="")
-    stack: list[tuple[int, TreeNode]] = [(0, root)]
+    stack: list[tuple[int, TreeNode, int]] = [(0, root, 0)]
+    cut = False
     while stack:
-        nid, tnode = stack.pop()
+        nid, tnode, depth = stack.pop()
         node = graph.nodes[nid]
+        below = depth >= max_depth  # what hangs below this object is not shown
         for attr in node.attributes:
             e = entries.get(attr.checkpoint_key)
             if attr.name == "VARIABLE_VALUE" and tnode is not root:
                 tnode.key = attr.checkpoint_key
                 tnode.dtype = e.dtype if e else None
                 tnode.shape = list(e.shape) if e else None
+            elif below:
+                tnode.truncated = True
             else:
                 tnode.children.append(
                     TreeNode(
                         name=attr.name,
-                        path=f"{tnode.path}.{attr.name}".lstrip("."),
+                        path=_child_path(tnode.path, attr.name),
                         key=attr.checkpoint_key,
                         dtype=e.dtype if e else None,
                         shape=list(e.shape) if e else None,
                     )
                 )
+        if below and node.children:
+            tnode.truncated = True
+        if tnode.truncated:
+            cut = True
+            continue
         for name, child in node.children:
-            child_path = paths.get(child, ())
-            own_path = (*paths.get(nid, ()), name)
-            tchild = TreeNode(name=name, path=".".join(own_path))
+            tchild = TreeNode(name=name, path=_child_path(tnode.path, name))
             tnode.children.append(tchild)
-            if child_path == own_path:
-                stack.append((child, tchild))
+            if paths.link(child) == (nid, name):  # its own path runs through here
+                stack.append((child, tchild, depth + 1))
             else:
-                tchild.alias_of = ".".join(child_path)
-    return root
+                tchild.alias_of = ".".join(paths.get(child, ()))
+    note = None
+    if cut:
+        deepest = max((paths.depth(n) for n in paths), default=0)
+        note = (
+            f"the object graph is {deepest:,} levels deep: the tree shows {max_depth} "
+            "(--json lists every value's full path)"
+        )
+    return root, note
+
+
+def _child_path(parent: str, name: str) -> str:
+    return f"{parent}.{name}" if parent else name

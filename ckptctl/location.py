@@ -9,6 +9,7 @@ a directory of numbered SavedModel versions (the highest), Keras 3's files (``.w
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass, replace
@@ -18,6 +19,7 @@ from typing import Literal
 from ckptctl.errors import CheckpointError
 from ckptctl.formats.keras_h5 import HDF5_MAGIC, KERAS_SOURCES, shard_paths, source_of
 from ckptctl.formats.tf_v1 import is_v1_file
+from ckptctl.names import digits_order
 
 Source = Literal[
     "checkpoint",
@@ -31,7 +33,7 @@ Source = Literal[
 
 STATE_FILE = "checkpoint"
 _DATA_RE = re.compile(r"^(?P<base>.+)\.data-(?P<shard>\d{5})-of-(?P<total>\d{5})$")
-_STATE_LINE_RE = re.compile(r'^\s*(\w+)\s*:\s*"((?:[^"\\]|\\.)*)"\s*$')
+_STATE_LINE_RE = re.compile(rb'^\s*(\w+)\s*:\s*"((?:[^"\\]|\\.)*)"\s*$', re.DOTALL)
 _NUMBERED_RE = re.compile(r"^(?P<base>.*?)-(?P<n>\d+)$")
 _FORMS_HINT = (
     "pass a checkpoint directory, a prefix (DIR/ckpt-3), its .index or .data-* file, "
@@ -51,6 +53,9 @@ class Location:
     note: str | None = None
     state_file: Path | None = None
     uri: str | None = None  # the prefix as given, for a path with a scheme (gs://, ram://)
+    named: Path | None = None
+    """The directory the user's path named (see :func:`named_directory`), which a state file
+    may lead away from: it is protected as well as the checkpoint's own."""
 
     @property
     def is_remote(self) -> bool:
@@ -87,13 +92,24 @@ class Location:
             return self.prefix.parent.parent
         return self.prefix.parent
 
-    def contains(self, path: str | os.PathLike[str]) -> bool:
-        """Whether ``path`` is inside (or is) the protected directory."""
+    @property
+    def protected_directories(self) -> tuple[Path, ...]:
+        """Every directory ckptctl never writes into: the checkpoint's own, and the one the
+        user named when a state file led elsewhere (``/elsewhere/ckpt-3``, ``../x/ckpt-3``)."""
         if self.is_remote:
-            return False
-        inside = self.protected_directory.resolve()
-        target = Path(path).expanduser().resolve()
-        return target == inside or inside in target.parents
+            return ()
+        dirs = [self.protected_directory]
+        if self.named is not None and not _same_directory(self.named, self.protected_directory):
+            dirs.append(self.named)
+        return tuple(dirs)
+
+    def protecting(self, path: str | os.PathLike[str]) -> Path | None:
+        """The protected directory ``path`` is inside (or is), else None."""
+        return protecting(self.protected_directories, path)
+
+    def contains(self, path: str | os.PathLike[str]) -> bool:
+        """Whether ``path`` is inside (or is) a protected directory."""
+        return self.protecting(path) is not None
 
     @property
     def declared_shards(self) -> int | None:
@@ -109,10 +125,57 @@ class Location:
     def bytes_on_disk(self) -> int:
         if self.uri is not None:
             return _remote_size(self.uri)
-        return sum(f.stat().st_size for f in self.files if f.is_file())
+        total = 0
+        for f in self.files:
+            with contextlib.suppress(OSError):  # gone meanwhile (a CheckpointManager's)
+                total += f.stat().st_size
+        return total
 
 
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _same_directory(a: Path, b: Path) -> bool:
+    return a.expanduser().resolve() == b.expanduser().resolve()
+
+
+def named_directory(path: str | os.PathLike[str]) -> Path | None:
+    """The directory a user's path names, whether or not a checkpoint can be read there: the
+    path itself when it is a directory, else its parent (a prefix, an ``.index`` or shard, a
+    state file, a Keras file). A path that does not exist names its parent only when that
+    holds checkpoint files (a deleted prefix), not for a typo. None for a remote path."""
+    if is_remote(path):
+        return None
+    p = Path(path).expanduser()
+    if p.is_dir():
+        return p
+    if os.path.lexists(p) or _holds_checkpoint_files(p.parent):
+        return p.parent
+    return None
+
+
+def _holds_checkpoint_files(d: Path) -> bool:
+    try:
+        names = os.listdir(d if str(d) else ".")
+    except OSError:
+        return False
+    return any(
+        n == STATE_FILE
+        or n.endswith(".index")
+        or n.startswith("saved_model.pb")
+        or source_of(Path(n)) is not None
+        for n in names
+    )
+
+
+def protecting(directories: tuple[Path, ...], path: str | os.PathLike[str]) -> Path | None:
+    """Which of ``directories`` ``path`` is inside (or is), else None."""
+    target = Path(path).expanduser().resolve()
+    for directory in directories:
+        inside = directory.expanduser().resolve()
+        if target == inside or inside in target.parents:
+            return directory
+    return None
 
 
 def is_remote(path: str | os.PathLike[str]) -> bool:
@@ -129,7 +192,7 @@ def locate(path: str | os.PathLike[str]) -> Location:
         return _locate_remote(str(path))
     p = Path(path).expanduser()
     try:
-        return _locate_local(p)
+        return _replace(_locate_retrying(p), named=named_directory(p))
     except PermissionError as e:
         where = p if os.path.isdir(p) else (e.filename or p)
         raise CheckpointError(
@@ -138,6 +201,40 @@ def locate(path: str | os.PathLike[str]) -> Location:
         ) from e
     except OSError as e:
         raise CheckpointError(f"{e.filename or p}: cannot be read ({e.strerror or e})") from e
+
+
+RESOLVE_ATTEMPTS = 5
+"""How often a directory that changed while it was resolved (a CheckpointManager saving
+into it, deleting old checkpoints) is resolved again before its error stands."""
+
+
+def _locate_retrying(p: Path) -> Location:
+    """:func:`_locate_local`, again when the directory's checkpoints changed meanwhile (its
+    state file rewritten, a prefix added or deleted): the error may be that change's."""
+    for attempt in range(RESOLVE_ATTEMPTS):
+        before = _checkpoints_in(p)
+        try:
+            return _locate_local(p)
+        except (CheckpointError, OSError):
+            if attempt + 1 == RESOLVE_ATTEMPTS or _checkpoints_in(p) == before:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _checkpoints_in(p: Path) -> tuple[object, ...]:
+    """What resolving ``p`` depends on in its directory: the state file's identity and the
+    ``.index`` files present."""
+    d = p if p.is_dir() else p.parent
+    try:
+        st = os.stat(d / STATE_FILE)
+        state: object = (st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        state = None
+    try:
+        indexes = frozenset(n for n in os.listdir(d) if n.endswith(".index"))
+    except OSError:
+        indexes = frozenset()
+    return state, indexes
 
 
 def _locate_local(p: Path) -> Location:
@@ -328,31 +425,133 @@ def _saved_model_versions(d: Path) -> list[Path]:
         subdirs = [c for c in d.iterdir() if c.is_dir() and c.name.isdigit()]
     except OSError:
         return []
-    return sorted((c for c in subdirs if _has_saved_model_pb(c)), key=lambda c: int(c.name))
+    return sorted(
+        (c for c in subdirs if _has_saved_model_pb(c)), key=lambda c: digits_order(c.name)
+    )
 
 
 def _replace(loc: Location, **changes: object) -> Location:
     return replace(loc, **changes)  # type: ignore[arg-type]
 
 
+STATE_FILE_MAX_BYTES = 4 << 20
+"""At most this much of a state file is read: a CheckpointManager's lists a few hundred lines
+(about 60 bytes each), and a file of millions must not cost minutes."""
+
+_SIMPLE_ESCAPES = {
+    ord("a"): 7, ord("b"): 8, ord("f"): 12, ord("n"): 10, ord("r"): 13, ord("t"): 9,
+    ord("v"): 11, ord("\\"): 92, ord("'"): 39, ord('"'): 34,
+}  # fmt: skip
+_OCTAL = b"01234567"
+_HEX = b"0123456789abcdefABCDEF"
+
+
+class _BadEscape(ValueError):
+    pass
+
+
+def c_unescape(text: bytes) -> bytes:
+    """A text-proto string's contents as bytes, as protobuf's text parser (which TensorFlow's
+    ``get_checkpoint_state`` uses) reads them: C escapes (``\\n``, ``\\"``, octal
+    ``\\303``, hex ``\\xe8``) decoded, other bytes (raw UTF-8) and unknown escapes kept.
+    ``\\u00e8`` is the character's UTF-8, as protobuf's C++ parser reads it."""
+    out = bytearray()
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c != 0x5C:  # backslash
+            out.append(c)
+            i += 1
+            continue
+        if i + 1 >= n:
+            raise _BadEscape("a backslash at the end of the string")
+        e = text[i + 1]
+        if e in _SIMPLE_ESCAPES:
+            out.append(_SIMPLE_ESCAPES[e])
+            i += 2
+        elif e in _OCTAL:
+            j = i + 1
+            while j < n and j < i + 4 and text[j] in _OCTAL:
+                j += 1
+            value = int(text[i + 1 : j], 8)
+            if value > 0xFF:
+                raise _BadEscape(f"octal escape \\{text[i + 1 : j].decode()} exceeds a byte")
+            out.append(value)
+            i = j
+        elif e == ord("x"):
+            j = i + 2
+            while j < n and j < i + 4 and text[j] in _HEX:
+                j += 1
+            if j == i + 2:
+                raise _BadEscape("\\x without hex digits")
+            out.append(int(text[i + 2 : j], 16))
+            i = j
+        elif e in (ord("u"), ord("U")):
+            width = 4 if e == ord("u") else 8
+            digits = text[i + 2 : i + 2 + width]
+            if len(digits) != width or any(d not in _HEX for d in digits):
+                raise _BadEscape(f"\\{chr(e)} needs {width} hex digits")
+            code = int(digits, 16)
+            if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+                raise _BadEscape(f"\\{chr(e)}{digits.decode()} is not a character")
+            out += chr(code).encode("utf-8")
+            i += 2 + width
+        else:  # kept as written, backslash and all, as protobuf's Python parser keeps it
+            out += text[i : i + 2]
+            i += 2
+    return bytes(out)
+
+
 def read_state_file(state: Path) -> tuple[str | None, list[str]]:
-    """Parse a ``checkpoint`` state file: (latest prefix, all kept prefixes), as written."""
+    """Parse a ``checkpoint`` state file: (latest prefix, all kept prefixes, each once), as
+    written. Its strings are UTF-8 with C escapes, as TensorFlow (protobuf's text format)
+    writes and reads them: ``checkpoint_name="modèle"`` is written ``mod\\303\\250le``."""
     try:
-        text = state.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
+        with open(state, "rb") as f:
+            data = f.read(STATE_FILE_MAX_BYTES + 1)
+    except OSError as e:
         raise CheckpointError(f"{state}: cannot read the checkpoint state file ({e})") from e
+    if len(data) > STATE_FILE_MAX_BYTES:
+        raise CheckpointError(
+            f"{state}: larger than {STATE_FILE_MAX_BYTES >> 20} MiB, far more than a checkpoint "
+            "state file holds; not read",
+            "pass the checkpoint's prefix itself, e.g. DIR/ckpt-3",
+        )
     latest: str | None = None
-    kept: list[str] = []
-    for line in text.splitlines():
+    kept: dict[str, None] = {}  # in order, each once
+    for number, line in enumerate(data.splitlines(), 1):
         m = _STATE_LINE_RE.match(line)
         if not m:
             continue
-        field_name, value = m[1], m[2].encode().decode("unicode_escape")
+        field_name = m[1].decode("ascii")
+        value = _state_string(state, number, m[2])
         if field_name == "model_checkpoint_path":
             latest = value
         elif field_name == "all_model_checkpoint_paths":
-            kept.append(value)
-    return latest, kept
+            kept[value] = None
+    return latest, list(kept)
+
+
+def _state_string(state: Path, line: int, raw: bytes) -> str:
+    where = f"{state}, line {line}"
+    try:
+        value = c_unescape(raw).decode("utf-8")
+    except _BadEscape as e:
+        raise CheckpointError(
+            f"{where}: not a valid checkpoint state file ({e})",
+            "TensorFlow cannot read it either: rewrite it, or pass a prefix itself",
+        ) from None
+    except UnicodeDecodeError:
+        raise CheckpointError(
+            f"{where}: names a path that is not UTF-8",
+            "TensorFlow cannot read it either: rewrite it, or pass a prefix itself",
+        ) from None
+    if "\x00" in value:
+        raise CheckpointError(
+            f"{where}: names a path containing a NUL character ({value!r})",
+            "no file can have such a name: rewrite the state file, or pass a prefix itself",
+        )
+    return value
 
 
 def _resolve_in(d: Path, name: str) -> Path:
@@ -386,18 +585,21 @@ def _from_state_file(state: Path) -> Location:
         for k in kept
         if Path(f"{_resolve_in(d, k)}.index").is_file() and _resolve_in(d, k) != latest_path
     )
-    return _at_prefix(latest_path, others=others, state_file=state)
+    outside = None
+    if not _same_directory(latest_path.parent, d):
+        outside = f"{state} leads outside {d}: its latest checkpoint is {latest_path}"
+    return _at_prefix(latest_path, others=others, state_file=state, note=outside)
 
 
-def _save_number(p: Path) -> int | None:
+def _save_number(p: Path) -> tuple[int, str] | None:
     m = _NUMBERED_RE.match(p.name)
-    return int(m["n"]) if m else None
+    return digits_order(m["n"]) if m else None
 
 
 def _newest_of(d: Path, prefixes: list[Path]) -> Location:
     numbers = [_save_number(p) for p in prefixes]
     if all(n is not None for n in numbers):
-        ordered = sorted(prefixes, key=lambda p: (_save_number(p) or 0, p.name))
+        ordered = sorted(prefixes, key=lambda p: (_save_number(p) or (0, ""), p.name))
     else:
         ordered = sorted(prefixes, key=lambda p: (Path(f"{p}.index").stat().st_mtime_ns, p.name))
     chosen = ordered[-1]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ckptctl import _tf
-from ckptctl.errors import CheckpointError, UsageError
+from ckptctl.errors import CheckpointError, OutputError, UsageError
 from ckptctl.loader import construct, one_line, parse_spec, resolve_factory
 from ckptctl.location import locate
 from ckptctl.mapping import parse_maps
@@ -85,14 +86,23 @@ def is_weights_file(destination: Path) -> bool:
     return destination.name.endswith(".weights.h5")
 
 
-def check_destination(source_dir: Path, destination: Path, force: bool) -> None:
-    """Refuse (exit 2) to write into the source, or over an existing destination."""
-    src = source_dir.resolve()
+def check_destination(source_dirs: Path | Sequence[Path], destination: Path, force: bool) -> None:
+    """Refuse (exit 2) to write into the source (the directory the user named and the one its
+    state file led to), over the current directory, or over an existing destination."""
     dst = destination.resolve()
-    if dst == src or src in dst.parents or dst in src.parents:
+    for source_dir in [source_dirs] if isinstance(source_dirs, Path) else source_dirs:
+        src = source_dir.resolve()
+        if dst == src or src in dst.parents or dst in src.parents:
+            raise UsageError(
+                f"-o {destination}: refusing to write into or over the source checkpoint's "
+                f"directory {source_dir}",
+                "write the migrated checkpoint to a new directory, e.g. -o ckpts/migrated",
+            )
+    cwd = Path.cwd().resolve()
+    if dst == cwd or dst in cwd.parents:
         raise UsageError(
-            f"-o {destination}: refusing to write into or over the source checkpoint's "
-            f"directory {source_dir}",
+            f"-o {destination}: refusing to replace the current directory"
+            + ("" if dst == cwd else f" {cwd}, which is inside it"),
             "write the migrated checkpoint to a new directory, e.g. -o ckpts/migrated",
         )
     if dst.exists() and not force:
@@ -110,6 +120,56 @@ def check_destination(source_dir: Path, destination: Path, force: bool) -> None:
         raise UsageError(f"-o {destination}: {ancestor} is not a directory")
 
 
+_WRITE_HINT = "nothing was written; make room or choose a writable place for -o"
+
+
+def _cannot_write(destination: Path, e: BaseException) -> OutputError:
+    """An OSError (or TensorFlow's error for one: ENOSPC from MergeV2Checkpoints) as the
+    one-line message it deserves, rather than an internal error."""
+    if isinstance(e, OSError) and e.strerror:
+        reason = e.strerror
+    else:
+        # TensorFlow's: "{{function_node ...}} /path/of/a/temp/file; No space left on device
+        # [Op:SaveV2]": the OS's words are the part that says what happened.
+        text = re.sub(r"\s*\[Op:\w+\]\s*$", "", getattr(e, "message", None) or str(e))
+        reason = text.rsplit("; ", 1)[-1].strip() or one_line(e)
+    return OutputError(
+        f"-o {destination}: cannot write the migrated checkpoint ({reason})", _WRITE_HINT
+    )
+
+
+def _is_write_error(e: BaseException) -> bool:
+    """OSError, or a TensorFlow OpError raised by a failing file system (no space, read-only,
+    permission denied, file too large)."""
+    if isinstance(e, OSError):
+        return True
+    text = str(e)
+    return type(e).__module__.startswith("tensorflow") and any(
+        words in text
+        for words in (
+            "No space left",
+            "Read-only file system",
+            "Permission denied",
+            "File too large",
+            "Disk quota exceeded",
+            "Input/output error",
+        )
+    )
+
+
+@contextlib.contextmanager
+def _writing(destination: Path) -> Iterator[None]:
+    """File-system errors while the migrated checkpoint is written become an OutputError."""
+    try:
+        yield
+    except OutputError:
+        raise
+    except Exception as e:
+        if _is_write_error(e):
+            raise _cannot_write(destination, e) from e
+        raise
+
+
 @contextlib.contextmanager
 def _parents(destination: Path) -> Iterator[None]:
     """Create the destination's missing parent directories; remove them again on failure."""
@@ -118,7 +178,10 @@ def _parents(destination: Path) -> Iterator[None]:
         for p in created:
             p.mkdir()
     except OSError as e:
-        raise UsageError(f"-o {destination}: cannot create {p} ({e.strerror})") from e
+        for made in reversed(created):
+            with contextlib.suppress(OSError):
+                made.rmdir()
+        raise OutputError(f"-o {destination}: cannot create {p} ({e.strerror})", _WRITE_HINT) from e
     try:
         yield
     except BaseException:
@@ -132,17 +195,19 @@ def _parents(destination: Path) -> Iterator[None]:
 def _staged_file(destination: Path, force: bool) -> Iterator[Path]:
     """A temporary ``.weights.h5`` beside ``destination``, renamed into place on success only."""
     parent = destination.resolve().parent
-    fd, name = tempfile.mkstemp(
-        prefix=f".{destination.name}.ckptctl-", suffix=".weights.h5", dir=parent
-    )
+    with _writing(destination):
+        fd, name = tempfile.mkstemp(
+            prefix=f".{destination.name}.ckptctl-", suffix=".weights.h5", dir=parent
+        )
     os.close(fd)
     tmp = Path(name)
     try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o666 & ~umask)
-        os.replace(tmp, destination)
+        with _writing(destination):
+            yield tmp
+            umask = os.umask(0)
+            os.umask(umask)
+            tmp.chmod(0o666 & ~umask)
+            os.replace(tmp, destination)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -150,24 +215,37 @@ def _staged_file(destination: Path, force: bool) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def _staging(destination: Path, force: bool) -> Iterator[Path]:
-    """A temporary directory beside ``destination``, renamed into place on success only."""
+    """A temporary directory beside ``destination``, renamed into place on success only; an
+    existing destination (``--force``) is put back if the new one cannot take its place."""
     parent = destination.resolve().parent
-    tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.ckptctl-", dir=parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)
+    with _writing(destination):
+        tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.ckptctl-", dir=parent))
     try:
-        yield tmp
-        if destination.exists() and force:
-            old = Path(tempfile.mkdtemp(prefix=f".{destination.name}.old-", dir=parent))
-            os.replace(destination, old / "d")
-            os.replace(tmp, destination)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, destination)
+        with _writing(destination):
+            umask = os.umask(0)
+            os.umask(umask)
+            tmp.chmod(0o777 & ~umask)
+            yield tmp
+            if destination.exists() and force:
+                _replace_directory(destination, tmp, parent)
+            else:
+                os.replace(tmp, destination)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _replace_directory(destination: Path, new: Path, parent: Path) -> None:
+    old = Path(tempfile.mkdtemp(prefix=f".{destination.name}.old-", dir=parent))
+    try:
+        os.replace(destination, old / "d")
+        try:
+            os.replace(new, destination)
+        except OSError:
+            os.replace(old / "d", destination)  # the user's directory back where it was
+            raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _write_state_file(directory: Path, name: str) -> None:
@@ -199,7 +277,7 @@ def migrate(
     dst = Path(destination)
     location = locate(source)
     if not location.is_remote:
-        check_destination(location.protected_directory, dst, force)
+        check_destination(location.protected_directories, dst, force)
     elif dst.exists() and not force:
         raise UsageError(f"-o {dst}: already exists", "choose a new directory, or pass --force")
     if model is None:

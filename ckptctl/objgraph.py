@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from ckptctl import _proto as pb
 from ckptctl.errors import CheckpointError
+from ckptctl.names import digits_order
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 VARIABLE_VALUE = "VARIABLE_VALUE"
@@ -74,13 +75,71 @@ class KeyInfo:
     """The name Keras recorded for the layer (Keras files); None where a format has none."""
 
 
+class Paths(Mapping[int, Path]):
+    """The path of each node reached by a walk, kept as a link to the node it was reached from
+    (and its local name): linear in the graph's size however deep it is (a 20,000-level chain
+    of modules), where a tuple per node would be quadratic. A node's path tuple is built only
+    when it is looked up; :meth:`depth` and :meth:`head` answer without building it."""
+
+    __slots__ = ("_depth", "_head", "_links", "_starts")
+
+    def __init__(self) -> None:
+        self._links: dict[int, tuple[int, str] | None] = {}  # None: a start
+        self._starts: dict[int, Path] = {}
+        self._depth: dict[int, int] = {}
+        self._head: dict[int, str | None] = {}
+
+    def add_start(self, node: int, path: Path) -> None:
+        self._links[node] = None
+        self._starts[node] = path
+        self._depth[node] = len(path)
+        self._head[node] = path[0] if path else None
+
+    def add(self, node: int, parent: int, name: str) -> None:
+        """``node`` reached from ``parent`` (already here) through its child ``name``."""
+        self._links[node] = (parent, name)
+        self._depth[node] = self._depth[parent] + 1
+        head = self._head[parent]
+        self._head[node] = name if head is None else head
+
+    def link(self, node: int) -> tuple[int, str] | None:
+        """(the node ``node`` was reached from, the child name), or None for a start."""
+        return self._links.get(node)
+
+    def depth(self, node: int) -> int:
+        """``len(self[node])``, without building the path."""
+        return self._depth[node]
+
+    def head(self, node: int) -> str | None:
+        """``self[node][0]`` (None for an empty path), without building the path."""
+        return self._head[node]
+
+    def __getitem__(self, node: int) -> Path:
+        names: list[str] = []
+        link = self._links[node]
+        while link is not None:
+            node, name = link
+            names.append(name)
+            link = self._links[node]
+        return (*self._starts[node], *reversed(names))
+
+    def __contains__(self, node: object) -> bool:
+        return node in self._links
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._links)
+
+    def __len__(self) -> int:
+        return len(self._links)
+
+
 @dataclass
 class ObjectGraph:
     nodes: list[Node]
     _slots: dict[int, tuple[int, str]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
-    _paths: dict[int, Path] | None = field(default=None, init=False, repr=False, compare=False)
+    _paths: Paths | None = field(default=None, init=False, repr=False, compare=False)
     _optimizers: frozenset[int] | None = field(default=None, init=False, repr=False, compare=False)
 
     def child_names(self, node_id: int = 0) -> list[str]:
@@ -92,19 +151,17 @@ class ObjectGraph:
                 return child
         return None
 
-    def walk(
-        self, starts: Iterable[tuple[Path, int]], blocked: Collection[int] = ()
-    ) -> dict[int, Path]:
+    def walk(self, starts: Iterable[tuple[Path, int]], blocked: Collection[int] = ()) -> Paths:
         """Breadth first from ``starts``: each node reached with the first path found.
 
         Nodes in ``blocked`` are reached (given a path) but not walked through, unless they are
-        a start. Iterative, so a graph thousands of levels deep costs linear time.
+        a start. Iterative and linear (see :class:`Paths`), however deep the graph.
         """
-        paths: dict[int, Path] = {}
+        paths = Paths()
         queue: deque[int] = deque()
         for path, start in starts:
             if start not in paths:
-                paths[start] = path
+                paths.add_start(start, path)
                 queue.append(start)
         first = set(queue)
         n = len(self.nodes)
@@ -112,10 +169,9 @@ class ObjectGraph:
             nid = queue.popleft()
             if nid in blocked and nid not in first:
                 continue
-            base = paths[nid]
             for name, child in self.nodes[nid].children:
                 if child not in paths and 0 <= child < n:
-                    paths[child] = (*base, name)
+                    paths.add(child, nid, name)
                     queue.append(child)
         return paths
 
@@ -135,7 +191,7 @@ class ObjectGraph:
             self._optimizers = frozenset(found)
         return self._optimizers
 
-    def node_paths(self) -> dict[int, Path]:
+    def node_paths(self) -> Paths:
         """The path ckptctl names each reachable node by: the shortest one that passes through
         no optimizer, where there is one; else the shortest. (TensorFlow's keys use the
         shortest path of all, which for a nested layer's variable runs through the optimizer.)
@@ -145,7 +201,7 @@ class ObjectGraph:
             paths = self.walk([((), 0)], optimizers)
             # Then whatever only optimizers reach: shortest first across all of them, and in
             # the graph's own child order among equals, as a breadth-first walk would.
-            heap = [(len(paths[o]), i, o) for i, o in enumerate(sorted(optimizers)) if o in paths]
+            heap = [(paths.depth(o), i, o) for i, o in enumerate(sorted(optimizers)) if o in paths]
             heapq.heapify(heap)
             order = len(heap)
             seen: set[int] = set()
@@ -156,9 +212,9 @@ class ObjectGraph:
                 seen.add(nid)
                 for name, child in self.nodes[nid].children:
                     if child not in paths and 0 <= child < len(self.nodes):
-                        paths[child] = (*paths[nid], name)
+                        paths.add(child, nid, name)
                         order += 1
-                        heapq.heappush(heap, (len(paths[child]), order, child))
+                        heapq.heappush(heap, (paths.depth(child), order, child))
             self._paths = paths
         return self._paths
 
@@ -175,7 +231,7 @@ class ObjectGraph:
         for nid in self.node_paths():
             if nid in optimizers or (nid not in model_side and nid not in trained):
                 kinds[nid] = "optimizer"
-            elif len(model_side.get(nid, ((), ()))) == 1 and self._is_variable(nid):
+            elif nid in model_side and model_side.depth(nid) == 1 and self._is_variable(nid):
                 kinds[nid] = "other"
             else:
                 kinds[nid] = "model"
@@ -190,9 +246,11 @@ class ObjectGraph:
         optimizers = self.optimizer_nodes()
         kinds = self.kinds()
         holders = set()
-        for nid, path in self.walk([((), 0)], optimizers).items():
-            if path and kinds.get(nid) == "model" and self._holds_value(nid):
-                holders.add(path[0])
+        model_side = self.walk([((), 0)], optimizers)
+        for nid in model_side:
+            head = model_side.head(nid)
+            if head is not None and kinds.get(nid) == "model" and self._holds_value(nid):
+                holders.add(head)
         return [
             name
             for name, child in self.nodes[0].children
@@ -212,7 +270,7 @@ class ObjectGraph:
         children = self.nodes[node_id].children
         if not children or not all(name.isascii() and name.isdigit() for name, _ in children):
             return None
-        return [nid for _, nid in sorted(children, key=lambda c: int(c[0]))]
+        return [nid for _, nid in sorted(children, key=lambda c: digits_order(c[0]))]
 
     def keras_slots(self) -> dict[int, tuple[int, str]]:
         """Keras 3 optimizer slots: slot node -> (model variable node, slot name).
@@ -285,6 +343,8 @@ class ObjectGraph:
         slots = self.slots()
         infos: dict[str, KeyInfo] = {}
         for node in self.nodes:
+            if not node.attributes:
+                continue  # no key to name: its path is never built (a deep chain's links)
             base = paths.get(node.id)
             slot_of = slot_name = None
             if node.id in slots:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ckptctl.errors import CheckpointError
@@ -201,6 +203,14 @@ class Checkpoint:
             return []
 
 
+OPEN_ATTEMPTS = 5
+"""How often a checkpoint removed between being resolved and being opened is resolved again
+(a directory a CheckpointManager saves into, deleting all but the newest few)."""
+PIN_SHARDS_MAX = 256
+"""Up to this many data shards are opened with the index, so that a checkpoint deleted while
+it is read stays readable as a whole; more are opened as values are read."""
+
+
 def open_checkpoint(
     path: str | os.PathLike[str], backend: BackendName = "auto", *, verify: bool = True
 ) -> Checkpoint:
@@ -210,9 +220,81 @@ def open_checkpoint(
     ``"auto"`` natively unless the checkpoint uses something only TensorFlow reads (then
     :attr:`Checkpoint.backend_note` says why). ``verify`` checks every value read against its
     stored checksum (the native reader; TensorFlow's always does).
+
+    A checkpoint that disappears while it is opened (a ``CheckpointManager`` deleting it) is
+    resolved again, a few times, and never mixed with another's files.
     """
-    location = locate(path)
-    return open_location(location, backend, verify=verify)
+    return open_located(locate(path), path, backend, verify=verify)
+
+
+def open_located(
+    location: Location,
+    path: str | os.PathLike[str],
+    backend: BackendName = "auto",
+    *,
+    verify: bool = True,
+) -> Checkpoint:
+    """Open ``location`` (what ``path`` resolved to); if its files vanish before they are all
+    open, resolve ``path`` again and open that (at most :data:`OPEN_ATTEMPTS` times)."""
+    for _ in range(OPEN_ATTEMPTS):
+        try:
+            ckpt = _open_whole(location, backend, verify)
+        except CheckpointError:
+            if location.is_remote or not _vanished(location):
+                raise
+        else:
+            if ckpt is not None:
+                return ckpt
+        try:
+            location = locate(path)
+        except CheckpointError as e:
+            raise _removed(location, e) from e
+    raise _removed(location, None)
+
+
+def _open_whole(location: Location, backend: BackendName, verify: bool) -> Checkpoint | None:
+    """The checkpoint at ``location`` with its index read and its data shards open, or None
+    when its files were deleted (or replaced) meanwhile: never one checkpoint's index with
+    another's data."""
+    before = _identity(location.index_file)
+    ckpt = open_location(location, backend, verify=verify)
+    open_shards = getattr(ckpt._backend, "open_shards", None)
+    if location.is_remote or open_shards is None:
+        return ckpt
+    complete = getattr(ckpt._backend, "num_shards", 0) > PIN_SHARDS_MAX or open_shards()
+    after = _identity(location.index_file)
+    if not complete and after == before:
+        time.sleep(0.05)  # a shard is gone: is its index about to go too?
+        after = _identity(location.index_file)
+    if after == before or (complete and after is None):
+        # The index read is still there (a missing shard is then reported as such), or it
+        # was deleted after every shard was opened: what was read stays readable.
+        return ckpt
+    ckpt.close()
+    return None
+
+
+def _identity(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _vanished(location: Location) -> bool:
+    """Whether the files ``location`` names are gone (deleted since it was resolved)."""
+    return not all(f.exists() for f in location.files)
+
+
+def _removed(location: Location, cause: CheckpointError | None) -> CheckpointError:
+    where = location.state_file.parent if location.state_file else location.directory
+    return CheckpointError(
+        f"{location.index_file}: removed while being read (is something saving into {where} "
+        "and deleting older checkpoints?)"
+        + (f"; then: {cause.message}" if cause is not None else ""),
+        "try again, or pass a checkpoint that is kept, or a copy of it",
+    )
 
 
 def _keras_checkpoint(location: Location, backend: BackendName) -> Checkpoint:

@@ -346,3 +346,142 @@ def test_package_level_locate_stays_the_function() -> None:
     assert result.returncode == 0, result.stderr
     for found in json.loads(result.stdout):
         assert found.startswith("<function locate"), found
+
+
+# --- state files: how TensorFlow writes and reads them ------------------------------------------
+
+
+def _state_file(directory: Path, *lines: str) -> Path:
+    """A `checkpoint` state file of exactly these lines, written as bytes (UTF-8)."""
+    state = directory / "checkpoint"
+    state.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+    return state
+
+
+@pytest.fixture(scope="module")
+def accented(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CheckpointManager directory with `checkpoint_name="modèle"` (two saves)."""
+    import tensorflow as tf
+
+    directory = tmp_path_factory.mktemp("accented")
+    ckpt = tf.train.Checkpoint(v=tf.Variable([1.0, 2.0]))
+    manager = tf.train.CheckpointManager(ckpt, str(directory), 3, checkpoint_name="modèle")
+    manager.save()
+    manager.save()
+    return directory
+
+
+@pytest.mark.parametrize("written", ["as TensorFlow writes it", "octal escapes"])
+def test_a_non_ascii_checkpoint_name_resolves_as_tensorflow_reads_it(
+    accented: Path, tmp_path: Path, written: str
+) -> None:
+    """TensorFlow writes `modèle` raw (UTF-8); older protobufs wrote `mod\\303\\250le`. Both are
+    the same name, which TensorFlow and ckptctl both find."""
+    import tensorflow as tf
+
+    directory = tmp_path / "copy"
+    shutil.copytree(accented, directory)
+    if written == "octal escapes":
+        text = (directory / "checkpoint").read_text(encoding="utf-8")
+        (directory / "checkpoint").write_text(text.replace("è", "\\303\\250"), encoding="ascii")
+    assert tf.train.latest_checkpoint(str(directory)) == str(directory / "modèle-2")
+    loc = locate(directory)
+    _assert_prefix(loc, directory / "modèle-2")
+    assert loc.others == ("modèle-1",)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "ckpt-3",
+        "mod\\303\\250le-3",
+        "modèle-3",
+        "a\\x41\\x4a-3",
+        "\\101\\102-3",
+        'say \\"hi\\"-3',
+        "back\\\\slash-3",
+        "tab\\there-3",
+        "q\\?-3",  # an unknown escape: kept as written
+        "\\xe8\\xa8-3",  # bytes that are not UTF-8 on their own: protobuf refuses them too
+    ],
+)
+def test_state_file_strings_decode_as_protobufs_text_format(tmp_path: Path, raw: str) -> None:
+    """The same string as TensorFlow's own parser (protobuf's text format) reads, or an error
+    where that parser refuses it."""
+    from google.protobuf import text_format
+    from tensorflow.python.checkpoint.checkpoint_management import CheckpointState
+
+    from ckptctl.location import read_state_file
+
+    state = _state_file(tmp_path, f'model_checkpoint_path: "{raw}"')
+    try:
+        expected: str | None = text_format.Parse(
+            state.read_text(encoding="utf-8"), CheckpointState()
+        ).model_checkpoint_path
+    except (text_format.ParseError, UnicodeDecodeError):
+        expected = None
+    if expected is None:
+        with pytest.raises(CheckpointError, match="line 1"):
+            read_state_file(state)
+    else:
+        assert read_state_file(state) == (expected, [])
+
+
+def test_unicode_escapes_in_a_state_file_are_utf8(tmp_path: Path) -> None:
+    from ckptctl.location import read_state_file
+
+    state = _state_file(tmp_path, 'model_checkpoint_path: "mod\\u00e8le-\\U0001F600"')
+    assert read_state_file(state) == ("modèle-\U0001f600", [])
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        ("ckpt-3\\x", "\\x without hex digits"),
+        ("ckpt-3\\777", "exceeds a byte"),
+        ("ckpt\\000-3", "NUL character"),
+    ],
+)
+def test_a_state_file_tensorflow_cannot_read_is_a_clear_error(
+    tmp_path: Path, raw: str, words: str
+) -> None:
+    state = _state_file(tmp_path, f'model_checkpoint_path: "{raw}"')
+    err = _locate_error(tmp_path)
+    assert f"{state}, line 1" in err.message
+    assert words in err.message
+
+
+def test_kept_checkpoints_are_listed_once(samples_dir: Path, broken_copy: BrokenCopy) -> None:
+    from ckptctl.location import read_state_file
+
+    directory = broken_copy(samples_dir / "my_model")
+    lines = ['model_checkpoint_path: "ckpt-3"', *['all_model_checkpoint_paths: "ckpt-2"'] * 50_000]
+    state = _state_file(directory, *lines, 'all_model_checkpoint_paths: "ckpt-1"')
+    assert read_state_file(state) == ("ckpt-3", ["ckpt-2", "ckpt-1"])
+    assert locate(directory).others == ("ckpt-2", "ckpt-1")
+
+
+def test_a_huge_state_file_is_refused_without_reading_it(
+    samples_dir: Path, broken_copy: BrokenCopy
+) -> None:
+    """2,000,000 lines (about 80 MB) once took 82 s; at most a few MiB are read now."""
+    directory = broken_copy(samples_dir / "my_model")
+    line = b'all_model_checkpoint_paths: "ckpt-2"\n'
+    (directory / "checkpoint").write_bytes(b'model_checkpoint_path: "ckpt-3"\n' + line * 2_000_000)
+    err = _locate_error(directory)
+    assert str(directory / "checkpoint") in err.message
+    assert "larger than 4 MiB" in err.message
+    assert err.hint is not None and "prefix" in err.hint
+
+
+def test_a_state_file_leading_outside_its_directory_is_noted(
+    samples_dir: Path, tmp_path: Path
+) -> None:
+    pointing = tmp_path / "pointing"
+    pointing.mkdir()
+    target = samples_dir / "my_model" / "ckpt-2"
+    _state_file(pointing, f'model_checkpoint_path: "{target}"')
+    loc = locate(pointing)
+    assert loc.prefix == target
+    assert loc.note is not None and f"leads outside {pointing}" in loc.note
+    assert loc.protected_directories == (samples_dir / "my_model", pointing)

@@ -17,6 +17,7 @@ Command lines are written as strings whose `{placeholders}` name the copies (see
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -66,9 +67,11 @@ class Paths:
     def checkpoint_dirs(self) -> list[Path]:
         return [self.my_model, self.name_based, self.sharded, self.saved_model]
 
-    def words(self, command: str, out: Path) -> list[str]:
-        """`command` split on whitespace, each word's placeholders filled in."""
-        names = {
+    def words(self, command: str, out: Path, **more: Path) -> list[str]:
+        """`command` split on whitespace, each word's placeholders filled in (`more` adds
+        placeholders)."""
+        names: dict[str, object] = {
+            **more,
             "dir": self.my_model,
             "prefix": self.my_model / "ckpt-3",
             "ckpt1": self.my_model / "ckpt-1",
@@ -416,3 +419,101 @@ def test_the_snapshot_sees_a_file_that_came_and_went(tmp_path: Path) -> None:
     (tmp_path / ".tmp").write_bytes(b"")
     (tmp_path / ".tmp").unlink()
     assert snapshot(tmp_path) != before
+
+
+# ---------------------------------------------------------------- unreadable and redirected
+
+
+@dataclass(frozen=True)
+class Odd:
+    """Checkpoint directories that cannot be read, or whose state file leads elsewhere."""
+
+    stale: Path  # a copy of my_model whose state file names a deleted prefix (ckpt-3)
+    pointing: Path  # only a state file, naming my_model's ckpt-3 by its absolute path
+    pointing_up: Path  # only a state file, naming ../my_model/ckpt-2
+
+    def names(self) -> dict[str, Path]:
+        return {"stale": self.stale, "pointing": self.pointing, "up": self.pointing_up}
+
+
+@pytest.fixture(scope="module")
+def odd(paths: Paths) -> Odd:
+    from tests.checkpoints import state_file_names_deleted_prefix
+
+    base = paths.my_model.parent
+    stale = copy_checkpoint_dir(paths.my_model, base / "stale")
+    state_file_names_deleted_prefix(stale)
+    pointing = base / "pointing"
+    pointing.mkdir()
+    (pointing / "checkpoint").write_text(f'model_checkpoint_path: "{paths.my_model / "ckpt-3"}"\n')
+    up = base / "pointing_up"
+    up.mkdir()
+    (up / "checkpoint").write_text('model_checkpoint_path: "../my_model/ckpt-2"\n')
+    return Odd(stale, pointing, up)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "diff {stale} {stale} --junit-xml {stale}/report.xml",
+        "diff {dir} {stale}/ckpt-3 --junit-xml {stale}/report.xml",
+        f"restore {{stale}} -m {{my_model}} {SHAPE} --junit-xml {{stale}}/report.xml",
+        f"restore {{stale}}/ckpt-3.index -m {{my_model}} {SHAPE} --junit-xml {{stale}}/r.xml",
+    ],
+    ids=["diff", "diff of a deleted prefix", "restore", "restore of a deleted index"],
+)
+def test_reports_into_an_unreadable_checkpoints_directory_are_refused(
+    paths: Paths, odd: Odd, out: Path, command: str
+) -> None:
+    """Whether or not the checkpoint can be read, its directory is never written into."""
+    before = snapshot(odd.stale)
+    result = invoke(paths.words(command, out, **odd.names()))
+    assert result.exit_code == 2, result.output
+    assert f"refusing to write into the checkpoint's directory {odd.stale}" in result.stderr
+    assert_same(odd.stale, before)
+
+
+@pytest.mark.parametrize("source", ["pointing", "up"])
+@pytest.mark.parametrize(
+    ("command", "words"),
+    [
+        (
+            f"restore {{src}} -m {{my_model}} {SHAPE} --junit-xml {{src}}/r.xml",
+            "refusing to write into the checkpoint's directory",
+        ),
+        (
+            f"restore {{src}} -m {{my_model}} {SHAPE} --save-golden {{src}}/g.npz",
+            "refusing to write into the checkpoint's directory",
+        ),
+        ("diff {src} {dir} --junit-xml {src}/d.xml", "refusing to write into the checkpoint's"),
+        (
+            f"migrate {{src}} -o {{src}}/migrated -m {{my_model}} {SHAPE}",
+            "refusing to write into or over the source checkpoint's directory",
+        ),
+    ],
+    ids=["--junit-xml", "--save-golden", "diff --junit-xml", "migrate -o"],
+)
+def test_outputs_into_a_directory_whose_state_file_leads_elsewhere_are_refused(
+    paths: Paths, odd: Odd, out: Path, source: str, command: str, words: str
+) -> None:
+    """A state file naming /elsewhere/ckpt-3 or ../x/ckpt-3 does not move the protection away
+    from the directory the user named: both are protected."""
+    directory = odd.names()[source]
+    before = {d: snapshot(d) for d in (directory, paths.my_model)}
+    result = invoke(paths.words(command, out, src=directory))
+    assert result.exit_code == 2, result.output
+    assert words in result.stderr
+    assert str(directory) in result.stderr
+    for d, old in before.items():
+        assert_same(d, old)
+
+
+def test_inspect_notes_a_state_file_leading_outside_its_directory(
+    paths: Paths, odd: Odd, out: Path
+) -> None:
+    result = invoke(paths.words("inspect {up} --json", out, **odd.names()))
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert f"leads outside {odd.pointing_up}" in doc["note"]
+    table = invoke(paths.words("inspect {up}", out, **odd.names()))
+    assert f"note: {odd.pointing_up / 'checkpoint'} leads outside" in table.stdout

@@ -196,6 +196,18 @@ def _symlink_loop(good: Path, directory: Path) -> Broken:
     return Broken(directory / "a", directory / "a")
 
 
+def _state_file_says(text: bytes) -> Callable[[Path, Path], Broken]:
+    """A copy of `my_model` whose `checkpoint` state file holds `text`, which TensorFlow
+    cannot read: the message must name the state file."""
+
+    def make(good: Path, directory: Path) -> Broken:
+        copy_checkpoint_dir(good, directory)
+        (directory / "checkpoint").write_bytes(text)
+        return Broken(directory, directory / "checkpoint")
+
+    return make
+
+
 BREAKAGES: dict[str, Callable[[Path, Path], Broken]] = {
     "absent": _absent,
     "empty_dir": _empty_dir,
@@ -212,6 +224,11 @@ BREAKAGES: dict[str, Callable[[Path, Path], Broken]] = {
     "huge_tensor": _copy_and(lambda prefix: huge_tensor(prefix, consistent_size=True)),
     "huge_tensor_bad_size": _copy_and(
         lambda prefix: huge_tensor(prefix, consistent_size=False), named="index"
+    ),
+    "state_file_bad_escape": _state_file_says(b'model_checkpoint_path: "ckpt-3\\x"\n'),
+    "state_file_nul": _state_file_says(b'model_checkpoint_path: "ckpt\\000\x1b[2J-3"\n'),
+    "state_file_huge": _state_file_says(
+        b'model_checkpoint_path: "ckpt-3"\n' + b'all_model_checkpoint_paths: "ckpt-2"\n' * 200_000
     ),
 }
 
@@ -267,6 +284,7 @@ def test_broken_input_gives_one_clear_error(
     code = expected_code(case, command)
     listing = b.listing and command.startswith("inspect")
     assert_one_error(out, code, b.named, listing=listing)
+    assert "\x00" not in out.stderr and "\x1b" not in out.stderr  # escaped, never raw
     if listing and command == "inspect":  # the index was readable: what it holds is listed
         assert "model/dense1/_kernel/.ATTRIBUTES/VARIABLE_VALUE" in out.stdout
     assert os.listdir(tmp_path) == []
@@ -1104,3 +1122,301 @@ def test_a_scripts_argparse_error_at_import_is_framed_as_the_modules(
     assert f"importing {script} raised SystemExit: 2" in message
     assert "exited while being imported" in message
     assert USER_TRACEBACK in out.stderr
+
+
+# ---------------------------------------------------------------- migrate: where it cannot write
+
+
+def _limit_file_size() -> None:
+    """In the child: files may grow to 1 KiB, and writing past that fails with EFBIG (as a
+    full disk fails with ENOSPC) instead of killing the process."""
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+
+
+def _run_migrate(args: list[str], preexec_fn: Callable[[], None] | None) -> Outcome:
+    result = subprocess.run(
+        [sys.executable, "-m", "ckptctl", "migrate", *args],
+        preexec_fn=preexec_fn,
+        cwd=PROJECT_ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return Outcome(result.returncode, result.stdout, result.stderr)
+
+
+@pytest.mark.parametrize("dst", ["dst", "dst.weights.h5"], ids=["directory", "weights file"])
+def test_migrate_into_a_read_only_directory_is_a_clear_error(
+    unprivileged: Callable[[], None] | None, good: Path, tmp_path: Path, dst: str
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    with chmod_000(out):
+        out.chmod(0o555)
+        result = _run_migrate([str(good), "-o", str(out / dst), *MY_MODEL], unprivileged)
+    assert_one_error(result, 3, out / dst)
+    assert "cannot write the migrated checkpoint (Permission denied)" in result.stderr
+    assert os.listdir(out) == []
+
+
+def test_migrate_onto_a_disk_that_refuses_the_write_is_a_clear_error(
+    good: Path, tmp_path: Path
+) -> None:
+    """TensorFlow's own save fails (EFBIG here; ENOSPC on a full disk takes the same path):
+    one message with the system's words, and no staging directory left behind."""
+    out = tmp_path / "out"
+    out.mkdir()
+    result = _run_migrate([str(good), "-o", str(out / "dst"), *MY_MODEL], _limit_file_size)
+    assert_one_error(result, 3, out / "dst")
+    assert "cannot write the migrated checkpoint (File too large)" in result.stderr
+    assert os.listdir(out) == []
+
+
+@pytest.mark.parametrize("dst", [".", ".."])
+def test_migrate_over_the_current_directory_is_refused(
+    good: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dst: str
+) -> None:
+    """`-o . --force` would replace the directory the user stands in: exit 2, and no
+    `..old-XXXX` directory left behind."""
+    here = tmp_path / "parent" / "here"
+    here.mkdir(parents=True)
+    (here / "keep.txt").write_text("mine")
+    monkeypatch.chdir(here)
+    out = run_in_process(["migrate", str(good), "-o", dst, "--force", *MY_MODEL])
+    assert_one_error(out, 2, f"-o {dst}")
+    assert "refusing to replace the current directory" in out.stderr
+    assert sorted(os.listdir(here)) == ["keep.txt"]
+    assert os.listdir(here.parent) == ["here"]
+    assert os.listdir(tmp_path) == ["parent"]
+
+
+# ---------------------------------------------------------------- odd object graphs
+
+
+def write_module_chain(prefix: Path, depth: int) -> Path:
+    """`Checkpoint(model=m0)` where m0.c is m1, m1.c is m2, ... `depth` tf.Modules deep; the
+    last holds `v`, a float32 [2]."""
+    import tensorflow as tf
+
+    root = node = tf.Module()
+    for _ in range(depth):
+        node.c = tf.Module()
+        node = node.c
+    node.v = tf.Variable([1.0, 2.0])
+    return Path(tf.train.Checkpoint(model=root).write(str(prefix)))
+
+
+def write_graph_chain(prefix: Path, depth: int) -> Path:
+    """The same chain's object graph, written with TensorFlow's own proto and SaveV2 (TensorFlow's
+    Checkpoint.write takes 45 s on 20,000 levels: its own path building is quadratic)."""
+    import tensorflow as tf
+    from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.nodes.add().children.add(node_id=1, local_name="model")
+    for i in range(1, depth + 1):
+        graph.nodes.add().children.add(node_id=i + 1, local_name="c")
+    key = "model/deep/.ATTRIBUTES/VARIABLE_VALUE"
+    graph.nodes.add().attributes.add(name="VARIABLE_VALUE", full_name="v", checkpoint_key=key)
+    tf.raw_ops.SaveV2(
+        prefix=str(prefix),
+        tensor_names=["_CHECKPOINTABLE_OBJECT_GRAPH", key],
+        shape_and_slices=["", ""],
+        tensors=[tf.constant(graph.SerializeToString()), tf.constant([1.0, 2.0])],
+    )
+    return prefix
+
+
+def write_huge_list_index(prefix: Path) -> Path:
+    """A module whose tracked `_trainable_variables` dict has a 5,000-digit key: a list-like
+    child name beyond Python's int-string limit (4,300 digits)."""
+    import tensorflow as tf
+
+    module = tf.Module()
+    module._trainable_variables = {"0": tf.Variable(1.0), "1" * 5000: tf.Variable(2.0)}
+    return Path(tf.train.Checkpoint(model=module).write(str(prefix)))
+
+
+@pytest.fixture(scope="module")
+def odd_graphs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("odd_graphs")
+    return {
+        "3,000 modules deep": write_module_chain(base / "modules" / "ckpt", 3000),
+        "20,000 levels deep": write_graph_chain(base / "levels" / "ckpt", 20_000),
+        "5,000-digit child name": write_huge_list_index(base / "digits" / "ckpt"),
+    }
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["inspect"],
+        ["inspect", "--tree"],
+        ["inspect", "--json"],
+        ["inspect", "--tree", "--json"],
+        ["inspect", "--stats"],
+        ["diff", "{path}"],
+    ],
+    ids=lambda a: " ".join(a),
+)
+@pytest.mark.parametrize(
+    "case", ["3,000 modules deep", "20,000 levels deep", "5,000-digit child name"]
+)
+def test_odd_object_graphs_are_read(
+    odd_graphs: dict[str, Path], case: str, args: list[str]
+) -> None:
+    """A graph thousands of levels deep (walked iteratively, in linear time) or with a child
+    name no int() accepts: every view works, no RecursionError, no internal error."""
+    path = odd_graphs[case]
+    out = run_in_process([*(a.format(path=path) for a in args), str(path)])
+    assert out.code == 0, out.stderr
+    assert out.stderr == ""
+    if "--json" in args:
+        doc = json.loads(out.stdout)
+        if case != "5,000-digit child name":
+            # modules: model.c.c...c.v; the proto's chain holds its value on the last node
+            leaf = ["c"] * 3000 + ["v"] if case.startswith("3") else ["c"] * 20_000
+            assert [v["path"] for v in doc["variables"]] == [".".join(["model", *leaf])]
+        if "--tree" in args and case != "5,000-digit child name":
+            assert "levels deep: the tree shows 100" in doc["tree_note"]
+    elif "--tree" in args and case != "5,000-digit child name":
+        assert "note: the object graph is" in out.stdout
+        assert "deeper levels not shown" in out.stdout
+
+
+# ---------------------------------------------------------------- a checkpoint being written
+
+SAVER = '''
+"""Save into DIR every 0.2 s for SECONDS with CheckpointManager(max_to_keep=2)."""
+import sys
+import time
+
+import tensorflow as tf
+
+directory, seconds = sys.argv[1], float(sys.argv[2])
+module = tf.Module()
+module.w = tf.Variable(tf.zeros([64, 64]))
+module.b = tf.Variable(tf.zeros([64]))
+manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=module), directory, max_to_keep=2)
+manager.save()
+print("saving", flush=True)
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    module.w.assign_add(tf.ones([64, 64]))
+    manager.save()
+    time.sleep(0.2)
+'''
+
+
+def test_a_directory_being_saved_into_is_read_whole(tmp_path: Path) -> None:
+    """While a CheckpointManager saves every 0.2 s and deletes all but the newest two, every
+    `inspect`, `inspect --stats` and `diff` reads one whole checkpoint: never "....index: no
+    such file" (the prefix resolved, then deleted before it was opened)."""
+    saver = tmp_path / "saver.py"
+    saver.write_text(SAVER)
+    directory = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, str(saver), str(directory), "8"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=subprocess_env(),
+    )
+    failures: list[str] = []
+    runs = 0
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "saving\n"
+        while process.poll() is None:
+            for args in (["inspect"], ["inspect", "--stats", "--json"], ["diff", str(directory)]):
+                out = run_in_process([*args, str(directory)])
+                runs += 1
+                if out.code not in ((0, 1) if args[0] == "diff" else (0,)) or out.stderr:
+                    failures.append(f"{args}: exit {out.code}: {out.stderr}")
+    finally:
+        process.kill()
+        process.wait()
+    assert runs > 20
+    assert failures == []
+
+
+@pytest.fixture
+def manager_dir(tmp_path: Path) -> tuple[Path, Callable[[], None]]:
+    """A CheckpointManager directory (max_to_keep=1, latest ckpt-1) and its `save()`."""
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.v = tf.Variable([1.0, 2.0, 3.0])
+    manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(model=module), str(tmp_path / "run"), max_to_keep=1
+    )
+
+    def save() -> None:
+        module.v.assign_add([1.0, 1.0, 1.0])
+        manager.save()
+
+    manager.save()
+    return tmp_path / "run", save
+
+
+@pytest.mark.parametrize("command", ["inspect", "inspect --stats", "diff"])
+def test_a_prefix_deleted_between_resolving_and_opening_is_resolved_again(
+    manager_dir: tuple[Path, Callable[[], None]],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    """The manager saves ckpt-2 (deleting ckpt-1) right after ckpt-1 was resolved: ckptctl
+    reads ckpt-2, whole."""
+    from ckptctl import reader
+
+    directory, save = manager_dir
+    real_open = reader.open_location
+    saves = iter([save])
+
+    def open_after_a_save(*args: object, **kwargs: object) -> reader.Checkpoint:
+        next(saves, lambda: None)()
+        return real_open(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader, "open_location", open_after_a_save)
+    args = {"inspect": ["inspect", "--json"], "inspect --stats": ["inspect", "--stats", "--json"]}
+    out = run_in_process([*args.get(command, ["diff", str(directory), "--json"]), str(directory)])
+    assert out.code == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert (doc.get("checkpoint") or doc["b"]) == str(directory / "ckpt-2")
+    assert not (directory / "ckpt-1.index").exists()
+
+
+def test_a_prefix_deleted_every_time_says_it_was_removed_while_being_read(
+    manager_dir: tuple[Path, Callable[[], None]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ckptctl import reader
+
+    directory, save = manager_dir
+    real_open = reader.open_location
+
+    def open_after_a_save(*args: object, **kwargs: object) -> reader.Checkpoint:
+        save()
+        return real_open(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader, "open_location", open_after_a_save)
+    out = run_in_process(["inspect", str(directory)])
+    assert_one_error(out, 3, directory)
+    assert "removed while being read" in out.stderr
+
+
+def test_a_checkpoint_deleted_after_it_was_opened_is_read_from_its_open_files(
+    manager_dir: tuple[Path, Callable[[], None]],
+) -> None:
+    """Its index read and its shards open, the checkpoint stays readable as a whole."""
+    import ckptctl
+
+    directory, save = manager_dir
+    with ckptctl.open_checkpoint(directory) as ckpt:
+        save()  # deletes ckpt-1, which is open
+        assert not (directory / "ckpt-1.index").exists()
+        assert ckpt.prefix == str(directory / "ckpt-1")
+        assert ckpt.file_problems() == []
+        assert ckpt.read("model/v/.ATTRIBUTES/VARIABLE_VALUE").tolist() == [1.0, 2.0, 3.0]

@@ -164,22 +164,24 @@ def publish(report: Any, command: str, junit_xml: os.PathLike[str] | None) -> No
 
 def refuse_output_into(option: str, output: os.PathLike[str] | None, *sources: str) -> None:
     """Exit 2 if ``output`` would land inside a checkpoint's directory (ckptctl never writes
-    there)."""
+    there): the directory the user named, and the one its state file led to. Refused even when
+    the checkpoint cannot be read (a state file naming a deleted prefix)."""
     if output is None:
         return
     from ckptctl.errors import UsageError
-    from ckptctl.location import is_remote, locate
+    from ckptctl.location import is_remote, locate, named_directory, protecting
 
     for source in sources:
         if is_remote(source):
             continue
         try:
-            location = locate(source)
+            directories = locate(source).protected_directories
         except CkptctlError:
-            continue  # reported by the command itself
-        if location.contains(output):
+            named = named_directory(source)  # unreadable: reported by the command itself
+            directories = (named,) if named is not None else ()
+        directory = protecting(directories, output)
+        if directory is not None:
             raise UsageError(
-                f"{option} {output}: refusing to write into the checkpoint's directory "
-                f"{location.protected_directory}",
+                f"{option} {output}: refusing to write into the checkpoint's directory {directory}",
                 "write the report elsewhere, e.g. reports/ckptctl.xml",
             )

@@ -172,7 +172,19 @@ def render_inspect(report: InspectReport, console: Console) -> None:
     console.print()
 
     if report.tree is not None:
-        console.print(_rich_tree(report.tree))
+        levels = _tree_levels(console.width)
+        tree, cut = _rich_tree(report.tree, levels)
+        if report.tree_note:
+            console.print(Text(f"note: {report.tree_note}", style="yellow"))
+        if cut:
+            console.print(
+                Text(
+                    f"note: {levels} levels shown, as many as {console.width} columns hold "
+                    "(--json shows more)",
+                    style="yellow",
+                )
+            )
+        console.print(tree)
         return
     if report.filter is not None:
         console.print(
@@ -188,21 +200,38 @@ def render_inspect(report: InspectReport, console: Console) -> None:
     print_table(console, variables_table(report, wide, plain_text=False))
 
 
-def _rich_tree(node: TreeNode) -> Tree:
+_TREE_INDENT = 4  # columns Rich's tree guides take per level
+_TREE_LABEL_ROOM = 40  # columns left for the deepest labels shown
+
+
+def _tree_levels(width: int) -> int:
+    """How many levels of tree fit ``width`` columns with room left for the labels."""
+    return max(8, (width - _TREE_LABEL_ROOM) // _TREE_INDENT)
+
+
+def _rich_tree(node: TreeNode, levels: int) -> tuple[Tree, bool]:
+    """The tree as Rich's, at most ``levels`` deep (and whether that cut it), built without
+    recursion; the report's own tree is capped too (``inspection.TREE_DEPTH``), so Rich's
+    rendering never goes thousands of levels deep."""
     tree = Tree(Text("(root)", style="bold"))
-    _add_tree_children(tree, node)
-    return tree
-
-
-def _add_tree_children(branch: Tree, node: TreeNode) -> None:
-    for child in node.children:
-        label = Text(child.name, style="bold" if child.children else "")
-        if child.alias_of is not None:
-            label.append(f"  -> {child.alias_of}", style="dim")
-        elif child.key is not None:
-            label.append(f"  {child.dtype} {shape_str(child.shape)}", style="cyan")
-        sub = branch.add(label)
-        _add_tree_children(sub, child)
+    stack: list[tuple[Tree, TreeNode, int]] = [(tree, node, 0)]
+    cut = False
+    while stack:
+        branch, parent, depth = stack.pop()
+        for child in parent.children:
+            label = Text(child.name, style="bold" if child.children else "")
+            if child.alias_of is not None:
+                label.append(f"  -> {child.alias_of}", style="dim")
+            elif child.key is not None:
+                label.append(f"  {child.dtype} {shape_str(child.shape)}", style="cyan")
+            hidden = child.truncated or (bool(child.children) and depth + 1 >= levels)
+            if hidden:
+                label.append("  ... (deeper levels not shown)", style="dim")
+                cut = cut or not child.truncated
+            sub = branch.add(label)
+            if not hidden:
+                stack.append((sub, child, depth + 1))
+    return tree, cut
 
 
 def render_restore(

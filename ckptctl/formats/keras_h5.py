@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from ckptctl.errors import CheckpointError
+from ckptctl.names import digits_order
 from ckptctl.objgraph import KeyInfo
 
 if TYPE_CHECKING:
@@ -336,9 +337,11 @@ def _stored_elsewhere(dataset: Any) -> bool:
     return bool(plist.get_external_count()) or plist.get_layout() == h5d.VIRTUAL
 
 
-def _natural(name: str) -> tuple[tuple[int, int | str], ...]:
+def _natural(name: str) -> tuple[tuple[int, int, str], ...]:
     """Sort key: ``vars/2`` before ``vars/10``."""
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in name.split("/"))
+    return tuple(
+        (0, *digits_order(p)) if p.isascii() and p.isdigit() else (1, 0, p) for p in name.split("/")
+    )
 
 
 def _dtype_name(dtype: Any) -> str:

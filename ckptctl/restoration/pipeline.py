@@ -272,10 +272,10 @@ def _optimizer_label(optimizer: str | Callable[[], Any] | None) -> str | None:
 
 
 def _refuse_checkpoint_dir(path: Path, ckpt: Checkpoint) -> None:
-    if ckpt.location.contains(path):
+    directory = ckpt.location.protecting(path)
+    if directory is not None:
         raise UsageError(
-            f"--save-golden {path}: refusing to write into the checkpoint's directory "
-            f"{ckpt.location.protected_directory}",
+            f"--save-golden {path}: refusing to write into the checkpoint's directory {directory}",
             "write the golden file elsewhere, e.g. tests/golden/model.npz",
         )
     if not path.expanduser().resolve().parent.is_dir():
