@@ -309,7 +309,7 @@ def test_diff_junit_and_annotations(sharded_ckpt: Path, tmp_path: Path) -> None:
         f"c [{SHARDED_NUM_ELEMENTS}] float32: max |diff| 0.25, max rel {0.25 / b:.6g}, "
         f"1 of {SHARDED_NUM_ELEMENTS} differ"
     )
-    summary = "1 values changed (atol=0, rtol=0)"
+    summary = "1 value changed (atol=0, rtol=0)"
     assert junit_counts(xml) == {"tests": "3", "failures": "1", "errors": "0", "skipped": "0"}
     assert junit_cases(xml, "ckptctl.diff") == [
         ("only_in_a", [("system-out", None, "every value of A is also in B")]),
