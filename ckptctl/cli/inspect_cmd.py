@@ -53,8 +53,8 @@ def inspect(
 ) -> None:
     """Show what a checkpoint holds: values, shapes, dtypes, sizes, object paths.
 
-    --stats reads every value (checking its crc32c) for statistics; with
-    --fail-on-nonfinite, any NaN or Inf exits 1.
+    --stats reads every value (checking its crc32c) for statistics; with --fail-on-nonfinite,
+    any NaN or Inf exits 1.
     """
     from ckptctl.inspection import inspect as run_inspect
 
