@@ -44,9 +44,13 @@ lock:
 	rm -rf $(LOCK_VENV)
 
 demo: install
+	@echo "--- training three small sample models, a checkpoint after each step"
 	$(BIN)/python -m sample_models.train --out $(SAMPLES)
+	@echo "--- what a checkpoint holds"
 	$(BIN)/ckptctl inspect $(SAMPLES)/my_model
+	@echo "--- its object graph"
 	$(BIN)/ckptctl inspect $(SAMPLES)/custom_model --tree
+	@echo "--- the model code restores it: every value, bit for bit, and the same outputs"
 	$(BIN)/ckptctl restore $(SAMPLES)/my_model --model sample_models.models:MyModel \
 	  --input-shape 4,20 --optimizer adam
 	@echo "--- a model whose layer was renamed: ckptctl says what does not fit (exit 1)"
@@ -58,6 +62,9 @@ demo: install
 	@echo "--- what the last training step changed (exit 1: they differ)"
 	$(BIN)/ckptctl diff $(SAMPLES)/my_model/ckpt-2 $(SAMPLES)/my_model/ckpt-3 --model-only; \
 	  test $$? -eq 1
+	@echo
+	@echo "--- now your own checkpoint (a directory, a prefix, or a Keras .weights.h5):"
+	@echo "    $(BIN)/ckptctl inspect PATH/TO/YOUR/CHECKPOINT"
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -172,6 +172,7 @@ def diff(
     backend: BackendName = "auto",
     model: str | Callable[..., Any] | None = None,
     options: RestoreOptions | None = None,
+    verify: bool = True,
 ) -> DiffReport:
     """Compare the checkpoints at ``a`` and ``b`` (any form :func:`ckptctl.locate` accepts).
 
@@ -184,6 +185,7 @@ def diff(
     A TensorFlow checkpoint and a Keras weights file name their values differently; with
     ``model`` (and restore ``options``), the checkpoint is restored into the model, proven as
     ``restore`` proves it, and compared as Keras's ``save_weights`` would write it.
+    ``verify=False`` skips the crc32c check of the values read.
     """
     for name, tol in (("atol", atol), ("rtol", rtol)):
         if not (tol >= 0 and math.isfinite(tol)):
@@ -195,9 +197,12 @@ def diff(
     if model is not None and loc_a.is_keras != loc_b.is_keras:
         return _diff_through_model(
             loc_a, loc_b, model, options, backend, (atol, rtol, filter, model_only, chunk_bytes),
-            progress,
+            progress, verify,
         )  # fmt: skip
-    with open_located(loc_a, a, backend) as ca, open_located(loc_b, b, backend) as cb:
+    with (
+        open_located(loc_a, a, backend, verify=verify) as ca,
+        open_located(loc_b, b, backend, verify=verify) as cb,
+    ):
         report = _diff(ca, cb, atol, rtol, filter, model_only, chunk_bytes, progress)
     if model is None and loc_a.is_keras != loc_b.is_keras:
         report.notes.append(
@@ -215,6 +220,7 @@ def _diff_through_model(
     backend: BackendName,
     how: tuple[float, float, str | None, bool, int],
     progress: ProgressCallback | None,
+    verify: bool,
 ) -> DiffReport:
     """The TensorFlow side restored into ``model`` and saved by Keras, against the Keras side."""
     import shutil
@@ -240,7 +246,10 @@ def _diff_through_model(
         live.save_weights(str(saved))
         via = locate(saved)
         sides = (via, loc_b) if tf_side is loc_a else (loc_a, via)
-        with open_location(sides[0], backend) as ca, open_location(sides[1], backend) as cb:
+        with (
+            open_location(sides[0], backend, verify=verify) as ca,
+            open_location(sides[1], backend, verify=verify) as cb,
+        ):
             out = _diff(ca, cb, *how, progress)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

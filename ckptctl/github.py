@@ -18,6 +18,9 @@ there are.
 The runner reads workflow commands from stdout and stderr alike; :func:`emit` writes them to
 stderr, which keeps stdout to the report (one JSON document with ``--json``).
 
+The job summary: when ``GITHUB_STEP_SUMMARY`` names a file, :func:`append_step_summary` adds
+the report as Markdown (:mod:`ckptctl.markdown`) to it, and GitHub shows it on the run's page.
+
 Import this module as ``import ckptctl.github`` (optionally ``as ...``): in a module with
 ``from __future__ import annotations``, the name ``annotations`` is taken.
 """
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ckptctl.junit import accepted_lines, changed_line, only_line, structure_lines
@@ -40,6 +44,30 @@ DEFAULT_LIMIT = 10
 def enabled() -> bool:
     """Whether this process runs in GitHub Actions (``GITHUB_ACTIONS=true``)."""
     return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def step_summary_file() -> Path | None:
+    """The job summary file GitHub Actions gives each step, when running there."""
+    name = os.environ.get("GITHUB_STEP_SUMMARY", "")
+    return Path(name) if enabled() and name else None
+
+
+def append_step_summary(markdown: str) -> bool:
+    """Append ``markdown`` to the step's job summary; False when not in GitHub Actions.
+
+    Raises ``UsageError`` when the file cannot be written.
+    """
+    path = step_summary_file()
+    if path is None:
+        return False
+    from ckptctl.errors import UsageError
+
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(markdown if markdown.endswith("\n") else markdown + "\n")
+    except OSError as e:
+        raise UsageError(f"cannot append to GITHUB_STEP_SUMMARY {path}: {e.strerror or e}") from e
+    return True
 
 
 def escape_data(text: str) -> str:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ckptctl.errors import UsageError
+from ckptctl.summary import plural
 
 if TYPE_CHECKING:
     from ckptctl.diffing import ChangedValue, DiffReport, OnlyIn
@@ -247,7 +248,7 @@ def _missing_line(m: MissingEntry) -> str:
 
 
 def _structure_case(report: RestoreReport) -> Case:
-    details = f"{report.matched} values matched"
+    details = f"{plural(report.matched, 'value')} matched"
     accepted = accepted_lines(report)
     if accepted:
         details += f"\n{len(accepted)} accepted (--allow-unused, --allow-missing, --allow-file):"
@@ -342,14 +343,14 @@ def diff_cases(report: DiffReport) -> list[Case]:
         ("only_in_b", "B", "A", report.b, report.only_in_b),
     ):
         if values:
-            summary = f"{len(values)} values only in {side} ({prefix})"
+            summary = f"{plural(len(values), 'value')} only in {side} ({prefix})"
             cases.append(Case(name, "\n".join([summary, *(only_line(v) for v in values)])))
         else:
             cases.append(Case(name, None, f"every value of {side} is also in {other}"))
     tolerances = f"atol={report.atol:g}, rtol={report.rtol:g}"
     compared = f"{report.unchanged} unchanged of {report.compared} compared ({tolerances})"
     if report.changed:
-        summary = f"{len(report.changed)} values changed ({tolerances})"
+        summary = f"{plural(len(report.changed), 'value')} changed ({tolerances})"
         lines = [summary, *(changed_line(c) for c in report.changed)]
         cases.append(Case("changed", "\n".join(lines), compared))
     else:

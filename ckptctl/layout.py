@@ -301,6 +301,11 @@ def fit_table(table: Table, width: int, gap: int = 2) -> Fitted:
         minimum = table.min_widths[c] if c < len(table.min_widths) else MIN_FLEX_WIDTH
         specs.append(column_spec(header, lines, kind, drop, minimum))
     widths = fit_widths(specs, width, gap)
+    first = widths[0]
+    if first is not None and specs[0].flexible:
+        # As wide as the paths that fit it: the wider ones take lines of their own anyway.
+        fitting = (n for row in table.rows if (n := len(cell_parts(row[0])[0][0])) <= first)
+        widths[0] = max(len(table.headers[0]), max(fitting, default=0))
     kept = [c for c, w in enumerate(widths) if w is not None]
     return Fitted(
         kept,

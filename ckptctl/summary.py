@@ -380,11 +380,11 @@ def diff_notes(report: DiffReport) -> list[str]:
     for r in report.renamed:
         a = "the root" if r.a == ROOT else f"{r.a}.*"
         b = "the root" if r.b == ROOT else f"{r.b}.*"
-        notes.append(f"paired by object path: {a} in A with {b} in B ({r.values} values)")
+        notes.append(f"paired by object path: {a} in A with {b} in B ({plural(r.values, 'value')})")
         renamed_values += r.values
     others = report.paired_by_path - renamed_values
     if others > 0:
-        notes.append(f"{others} values paired by object path: their keys differ")
+        notes.append(f"{plural(others, 'value')} paired by object path: their keys differ")
     return notes
 
 

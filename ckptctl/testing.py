@@ -5,8 +5,12 @@
     from ckptctl.testing import assert_restores
 
     def test_release_checkpoint_restores():
-        assert_restores("ckpts/release-1.4", "mypkg.model:Net", input_shape=(8, 128),
+        assert_restores("ckpts/release-1.4", "mypkg.model:Net", input_shapes=[(8, 128)],
                         golden="tests/golden/net.npz")
+
+The keyword arguments are :func:`ckptctl.restore`'s, named as the CLI's options
+(``input_shapes``, ``save_golden``, ``maps``, ``allow_file``, ...). The earlier names
+``input_shape`` and ``save_golden_to`` still work for a release, with a ``DeprecationWarning``.
 
 A failed check raises ``AssertionError`` whose message is the report as ``ckptctl restore``
 prints it (plain text), so the test's failure names what does not fit. An input that cannot be
@@ -18,12 +22,13 @@ comes from :mod:`ckptctl.summary`, not from the CLI's renderer.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ckptctl.errors import UsageError
 from ckptctl.junit import diff_cases, restore_cases
-from ckptctl.summary import restore_text
+from ckptctl.summary import diff_verdict, restore_text
 
 if TYPE_CHECKING:
     from ckptctl.diffing import DiffReport
@@ -32,6 +37,9 @@ if TYPE_CHECKING:
 Shape = str | Sequence[int]
 """``(4, 20)``, ``[4, 20]`` or ``"4,20"``: batch first."""
 
+RENAMED = {"input_shape": "input_shapes", "save_golden_to": "save_golden"}
+"""Earlier keyword names of :func:`assert_restores`, accepted with a DeprecationWarning."""
+
 RENDER_WIDTH = 100
 
 
@@ -39,18 +47,19 @@ def assert_restores(
     checkpoint: str | os.PathLike[str],
     model: str | Callable[..., Any],
     *,
-    input_shape: Shape | None = None,
     input_shapes: Sequence[Shape] | None = None,
     golden: str | os.PathLike[str] | None = None,
     **options: Any,
 ) -> RestoreReport:
     """Restore ``checkpoint`` into ``model`` and return the report if every check passed.
 
-    ``input_shape`` is the shape of a single input; ``input_shapes`` one per input. Without
-    either, the model's declared inputs are used. ``golden`` replays a file recorded with
-    ``save_golden_to``. Other ``options`` go to :func:`ckptctl.restore` as they are
-    (``optimizer``, ``key``, ``model_args``, ``atol``, ``rtol``, ``seed``, ``batches``,
-    ``input_dtype``, ``partial``, ``save_golden_to``, ...).
+    ``input_shapes``: one shape per input (``[(8, 128)]``, or ``["8,128"]``), as
+    ``--input-shape`` repeated; without it, the model's declared inputs are used. ``golden``
+    replays a file recorded with ``save_golden``. Other ``options`` go to
+    :func:`ckptctl.restore` as they are (``optimizer``, ``key``, ``model_args``, ``atol``,
+    ``rtol``, ``seed``, ``batches``, ``input_dtype``, ``partial``, ``save_golden``, ``maps``,
+    ``allow_unused``, ``allow_missing``, ``allow_file``, ...). ``input_shape`` (one shape) and
+    ``save_golden_to`` are the earlier names, deprecated.
 
     Raises ``AssertionError`` with the rendered report when a check fails, and
     ``CkptctlError`` when an input cannot be read or used.
@@ -58,6 +67,19 @@ def assert_restores(
     __tracebackhide__ = True  # pytest shows the caller's line, not this one
     from ckptctl.restoration import restore
 
+    input_shape = None
+    for old, new in RENAMED.items():
+        if old in options:
+            warnings.warn(
+                f"assert_restores({old}=...) is now {new}=...", DeprecationWarning, stacklevel=2
+            )
+            value = options.pop(old)
+            if old == "input_shape":
+                input_shape = value
+            elif new in options:
+                raise UsageError(f"pass {new} or {old}, not both")
+            else:
+                options[new] = value
     report = restore(
         checkpoint,
         model,
@@ -114,14 +136,8 @@ def render_restore_text(report: RestoreReport) -> str:
 
 def diff_failure_message(report: DiffReport) -> str:
     """A summary line, both prefixes, then every changed value and every value on one side."""
-    parts = [f"{len(report.changed)} changed"]
-    for side, values in (("A", report.only_in_a), ("B", report.only_in_b)):
-        if values:
-            parts.append(f"{len(values)} only in {side}")
-    parts.append(f"{report.unchanged} unchanged")
-    tolerances = f"atol={report.atol:g}, rtol={report.rtol:g}"
     lines = [
-        f"A and B differ: {', '.join(parts)} ({tolerances})",
+        diff_verdict(report).text,
         f"A: {report.a}",
         f"B: {report.b}",
     ]
@@ -140,6 +156,8 @@ def _shapes(
     if input_shape is not None:
         return [_shape(input_shape)]
     if input_shapes is not None:
+        if isinstance(input_shapes, str) or all(isinstance(d, int) for d in input_shapes):
+            return [_shape(cast(Shape, input_shapes))]  # one shape, for the only input
         return [_shape(s) for s in input_shapes]
     return None
 

@@ -20,6 +20,10 @@ import numpy as np
 
 from ckptctl import _tf
 
+if __name__ == "__main__":
+    # Run as a script (make demo): say what the silent seconds of TensorFlow's import are.
+    print("loading TensorFlow (the first time, this takes a while) ...", flush=True)
+
 # Through ckptctl's loader, which keeps TensorFlow's C++ start-up log off the terminal; the
 # models below import TensorFlow too, so they come after.
 tf = _tf.tensorflow()
@@ -63,11 +67,18 @@ def _regression_task(seed: int) -> tuple[tf.Tensor, tf.Tensor]:
     return tf.constant(inputs), tf.constant(targets)
 
 
-def train_one(name: str, directory: Path, steps: int = 3, seed: int = 0) -> Path:
+def train_one(
+    name: str,
+    directory: Path,
+    steps: int = 3,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
     """Train model ``name`` for ``steps`` steps, saving a checkpoint after each into ``directory``.
 
     An existing non-empty ``directory`` is deleted first. Returns the latest checkpoint's path
-    prefix (for example ``directory/ckpt-3``).
+    prefix (for example ``directory/ckpt-3``). ``progress`` is called with a line after each
+    step.
     """
     if name not in MODEL_FACTORIES:
         raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_FACTORIES)}")
@@ -86,13 +97,15 @@ def train_one(name: str, directory: Path, steps: int = 3, seed: int = 0) -> Path
     )
 
     inputs, targets = _regression_task(seed)
-    for _ in range(steps):
+    for step in range(1, steps + 1):
         with tf.GradientTape() as tape:
             predictions = model(inputs, training=True)
             loss = tf.reduce_mean(tf.square(predictions - targets))
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(list(zip(gradients, model.trainable_variables, strict=True)))
-        manager.save()
+        saved = manager.save()
+        if progress is not None:
+            progress(f"  {name}: step {step}/{steps}, loss {float(loss):.4f}, saved {saved}")
 
     latest = manager.latest_checkpoint
     if latest is None:  # pragma: no cover - manager.save() always records a checkpoint
@@ -101,12 +114,17 @@ def train_one(name: str, directory: Path, steps: int = 3, seed: int = 0) -> Path
 
 
 def train_all(
-    out: Path, steps: int = 3, seed: int = 0, only: Sequence[str] | None = None
+    out: Path,
+    steps: int = 3,
+    seed: int = 0,
+    only: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
     """Train the sample models and write their checkpoints under ``out``.
 
     ``only`` restricts training to the named models (see :data:`MODEL_FACTORIES`). Returns
-    ``{name: checkpoint directory}`` and prints one summary line per model.
+    ``{name: checkpoint directory}`` and prints one summary line per model; ``progress`` gets
+    a line for each training step.
     """
     names = list(MODEL_FACTORIES) if only is None else list(dict.fromkeys(only))
     unknown = [n for n in names if n not in MODEL_FACTORIES]
@@ -118,11 +136,13 @@ def train_all(
     written: dict[str, Path] = {}
     for name in names:
         directory = out / name
-        latest = train_one(name, directory, steps=steps, seed=seed)
+        if progress is not None:
+            progress(f"training {name} ({steps} steps, Adam) ...")
+        latest = train_one(name, directory, steps=steps, seed=seed, progress=progress)
         state = tf.train.get_checkpoint_state(str(directory))
         count = len(state.all_model_checkpoint_paths) if state is not None else 0
         noun = "checkpoint" if count == 1 else "checkpoints"
-        print(f"wrote {name}: {count} {noun} in {directory} (latest {latest.name})")
+        print(f"wrote {name}: {count} {noun} in {directory} (latest {latest.name})", flush=True)
         written[name] = directory
     return written
 
@@ -155,7 +175,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     if args.steps < 1:
         _build_parser().error("--steps must be at least 1")
-    train_all(args.out, steps=args.steps, seed=args.seed, only=args.only)
+    train_all(
+        args.out,
+        steps=args.steps,
+        seed=args.seed,
+        only=args.only,
+        progress=lambda line: print(line, flush=True),
+    )
     return 0
 
 

@@ -428,3 +428,31 @@ def tree_digest(directory: Path) -> dict[str, str]:
         for p in sorted(directory.rglob("*"))
         if p.is_file()
     }
+
+
+def write_long_names(dirpath: Path) -> dict[str, Path]:
+    """`tests.models.wide.LongNamesNet` compiled with Adam and fitted one epoch, then saved as
+    `Checkpoint(net=model)` (`trained/ckpt-1`), fitted again (`trained/ckpt-2`); and a copy of
+    the second with one NaN and one Inf in `net.bn1.moving_variance` (`nonfinite/ckpt-1`)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from tests.models.wide import LongNamesNet
+
+    tf.keras.utils.set_random_seed(0)
+    model = LongNamesNet()
+    model.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss="mse")
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 16, 16, 3), dtype=np.float32)
+    y = rng.random((8, 10), dtype=np.float32)
+    ckpt = tf.train.Checkpoint(net=model)
+    model.fit(x, y, epochs=1, verbose=0)
+    first = Path(ckpt.save(str(dirpath / "trained" / "ckpt")))
+    model.fit(x, y, epochs=1, verbose=0)
+    second = Path(ckpt.save(str(dirpath / "trained" / "ckpt")))
+    variance = model.bn1.moving_variance
+    values = variance.numpy()
+    values[3], values[5] = np.nan, np.inf
+    variance.assign(values)
+    nonfinite = Path(ckpt.write(str(dirpath / "nonfinite" / "ckpt-1")))
+    return {"first": first, "second": second, "nonfinite": nonfinite}

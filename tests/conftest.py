@@ -24,6 +24,8 @@ from tests.checkpoints import (
 )
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Run in GitHub Actions, the suite's restores and diffs must not write into the real job summary.
+os.environ.pop("GITHUB_STEP_SUMMARY", None)
 
 
 @pytest.fixture(scope="session")
@@ -169,3 +171,12 @@ def keras2_save_weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.checkpoints import write_keras2_save_weights
 
     return write_keras2_save_weights(tmp_path_factory.mktemp("keras2_save_weights"))
+
+
+@pytest.fixture(scope="session")
+def long_names_ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Prefixes of `tests.models.wide.LongNamesNet` checkpoints with long nested paths and a
+    4-D conv kernel: `first`, `second` (one more epoch), `nonfinite` (a NaN and an Inf)."""
+    from tests.checkpoints import write_long_names
+
+    return write_long_names(tmp_path_factory.mktemp("long_names"))

@@ -242,3 +242,77 @@ def test_the_readme_documents_exactly_the_options_of_the_help(command: str) -> N
         "in --help, not in the README": sorted(in_help - documented),
         "in the README, not in --help": sorted(documented - in_help),
     }
+
+
+# ---------------------------------------------------------------- CI: the workflow, the hook
+
+
+def workflow_commands() -> list[list[str]]:
+    """The `ckptctl ...` command lines of the README's GitHub Actions workflow (`run: >`
+    folds its indented lines into one)."""
+    import shlex
+
+    text = README.read_text(encoding="utf-8")
+    yaml = fenced_block(text, "### A GitHub Actions workflow", "yaml")
+    commands: list[list[str]] = []
+    lines = yaml.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip() == "run: >":
+            indent = len(lines[i + 1]) - len(lines[i + 1].lstrip())
+            body = []
+            for follow in lines[i + 1 :]:
+                if len(follow) - len(follow.lstrip()) < indent or not follow.strip():
+                    break
+                body.append(follow.strip())
+            commands.append(shlex.split(" ".join(body)))
+    return [c for c in commands if c and c[0] == "ckptctl"]
+
+
+def test_the_workflow_uses_options_that_exist() -> None:
+    """Every option the README's workflow passes is one `--help` lists for that command,
+    `--markdown` among them."""
+    commands = workflow_commands()
+    assert [c[1] for c in commands] == ["restore", "diff"]
+    for command in commands:
+        used = {a for a in command[2:] if a.startswith("-")}
+        assert used <= help_options(command[1]), sorted(used - help_options(command[1]))
+    assert "--markdown" in commands[0]
+
+
+def hook_definition() -> dict[str, str]:
+    """The one hook of `.pre-commit-hooks.yaml`, as its `key: value` lines (no PyYAML here)."""
+    text = (PROJECT_ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8")
+    items = re.findall(r"^(?:- |  )(\w+): (.*)$", text, re.MULTILINE)
+    assert text.count("\n- id:") + text.startswith("- id:") == 1
+    return dict(items)
+
+
+def test_the_pre_commit_hook_checks_committed_checkpoints(
+    long_names_ckpts: dict[str, Path], samples_dir: Path
+) -> None:
+    """pre-commit passes the committed files its `files` pattern matches (a checkpoint's
+    `.index`, Keras files; not the data shards) to the entry, all at once: exit 1 when one of
+    them holds a NaN or Inf, 0 when none does."""
+    hook = hook_definition()
+    assert hook["id"] == "ckptctl-nonfinite"
+    assert hook["language"] == "python"
+    entry = hook["entry"].split()
+    assert entry == ["ckptctl", "inspect", "--fail-on-nonfinite"]
+    files = re.compile(hook["files"])
+    committed = sorted(
+        p for d in (long_names_ckpts["second"].parent, long_names_ckpts["nonfinite"].parent)
+        for p in d.iterdir()
+    )  # fmt: skip
+    passed = [p for p in committed if files.search(str(p))]
+    assert passed and all(p.suffix == ".index" for p in passed)
+    assert any(".data-" in p.name for p in committed)
+    for name in ("m.weights.h5", "m.weights.json", "m.keras", "m.h5", "m.hdf5"):
+        assert files.search(name), name
+
+    def run(paths: list[Path]) -> int:
+        return CliRunner().invoke(app, [*entry[1:], *map(str, paths)], env=QUIET_ENV).exit_code
+
+    clean = [p for p in passed if "nonfinite" not in str(p)]
+    assert run(clean) == 0
+    assert run(passed) == 1
+    assert run([*clean, samples_dir / "my_model" / "ckpt-3.index"]) == 0

@@ -274,3 +274,25 @@ def test_a_broken_diff_document_fails_validation(samples_dir: Path) -> None:
         assert list(validator("diff").iter_errors(broken))
     doc["changed"][0]["max_abs_diff"] = "inf"
     assert_valid(doc, "diff")
+
+
+def test_warnings_caught_while_building_the_model_validate(
+    long_names_ckpts: dict[str, Path],
+) -> None:
+    """The Keras warning a model raises while ckptctl builds it is in the document, as the
+    schema describes it; a warning without its message is refused."""
+    doc = document(
+        run(
+            "restore", long_names_ckpts["second"], "--model", "tests.models.wide:RenamedHeadNet",
+            "--key", "net", "--json",
+        ),
+        1,
+    )  # fmt: skip
+    assert [(w["category"], w["origin"]) for w in doc["warnings"]] == [("UserWarning", "keras")]
+    assert_valid(doc, "restore")
+    doc["warnings"][0].pop("message")
+    assert list(validator("restore").iter_errors(doc))
+    diff_doc = document(run("diff", long_names_ckpts["second"], long_names_ckpts["second"],
+                            "--json"), 0)  # fmt: skip
+    assert diff_doc["warnings"] == []
+    assert_valid(diff_doc, "diff")

@@ -20,7 +20,7 @@ RENAMED = "sample_models.broken:RenamedModel"
 
 
 def test_a_faithful_model_passes_and_returns_the_report(samples_dir: Path) -> None:
-    report = assert_restores(samples_dir / "my_model", MY_MODEL, input_shape=(4, 20))
+    report = assert_restores(samples_dir / "my_model", MY_MODEL, input_shapes=[(4, 20)])
     assert isinstance(report, RestoreReport)
     assert report.ok
     assert report.input_shapes == [[4, 20]]
@@ -30,7 +30,7 @@ def test_a_faithful_model_passes_and_returns_the_report(samples_dir: Path) -> No
 
 def test_options_reach_restore(samples_dir: Path) -> None:
     report = assert_restores(
-        samples_dir / "my_model", MY_MODEL, input_shape="4,20", optimizer="adam", batches=1
+        samples_dir / "my_model", MY_MODEL, input_shapes=["4,20"], optimizer="adam", batches=1
     )
     assert report.optimizer == "adam"
     assert report.matched == 14, "the model's 4 values and Adam's 10"
@@ -39,7 +39,7 @@ def test_options_reach_restore(samples_dir: Path) -> None:
 
 def test_a_renamed_layer_fails_naming_both_sides(samples_dir: Path) -> None:
     with pytest.raises(AssertionError) as info:
-        assert_restores(samples_dir / "my_model", RENAMED, input_shape=(4, 20))
+        assert_restores(samples_dir / "my_model", RENAMED, input_shapes=[(4, 20)])
     message = str(info.value)
     head = message.splitlines()[0]
     assert head.startswith(f"{RENAMED} does not restore {samples_dir / 'my_model' / 'ckpt-3'}")
@@ -57,7 +57,7 @@ def test_a_renamed_layer_fails_naming_both_sides(samples_dir: Path) -> None:
 
 def test_the_failure_message_is_plain_text_100_columns_wide(samples_dir: Path) -> None:
     with pytest.raises(AssertionError) as info:
-        assert_restores(samples_dir / "my_model", RENAMED, input_shape=(4, 20))
+        assert_restores(samples_dir / "my_model", RENAMED, input_shapes=[(4, 20)])
     body = str(info.value).splitlines()[1:]
     assert "\x1b" not in str(info.value), "no colour or terminal codes"
     assert all(len(line) <= 100 for line in body)
@@ -67,7 +67,9 @@ def test_the_failure_message_is_plain_text_100_columns_wide(samples_dir: Path) -
 def test_outputs_that_differ_fail_with_the_detail(samples_dir: Path) -> None:
     with pytest.raises(AssertionError) as info:
         assert_restores(
-            samples_dir / "my_model", "sample_models.broken:RandomStateModel", input_shape=(4, 20)
+            samples_dir / "my_model",
+            "sample_models.broken:RandomStateModel",
+            input_shapes=[(4, 20)],
         )
     message = str(info.value)
     assert "outputs: two restored instances give different outputs" in message.splitlines()[0]
@@ -77,13 +79,13 @@ def test_outputs_that_differ_fail_with_the_detail(samples_dir: Path) -> None:
 def test_golden_round_trip(samples_dir: Path, tmp_path: Path) -> None:
     golden = tmp_path / "my_model.npz"
     saved = assert_restores(
-        samples_dir / "my_model", MY_MODEL, input_shape=(4, 20), save_golden_to=golden
+        samples_dir / "my_model", MY_MODEL, input_shapes=[(4, 20)], save_golden=golden
     )
     assert saved.saved_golden == str(golden)
     assert golden.is_file()
 
     replayed = assert_restores(
-        samples_dir / "my_model", MY_MODEL, golden=golden, input_shape=(4, 20)
+        samples_dir / "my_model", MY_MODEL, golden=golden, input_shapes=[(4, 20)]
     )
     assert replayed.outputs.golden is not None
     assert replayed.outputs.golden.equal
@@ -92,7 +94,7 @@ def test_golden_round_trip(samples_dir: Path, tmp_path: Path) -> None:
     # An older checkpoint of the same model restores fine, but not to the recorded outputs.
     with pytest.raises(AssertionError) as info:
         assert_restores(
-            samples_dir / "my_model" / "ckpt-1", MY_MODEL, golden=golden, input_shape=(4, 20)
+            samples_dir / "my_model" / "ckpt-1", MY_MODEL, golden=golden, input_shapes=[(4, 20)]
         )
     head = str(info.value).splitlines()[0]
     assert f"golden: outputs differ from the ones recorded in {golden}" in head
@@ -100,14 +102,16 @@ def test_golden_round_trip(samples_dir: Path, tmp_path: Path) -> None:
 
 def test_an_unreadable_checkpoint_raises_checkpoint_error(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError) as info:
-        assert_restores(tmp_path / "nope", MY_MODEL, input_shape=(4, 20))
+        assert_restores(tmp_path / "nope", MY_MODEL, input_shapes=[(4, 20)])
     assert not isinstance(info.value, AssertionError)
     assert str(tmp_path / "nope") in info.value.message
 
 
 def test_a_model_that_does_not_import_raises_model_error(samples_dir: Path) -> None:
     with pytest.raises(ModelError):
-        assert_restores(samples_dir / "my_model", "sample_models.nope:Model", input_shape=(4, 20))
+        assert_restores(
+            samples_dir / "my_model", "sample_models.nope:Model", input_shapes=[(4, 20)]
+        )
 
 
 def test_input_shapes() -> None:
@@ -120,6 +124,35 @@ def test_input_shapes() -> None:
         _shapes((4, 20), [(4, 20)])
     with pytest.raises(UsageError, match="expected integers"):
         _shapes("4,x", None)
+    assert _shapes(None, (4, 20)) == [(4, 20)]  # one shape for the only input
+    assert _shapes(None, "4,20") == [(4, 20)]
+
+
+def test_earlier_keyword_names_still_work_with_a_deprecation_warning(
+    samples_dir: Path, tmp_path: Path
+) -> None:
+    """`input_shape=` and `save_golden_to=` are `input_shapes=` and `save_golden=` now, as in
+    `ckptctl.restore`; for a release the old names work, warning at the caller's line."""
+    golden = tmp_path / "g.npz"
+    with pytest.warns(DeprecationWarning) as caught:
+        report = assert_restores(
+            samples_dir / "my_model",
+            MY_MODEL,
+            input_shape=(4, 20),
+            save_golden_to=golden,
+            batches=1,
+        )
+    assert report.input_shapes == [[4, 20]] and golden.is_file()
+    messages = sorted(str(w.message) for w in caught)
+    assert messages == [
+        "assert_restores(input_shape=...) is now input_shapes=...",
+        "assert_restores(save_golden_to=...) is now save_golden=...",
+    ]
+    assert all(w.filename == __file__ for w in caught)
+    with pytest.warns(DeprecationWarning), pytest.raises(UsageError, match="not both"):
+        assert_restores(
+            samples_dir / "my_model", MY_MODEL, input_shape=(4, 20), input_shapes=[(4, 20)]
+        )
 
 
 # ---------------------------------------------------------------- assert_checkpoints_equal

@@ -8,8 +8,10 @@ import typer
 
 from ckptctl import __version__
 from ckptctl.cli import diff_cmd, inspect_cmd, migrate_cmd, restore_cmd, trend_cmd
+from ckptctl.cli.help import Command, Group
 
 app = typer.Typer(
+    cls=Group,
     name="ckptctl",
     help="Know what is in a TensorFlow checkpoint, and prove your model code restores it.",
     no_args_is_help=True,
@@ -39,11 +41,53 @@ def _root(
     """
 
 
-app.command("inspect")(inspect_cmd.inspect)
-app.command("restore")(restore_cmd.restore)
-app.command("diff")(diff_cmd.diff)
-app.command("migrate")(migrate_cmd.migrate)
-app.command("trend")(trend_cmd.trend)
+def _examples(*lines: str) -> str:
+    """An epilog of command lines, kept as written (``\b``: Click does not rewrap it)."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
+
+
+app.command(
+    "inspect",
+    cls=Command,
+    epilog=_examples(
+        "ckptctl inspect runs/exp1",
+        "ckptctl inspect runs/exp1/ckpt-3 --filter 'model.encoder.*'",
+        "ckptctl inspect model.weights.h5 --stats --fail-on-nonfinite",
+    ),
+)(inspect_cmd.inspect)
+app.command(
+    "restore",
+    cls=Command,
+    epilog=_examples(
+        "ckptctl restore runs/exp1 --model mypkg.model:Net --input-shape 8,128",
+        "ckptctl restore runs/exp1 -m mypkg.model:Net --optimizer adam \\",
+        "    --golden tests/golden/net.npz --markdown reports/restore.md",
+    ),
+)(restore_cmd.restore)
+app.command(
+    "diff",
+    cls=Command,
+    epilog=_examples(
+        "ckptctl diff runs/exp1/ckpt-1 runs/exp1/ckpt-2",
+        "ckptctl diff release/ckpt-9 candidate/ckpt-9 --atol 1e-6 --model-only",
+    ),
+)(diff_cmd.diff)
+app.command(
+    "migrate",
+    cls=Command,
+    epilog=_examples(
+        "ckptctl migrate old/ckpt-9 -o new/ --model mypkg.model:Net --map 'dense1=encoder'",
+    ),
+)(migrate_cmd.migrate)
+app.command(
+    "trend",
+    cls=Command,
+    epilog=_examples(
+        "ckptctl trend runs/exp1",
+        "ckptctl trend runs/exp1 --json --all",
+        "ckptctl trend runs/exp1 --html trend.html",
+    ),
+)(trend_cmd.trend)
 
 
 def main() -> None:

@@ -6,13 +6,16 @@ import contextlib
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
 from ckptctl import _tf
 from ckptctl.errors import EXIT_INTERRUPTED, EXIT_UNREADABLE, CkptctlError, ModelError
+
+if TYPE_CHECKING:
+    from ckptctl.caught import CaughtWarning
 
 
 def debug_enabled(flag: bool) -> bool:
@@ -21,12 +24,16 @@ def debug_enabled(flag: bool) -> bool:
 
 @contextlib.contextmanager
 def reporting_errors(
-    debug: bool, command: str | None = None, junit_xml: os.PathLike[str] | None = None
+    debug: bool,
+    command: str | None = None,
+    junit_xml: os.PathLike[str] | None = None,
+    markdown: os.PathLike[str] | None = None,
 ) -> Iterator[None]:
     """Turn ckptctl's errors into a one- or two-line message and the documented exit code.
 
-    With ``junit_xml``, an error is also written there as an errored testcase of ``command``
-    and, in GitHub Actions, as an error annotation.
+    With ``command``, an error is also recorded for CI: in ``junit_xml`` as an errored
+    testcase, in ``markdown`` and GitHub's job summary as a short section, and in GitHub
+    Actions as an error annotation.
     """
     debug = debug_enabled(debug)
     _tf.set_debug(debug)
@@ -42,7 +49,7 @@ def reporting_errors(
         if isinstance(e, ModelError) and e.user_traceback:
             stderr_console().print(e.user_traceback, markup=False, highlight=False)
         print_error(e)
-        _record_error(command, e, junit_xml)
+        _record_error(command, e, junit_xml, markdown)
         raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt:
         from ckptctl.cli.render import stderr_console
@@ -134,24 +141,64 @@ def progress_bar(what: str) -> Iterator[ProgressCallback | None]:
 
 
 def _record_error(
-    command: str | None, error: CkptctlError, junit_xml: os.PathLike[str] | None
+    command: str | None,
+    error: CkptctlError,
+    junit_xml: os.PathLike[str] | None,
+    markdown: os.PathLike[str] | None,
 ) -> None:
+    if command is None:
+        return
     from ckptctl import github
 
-    if command is not None and github.enabled():
+    if github.enabled():
         print(
             github.workflow_command("error", error.message, title=f"ckptctl {command}"),
             file=sys.stderr,
         )
-    if command is not None and junit_xml is not None:
+    if junit_xml is not None:
         from ckptctl.junit import error_junit
 
         with contextlib.suppress(CkptctlError):
             error_junit(command, error, junit_xml)
+    if markdown is not None or github.step_summary_file() is not None:
+        from ckptctl.markdown import error_markdown, write_markdown
+
+        text = error_markdown(command, error)
+        with contextlib.suppress(CkptctlError):
+            github.append_step_summary(text)
+        if markdown is not None:
+            with contextlib.suppress(CkptctlError):
+                write_markdown(markdown, text)
 
 
-def publish(report: Any, command: str, junit_xml: os.PathLike[str] | None) -> None:
-    """The CI side of a report: JUnit XML when asked, annotations in GitHub Actions."""
+def _write_markdown(text: str, markdown: os.PathLike[str] | None) -> None:
+    """``text`` to GitHub's job summary and to ``--markdown FILE``, whichever apply.
+
+    A job summary that cannot be appended to is reported and changes nothing else; a
+    ``--markdown`` file that cannot be written is a usage error, as for ``--junit-xml``.
+    """
+    from ckptctl import github
+    from ckptctl.cli.render import print_error
+    from ckptctl.markdown import write_markdown
+
+    try:
+        github.append_step_summary(text)
+    except CkptctlError as e:
+        print_error(e)
+    if markdown is not None:
+        with reporting_errors(False):
+            write_markdown(markdown, text)
+
+
+def publish(
+    report: Any,
+    command: str,
+    junit_xml: os.PathLike[str] | None,
+    markdown: os.PathLike[str] | None = None,
+    warnings: Sequence[CaughtWarning] = (),
+) -> None:
+    """The CI side of a report: JUnit XML and Markdown when asked, annotations and the job
+    summary in GitHub Actions."""
     from ckptctl import github
 
     github.emit(report)
@@ -160,6 +207,11 @@ def publish(report: Any, command: str, junit_xml: os.PathLike[str] | None) -> No
 
         with reporting_errors(False):
             (restore_junit if command == "restore" else diff_junit)(report, junit_xml)
+    if markdown is not None or github.step_summary_file() is not None:
+        from ckptctl.markdown import diff_markdown, restore_markdown
+
+        text = restore_markdown(report, warnings) if command == "restore" else diff_markdown(report)
+        _write_markdown(text, markdown)
 
 
 def refuse_output_into(option: str, output: os.PathLike[str] | None, *sources: str) -> None:

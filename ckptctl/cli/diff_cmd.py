@@ -19,6 +19,8 @@ from ckptctl.cli.options import (
     FilterOpt,
     JsonOpt,
     JunitOpt,
+    MarkdownOpt,
+    NoVerifyOpt,
     backend_name,
 )
 from ckptctl.cli.output import print_json
@@ -41,12 +43,20 @@ BArg = Annotated[str, typer.Argument(metavar="B", help=_SIDE_HELP, show_default=
 AtolOpt = Annotated[
     float,
     typer.Option(
-        "--atol", min=0.0, help="Absolute tolerance: equal if |a - b| <= atol + rtol * |b|."
+        "--atol",
+        metavar="X",
+        min=0.0,
+        help="Absolute tolerance: equal if |a - b| <= atol + rtol * |b|.",
     ),
 ]
 RtolOpt = Annotated[
     float,
-    typer.Option("--rtol", min=0.0, help="Relative tolerance (see --atol); both 0: exactly equal."),
+    typer.Option(
+        "--rtol",
+        metavar="X",
+        min=0.0,
+        help="Relative tolerance (see --atol); both 0: exactly equal.",
+    ),
 ]
 ModelOnlyOpt = Annotated[
     bool,
@@ -80,7 +90,9 @@ def diff(
     key: KeyOpt = None,
     optimizer: OptimizerOpt = None,
     backend: BackendOpt = "auto",
+    no_verify: NoVerifyOpt = False,
     junit_xml: JunitOpt = None,
+    markdown: MarkdownOpt = None,
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -90,11 +102,17 @@ def diff(
     absolute and relative difference. Equal means |a - b| <= atol + rtol * |b| everywhere
     (default: exactly equal; NaN equals NaN in the same place; strings and bools exactly).
     """
+    from ckptctl.caught import catching_warnings
     from ckptctl.diffing import diff as run_diff
 
     with reporting_errors(debug):
         refuse_output_into("--junit-xml", junit_xml, a, b)
-    with reporting_errors(debug, "diff", junit_xml), progress_bar("comparing") as progress:
+        refuse_output_into("--markdown", markdown, a, b)
+    with (
+        reporting_errors(debug, "diff", junit_xml, markdown),
+        progress_bar("comparing") as progress,
+        catching_warnings() as caught,
+    ):
         options = None
         if model is not None:
             options = restore_options(
@@ -118,13 +136,17 @@ def diff(
                 backend=backend_name(backend),  # type: ignore[arg-type]
                 model=model,
                 options=options,
+                verify=not no_verify,
             )
     if json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "warnings": [w.to_dict() for w in caught]})
     else:
-        from ckptctl.cli.render import stdout_console
+        from ckptctl.cli.render import render_warnings, stdout_console
         from ckptctl.cli.render_diff import render_diff
 
-        render_diff(report, stdout_console())
-    publish(report, "diff", junit_xml)
+        console = stdout_console()
+        render_diff(report, console)
+        when = f"while running {model.rpartition(':')[2]}" if model else "while comparing"
+        render_warnings(console, when, caught)
+    publish(report, "diff", junit_xml, markdown)
     raise typer.Exit(EXIT_OK if report.equal else EXIT_PROBLEM)

@@ -9,7 +9,6 @@ import typer
 from ckptctl.cli.common import progress_bar, reporting_errors
 from ckptctl.cli.options import (
     BackendOpt,
-    CheckpointArg,
     DebugOpt,
     FilterOpt,
     JsonOpt,
@@ -19,6 +18,7 @@ from ckptctl.cli.options import (
 from ckptctl.cli.output import print_json
 from ckptctl.cli.plain import RICH_TABLE_LIMIT, print_plain_inspect
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM, EXIT_UNREADABLE, CheckpointError
+from ckptctl.summary import plural
 
 TreeOpt = Annotated[bool, typer.Option("--tree", help="Show the object graph as a tree.")]
 StatsOpt = Annotated[
@@ -39,8 +39,20 @@ FailOnNonfiniteOpt = Annotated[
 ]
 
 
+CheckpointsArg = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="CHECKPOINT...",
+        help="Checkpoint directory, prefix (dir/ckpt-3), its .index or .data-* file, a "
+        "SavedModel directory, or a Keras file; several are inspected one after another "
+        "(a pre-commit hook passes each committed checkpoint).",
+        show_default=False,
+    ),
+]
+
+
 def inspect(
-    checkpoint: CheckpointArg,
+    checkpoints: CheckpointsArg,
     filter: FilterOpt = None,
     tree: TreeOpt = False,
     stats: StatsOpt = False,
@@ -53,9 +65,53 @@ def inspect(
 ) -> None:
     """Show what a checkpoint holds: values, shapes, dtypes, sizes, object paths.
 
-    --stats reads every value (checking its crc32c) for statistics; with
-    --fail-on-nonfinite, any NaN or Inf exits 1.
+    --stats reads every value (checking its crc32c) for statistics; with --fail-on-nonfinite,
+    any NaN or Inf exits 1. With several checkpoints, the exit code is the worst of theirs.
     """
+    if json and len(checkpoints) > 1:
+        from ckptctl.errors import UsageError
+
+        with reporting_errors(debug):
+            raise UsageError(
+                f"--json prints one document: pass one CHECKPOINT, not {len(checkpoints)}",
+                "run ckptctl inspect --json once per checkpoint",
+            )
+    codes = []
+    for i, checkpoint in enumerate(checkpoints):
+        if i:
+            print(flush=True)
+        try:
+            _inspect_one(
+                checkpoint,
+                filter=filter,
+                tree=tree,
+                stats=stats or hist or fail_on_nonfinite,
+                hist=hist,
+                fail_on_nonfinite=fail_on_nonfinite,
+                backend=backend,
+                verify=not no_verify,
+                json=json,
+                debug=debug,
+            )
+        except typer.Exit as e:
+            codes.append(e.exit_code)
+    raise typer.Exit(max(codes, default=EXIT_OK))
+
+
+def _inspect_one(
+    checkpoint: str,
+    *,
+    filter: str | None,
+    tree: bool,
+    stats: bool,
+    hist: bool,
+    fail_on_nonfinite: bool,
+    backend: str,
+    verify: bool,
+    json: bool,
+    debug: bool,
+) -> None:
+    """Inspect one checkpoint; always ends in ``typer.Exit`` with its exit code."""
     from ckptctl.inspection import inspect as run_inspect
 
     with reporting_errors(debug), progress_bar("reading") as progress:
@@ -64,9 +120,9 @@ def inspect(
             filter=filter,
             tree=tree,
             backend=backend_name(backend),  # type: ignore[arg-type]
-            stats=stats or hist or fail_on_nonfinite,
+            stats=stats,
             hist=hist,
-            verify=not no_verify,
+            verify=verify,
             progress=(lambda done, total: progress("reading", done, total)) if progress else None,
         )
     if json:
@@ -85,10 +141,11 @@ def inspect(
     if fail_on_nonfinite and report.nonfinite:
         from ckptctl.cli.render import print_error
 
+        tensors = sum(1 for v in report.variables if v.stats and v.stats.nonfinite)
         print_error(
             CheckpointError(
                 f"{report.checkpoint}: {report.nonfinite:,} NaN or Inf values in "
-                f"{sum(1 for v in report.variables if v.stats and v.stats.nonfinite)} tensors"
+                f"{plural(tensors, 'tensor')}"
             )
         )
         raise typer.Exit(EXIT_PROBLEM)

@@ -95,9 +95,10 @@ def migrate(
     state file, proves a fresh model restores it with assert_consumed(), and moves it into
     place. Nothing is written when any check fails (exit 1).
     """
+    from ckptctl.caught import catching_warnings
     from ckptctl.migration import migrate as run_migrate
 
-    with reporting_errors(debug):
+    with reporting_errors(debug), catching_warnings() as caught:
         options = restore_options(
             model_arg=model_arg,
             input_shape=input_shape,
@@ -118,9 +119,9 @@ def migrate(
         with user_output_to_stderr():
             report = run_migrate(checkpoint, output, model, options, force=force, drop=drop or [])
     if json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "warnings": [w.to_dict() for w in caught]})
     else:
         from ckptctl.cli.render import render_migrate, stdout_console
 
-        render_migrate(report, stdout_console())
+        render_migrate(report, stdout_console(), warnings=caught)
     raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEM)

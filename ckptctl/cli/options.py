@@ -63,3 +63,12 @@ JunitOpt = Annotated[
         help="Also write a JUnit XML report (one testcase per check) for CI.",
     ),
 ]
+MarkdownOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--markdown",
+        metavar="FILE",
+        help="Also write the report as Markdown (for a CI summary or a pull-request comment); "
+        "in GitHub Actions it is also added to the job summary.",
+    ),
+]

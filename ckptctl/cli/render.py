@@ -243,6 +243,7 @@ def render_restore(
     """The report's words and rows (:mod:`ckptctl.summary`) laid out for the console's width,
     in colour; ``warnings`` caught while ckptctl ran the model, one dim line each."""
     print_lines(console, label_lines(restore_header(report), console.width))
+    render_warnings(console, f"while running {report.model.rpartition(':')[2]}", warnings)
     console.print()
     for table in restore_tables(report):
         print_table(console, table)
@@ -250,13 +251,13 @@ def render_restore(
             print_wrapped(console, note, "dim")
         console.print()
     _render_checks(report, console, partial_hint)
-    render_warnings(console, report.model, warnings)
 
 
-def render_warnings(console: Console, model: str, warnings: Sequence[CaughtWarning]) -> None:
-    """One dim line per warning, cut to the width (the whole text is in --json)."""
+def render_warnings(console: Console, when: str, warnings: Sequence[CaughtWarning]) -> None:
+    """One dim line per warning (``keras UserWarning while running Net: ...``), cut to the
+    width: the whole text is in --json."""
     for w in warnings:
-        line = f"{w.category} while running {model} ({w.origin}): {w.message}"
+        line = f"{w.origin} {w.category} {when}: {w.message}"
         line = " ".join(line.split())
         if len(line) > console.width:
             line = line[: console.width - 1] + "…"
@@ -292,9 +293,11 @@ def _render_checks(report: RestoreReport, console: Console, partial_hint: bool) 
         print_wrapped(console, verdict.suggestion)
 
 
-def render_migrate(report: MigrateReport, console: Console) -> None:
+def render_migrate(
+    report: MigrateReport, console: Console, warnings: Sequence[CaughtWarning] = ()
+) -> None:
     if report.restore is not None:
-        render_restore(report.restore, console, partial_hint=False)
+        render_restore(report.restore, console, partial_hint=False, warnings=warnings)
         console.print()
     if report.ok:
         what = f"{plural(report.values, 'value')}"

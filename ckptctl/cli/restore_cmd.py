@@ -13,7 +13,7 @@ from ckptctl.cli.common import (
     reporting_errors,
     user_output_to_stderr,
 )
-from ckptctl.cli.options import CheckpointArg, DebugOpt, JsonOpt, JunitOpt
+from ckptctl.cli.options import CheckpointArg, DebugOpt, JsonOpt, JunitOpt, MarkdownOpt
 from ckptctl.cli.output import print_json
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM, UsageError
 
@@ -47,7 +47,9 @@ InputShapeOpt = Annotated[
         help="Input shape with batch, e.g. 4,20; repeat for a model with several inputs.",
     ),
 ]
-InputDtypeOpt = Annotated[str, typer.Option("--input-dtype", help="Input dtype.")]
+InputDtypeOpt = Annotated[
+    str, typer.Option("--input-dtype", metavar="DTYPE", help="Input dtype (float32, int32, ...).")
+]
 InputRangeOpt = Annotated[
     str, typer.Option("--input-range", metavar="LOW,HIGH", help="Range of integer inputs.")
 ]
@@ -87,10 +89,18 @@ ByNameOpt = Annotated[
 PartialOpt = Annotated[
     bool, typer.Option("--partial", help="Restore what matches even if something does not.")
 ]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the random input batches.")]
-BatchesOpt = Annotated[int, typer.Option("--batches", min=1, help="Random batches to compare.")]
-AtolOpt = Annotated[float, typer.Option("--atol", min=0.0, help="Absolute output tolerance.")]
-RtolOpt = Annotated[float, typer.Option("--rtol", min=0.0, help="Relative output tolerance.")]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", metavar="N", help="Seed of the random input batches.")
+]
+BatchesOpt = Annotated[
+    int, typer.Option("--batches", metavar="N", min=1, help="Random batches to compare.")
+]
+AtolOpt = Annotated[
+    float, typer.Option("--atol", metavar="X", min=0.0, help="Absolute output tolerance.")
+]
+RtolOpt = Annotated[
+    float, typer.Option("--rtol", metavar="X", min=0.0, help="Relative output tolerance.")
+]
 SaveGoldenOpt = Annotated[
     Path | None,
     typer.Option(
@@ -197,6 +207,7 @@ def restore(
     allow_missing: AllowMissingOpt = None,
     allow_file: AllowFileOpt = None,
     junit_xml: JunitOpt = None,
+    markdown: MarkdownOpt = None,
     json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -207,11 +218,13 @@ def restore(
     value with the checkpoint bit for bit, and checks that a second, independently
     initialised instance gives the same outputs on random inputs. Exit 0 only if all holds.
     """
+    from ckptctl.caught import catching_warnings
     from ckptctl.restoration import restore as run_restore
 
     with reporting_errors(debug):
         refuse_output_into("--junit-xml", junit_xml, checkpoint)
-    with reporting_errors(debug, "restore", junit_xml):
+        refuse_output_into("--markdown", markdown, checkpoint)
+    with reporting_errors(debug, "restore", junit_xml, markdown), catching_warnings() as caught:
         options = restore_options(
             model_arg=model_arg,
             input_shape=input_shape,
@@ -236,10 +249,10 @@ def restore(
         with user_output_to_stderr():
             report = run_restore(checkpoint, model, options)
     if json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "warnings": [w.to_dict() for w in caught]})
     else:
         from ckptctl.cli.render import render_restore, stdout_console
 
-        render_restore(report, stdout_console())
-    publish(report, "restore", junit_xml)
+        render_restore(report, stdout_console(), warnings=caught)
+    publish(report, "restore", junit_xml, markdown, caught)
     raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEM)

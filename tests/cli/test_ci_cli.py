@@ -25,6 +25,7 @@ RENAMED = "sample_models.broken:RenamedModel"
 SHAPE = ["--input-shape", "4,20"]
 ENV: dict[str, str | None] = {
     "GITHUB_ACTIONS": "true",
+    "GITHUB_STEP_SUMMARY": None,
     "CKPTCTL_DEBUG": None,
     "FORCE_COLOR": None,
     "TTY_COMPATIBLE": None,
@@ -309,7 +310,7 @@ def test_diff_junit_and_annotations(sharded_ckpt: Path, tmp_path: Path) -> None:
         f"c [{SHARDED_NUM_ELEMENTS}] float32: max |diff| 0.25, max rel {0.25 / b:.6g}, "
         f"1 of {SHARDED_NUM_ELEMENTS} differ"
     )
-    summary = "1 values changed (atol=0, rtol=0)"
+    summary = "1 value changed (atol=0, rtol=0)"
     assert junit_counts(xml) == {"tests": "3", "failures": "1", "errors": "0", "skipped": "0"}
     assert junit_cases(xml, "ckptctl.diff") == [
         ("only_in_a", [("system-out", None, "every value of A is also in B")]),
@@ -389,3 +390,113 @@ def test_a_model_that_does_not_import_is_one_errored_testcase(
         f"(searched {Path.cwd()} and sys.path)"
     )
     assert annotations(result.stderr) == [workflow("error", "ckptctl restore", message)]
+
+
+# ---------------------------------------------------------------- Markdown: job summary, --markdown
+
+
+def test_restore_appends_its_summary_and_writes_the_same_markdown(
+    samples_dir: Path, tmp_path: Path
+) -> None:
+    """In GitHub Actions the report is appended to $GITHUB_STEP_SUMMARY (after what earlier
+    steps wrote there), and `--markdown FILE` holds the same text: the verdict first, then
+    the checks, then the unused and missing tables with their likely matches."""
+    summary = tmp_path / "step_summary.md"
+    summary.write_text("earlier step\n")
+    markdown = tmp_path / "reports" / "restore.md"
+    result = run("restore", samples_dir / "my_model", "-m", RENAMED, *SHAPE,
+                 "--markdown", markdown, env={"GITHUB_STEP_SUMMARY": str(summary)})  # fmt: skip
+    assert result.exit_code == 1, result.output
+    text = markdown.read_text()
+    assert summary.read_text() == "earlier step\n" + text
+    lines = text.splitlines()
+    assert lines[0] == (
+        f"### ❌ ckptctl restore `{RENAMED}`: "
+        "Not restored: the checkpoint does not fit the model; nothing was assigned."
+    )
+    assert f"- **Checkpoint** `{samples_dir / 'my_model' / 'ckpt-3'}`" in lines
+    assert "| ❌ structure | 2 unused, 2 missing |" in lines
+    assert "| ➖ values | skipped: nothing was assigned |" in lines  # noqa: RUF001
+    unused = lines.index("#### Unused: in the checkpoint, taken by nothing in the model")
+    assert lines[unused + 2 : unused + 6] == [
+        "| checkpoint path | shape | dtype | likely match in the model |",
+        "| --- | --- | --- | --- |",
+        "| `model.dense1._kernel` | [20, 16] | float32 | `model.encoder._kernel` |",
+        "| `model.dense1.bias` | [16] | float32 | `model.encoder.bias` |",
+    ]
+    assert "If the paths were renamed on purpose, restore with: `--map 'dense1=encoder'`" in lines
+
+
+def test_a_restore_that_verifies_says_so_in_the_summary(samples_dir: Path, tmp_path: Path) -> None:
+    summary = tmp_path / "step_summary.md"
+    result = run("restore", samples_dir / "my_model", "-m", MY_MODEL, *SHAPE,
+                 env={"GITHUB_STEP_SUMMARY": str(summary)})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = summary.read_text().splitlines()
+    assert lines[0] == f"### ✅ ckptctl restore `{MY_MODEL}`: Restored and verified."
+    assert not any(line.startswith("####") for line in lines)  # no tables of problems
+
+
+def test_diff_markdown_lists_the_changed_values(samples_dir: Path, tmp_path: Path) -> None:
+    markdown = tmp_path / "diff.md"
+    d = samples_dir / "my_model"
+    result = run("diff", d / "ckpt-2", d / "ckpt-3", "--model-only", "--markdown", markdown,
+                 env={"GITHUB_ACTIONS": None})  # fmt: skip
+    assert result.exit_code == 1
+    lines = markdown.read_text().splitlines()
+    assert (
+        lines[0] == "### ❌ ckptctl diff: A and B differ: 4 changed, 0 unchanged (atol=0, rtol=0)"
+    )
+    start = lines.index("#### Changed (4)")
+    assert lines[start + 2 : start + 4] == [
+        "| path or key | shape | max abs | max rel | differ |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    rows = [line.split(" | ") for line in lines[start + 4 : start + 8]]
+    assert sorted(r[0].strip("|` ") for r in rows) == [
+        "model.dense1._kernel",
+        "model.dense1.bias",
+        "model.dense2._kernel",
+        "model.dense2.bias",
+    ]
+    decimals = {len(r[2].split(".")[1]) for r in rows}
+    assert len(decimals) == 1 and all("e" not in r[2] for r in rows)  # one format
+
+
+def test_no_job_summary_outside_github_actions(samples_dir: Path, tmp_path: Path) -> None:
+    summary = tmp_path / "step_summary.md"
+    d = samples_dir / "my_model"
+    result = run("diff", d / "ckpt-2", d / "ckpt-3",
+                 env={"GITHUB_ACTIONS": None, "GITHUB_STEP_SUMMARY": str(summary)})  # fmt: skip
+    assert result.exit_code == 1
+    assert not summary.exists()
+
+
+@pytest.mark.parametrize("command", ["restore", "diff"])
+def test_markdown_is_refused_into_a_checkpoint_directory(samples_dir: Path, command: str) -> None:
+    d = samples_dir / "my_model"
+    into = d / "report.md"
+    args: list[str | Path] = (
+        ["restore", d, "-m", MY_MODEL, *SHAPE] if command == "restore" else ["diff", d, d]
+    )
+    result = run(*args, "--markdown", into)
+    assert result.exit_code == 2, result.output
+    assert "--markdown" in result.stderr and "refusing to write into" in result.stderr
+    assert not into.exists()
+
+
+def test_a_run_that_could_not_start_is_in_the_summary(samples_dir: Path, tmp_path: Path) -> None:
+    summary = tmp_path / "step_summary.md"
+    markdown = tmp_path / "diff.md"
+    absent = tmp_path / "absent"
+    result = run("diff", absent, samples_dir / "my_model", "--markdown", markdown,
+                 env={"GITHUB_STEP_SUMMARY": str(summary)})  # fmt: skip
+    assert result.exit_code == 3
+    assert summary.read_text() == markdown.read_text()
+    lines = markdown.read_text().splitlines()
+    assert lines[:4] == [
+        "### ⚠️ ckptctl diff could not run",
+        "",
+        "```text",
+        f"{absent}: no such file or directory",
+    ]

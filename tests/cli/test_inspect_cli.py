@@ -442,8 +442,8 @@ def test_debug_from_the_environment(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["--bogus", "x"], [], ["a", "b"], ["--filter"]],
-    ids=["unknown-option", "no-argument", "two-arguments", "option-without-value"],
+    [["--bogus", "x"], [], ["a", "b", "--json"], ["--filter"]],
+    ids=["unknown-option", "no-argument", "two-arguments-with-json", "option-without-value"],
 )
 def test_usage_errors_exit_2(args: list[str]) -> None:
     result = inspect(*args)
@@ -451,6 +451,22 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
     assert result.stdout == ""
     assert "Traceback" not in result.stderr
     assert result.stderr.strip()
+
+
+def test_several_checkpoints_one_after_another(
+    samples_dir: Path, long_names_ckpts: dict[str, Path], tmp_path: Path
+) -> None:
+    """As a pre-commit hook passes them: each checkpoint's report in turn, the exit code the
+    worst of theirs (3 unreadable > 1 NaN or Inf > 0)."""
+    clean = [samples_dir / "my_model", long_names_ckpts["second"]]
+    result = inspect(*clean, "--fail-on-nonfinite")
+    assert result.exit_code == 0, result.output
+    headers = [line for line in result.stdout.splitlines() if line.startswith("Checkpoint")]
+    assert len(headers) == 2
+    assert inspect(*clean, long_names_ckpts["nonfinite"], "--fail-on-nonfinite").exit_code == 1
+    mixed = inspect(tmp_path / "absent", long_names_ckpts["nonfinite"], "--fail-on-nonfinite")
+    assert mixed.exit_code == 3
+    assert "NaN or Inf" in mixed.stderr and "absent" in mixed.stderr
 
 
 # --- the installed command --------------------------------------------------------------------

@@ -1,0 +1,121 @@
+"""`ckptctl.layout`: paths fold only between names, numbers keep one format per column, and
+tables fit the width they are laid out for."""
+
+from __future__ import annotations
+
+import pytest
+
+from ckptctl.layout import (
+    ColumnSpec,
+    Table,
+    fit_widths,
+    fold_path,
+    number_column,
+    plain,
+    table_lines,
+    wrap_words,
+)
+
+LONG = "net.feature_extractor_backbone.residual_stage_three_bottleneck.bn1.moving_variance"
+KEY = "net/optimizer/_trainable_variables/0/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+@pytest.mark.parametrize("width", [100, 80, 40, 34])
+def test_fold_path_breaks_only_after_a_dot(width: int) -> None:
+    lines = fold_path(LONG, width)
+    assert all(len(line) <= width for line in lines)
+    assert all(line.endswith(".") for line in lines[:-1])
+    assert all(line.startswith("  ") and not line.startswith("   ") for line in lines[1:])
+    assert "".join(line.strip() for line in lines) == LONG
+
+
+def test_fold_path_keys_break_after_a_slash() -> None:
+    lines = fold_path(KEY, 30)
+    assert lines == ["net/optimizer/", "  _trainable_variables/0/.", "  ATTRIBUTES/VARIABLE_VALUE"]
+
+
+def test_a_name_wider_than_the_line_is_elided_in_the_middle() -> None:
+    name = "residual_stage_three_bottleneck."
+    lines = fold_path("net." + name + "conv", 20)
+    assert lines == ["net.", "  residual…ttleneck.", "  conv"]
+    assert all(len(line) <= 20 for line in lines)
+
+
+def test_fold_path_keeps_indentation_and_continues_deeper() -> None:
+    assert fold_path("   momentum of net.a_long_name.b", 20) == [
+        "   momentum of net.",
+        "     a_long_name.b",
+    ]
+
+
+def test_wrap_words_folds_long_words_as_paths() -> None:
+    text = f"1 of 4 differ from the checkpoint: {LONG}, net.b"
+    lines = wrap_words(text, 40)
+    assert all(len(line) <= 40 for line in lines)
+    assert LONG in "".join(line.strip() if line.startswith(" ") else line for line in lines)
+
+
+def test_number_column_one_format_per_column() -> None:
+    assert number_column([0.01, 0.00984, None, float("inf"), 0.0]) == [
+        "0.01000",
+        "0.00984",
+        "-",
+        "inf",
+        "0",
+    ]
+    assert number_column([1.84e19, 2.5e-7]) == ["1.84e+19", "2.50e-07"]
+    assert number_column([2.0, 3.0, 0.0]) == ["2", "3", "0"]
+    assert number_column([None], "") == [""]
+
+
+def test_fit_widths_shrinks_flexible_columns_then_drops() -> None:
+    path, shape, count = (
+        ColumnSpec(60, 20, True),
+        ColumnSpec(13, 13, False, 1),
+        ColumnSpec(8, 8, False),
+    )
+    assert fit_widths([path, shape, count], 100) == [60, 13, 8]
+    assert fit_widths([path, shape, count], 60) == [35, 13, 8]
+    assert fit_widths([path, shape, count], 40) == [30, None, 8]  # shape goes first
+
+
+def test_table_lines_fit_and_a_long_path_takes_its_own_line() -> None:
+    """The path column is as wide as the paths that fit; a wider one takes its own line
+    (folded after a dot, as it is wider than the table), the row's cells under it."""
+    table = Table(
+        "Changed (2)",
+        ["path or key", "shape", "max abs", "differ"],
+        [["net.bn1.gamma", "[64]", "0.00100", "64/64"], [LONG, "[64]", "0.00984", "1/64\n1 NaN"]],
+        ["B: other.path", None],
+        right=(2, 3),
+    )
+    assert [plain(line) for line in table_lines(table, 60)] == [
+        "Changed (2)",
+        "path or key    shape  max abs  differ",
+        "-------------  -----  -------  ------",
+        "net.bn1.gamma  [64]   0.00100   64/64",
+        "  B: other.path",
+        "net.feature_extractor_backbone.",
+        "  residual_stage_three_bottleneck.bn1.moving_variance",
+        "               [64]   0.00984    1/64",
+        "                                1 NaN",
+    ]
+
+
+def test_a_column_left_out_is_named() -> None:
+    """Too narrow for every column: dtype (dropped first) goes, and a line says so."""
+    table = Table(
+        "",
+        ["path", "shape", "dtype", "NaN/Inf"],
+        [["a.b.c.d.e.f.g.h", "[3, 3, 3, 64]", "float32", "0"]],
+        drop=(0, 2, 1, 0),
+        right=(3,),
+        min_widths=(20,),
+    )
+    assert [plain(line) for line in table_lines(table, 40)] == [
+        "path             shape          NaN/Inf",
+        "---------------  -------------  -------",
+        "a.b.c.d.e.f.g.h  [3, 3, 3, 64]        0",
+        "(left out to fit 40 columns: dtype;",
+        "--json has every field)",
+    ]
