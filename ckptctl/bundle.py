@@ -35,9 +35,9 @@ import ml_dtypes
 import numpy as np
 
 from ckptctl import _proto as pb
+from ckptctl.entry import Entry
 from ckptctl.errors import CheckpointError
 from ckptctl.location import Location
-from ckptctl.reader import Entry
 
 __all__ = [
     "NativeBackend",

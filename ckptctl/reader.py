@@ -7,15 +7,14 @@ reads them through TensorFlow, which it imports only when such a backend is made
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from ckptctl.entry import Entry as Entry
 from ckptctl.errors import CheckpointError
 from ckptctl.location import Location, locate
 from ckptctl.objgraph import OBJECT_GRAPH_KEY, KeyInfo, ObjectGraph, parse_object_graph
@@ -27,24 +26,6 @@ Format = Literal["object-graph", "name-based", "keras", "keras-legacy"]
 BackendName = Literal["auto", "tf", "native"]
 CHUNK_BYTES = 64 << 20
 SAVE_COUNTER_KEY = "save_counter/.ATTRIBUTES/VARIABLE_VALUE"
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One stored value, as the index describes it."""
-
-    key: str
-    dtype: str
-    shape: tuple[int, ...]
-    nbytes: int | None
-
-    @property
-    def num_elements(self) -> int:
-        return math.prod(self.shape)
-
-    @property
-    def is_numeric(self) -> bool:
-        return self.dtype not in ("string", "variant", "resource")
 
 
 class Backend(Protocol):

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from ckptctl import _tf
+from ckptctl.entry import Entry
 from ckptctl.errors import CheckpointError
 from ckptctl.location import Location
-from ckptctl.reader import Entry
 
 _MISSING_FILE_RE = re.compile(r"(\S+\.data-\d{5}-of-\d{5})")
 _SHARD_RE = re.compile(r"shard (\d+)")

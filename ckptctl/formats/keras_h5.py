@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import h5py
     import numpy as np
 
-    from ckptctl.reader import Entry
+    from ckptctl.entry import Entry
 
 KerasSource = Literal["weights-h5", "weights-json", "keras-archive"]
 KERAS_SOURCES: tuple[KerasSource, ...] = ("weights-h5", "weights-json", "keras-archive")
@@ -247,7 +247,7 @@ class KerasStore:
         return "keras"
 
     def entries(self) -> list[Entry]:
-        from ckptctl.reader import Entry
+        from ckptctl.entry import Entry
 
         return [Entry(key, d.dtype, d.shape, d.nbytes) for key, d in self._datasets.items()]
 

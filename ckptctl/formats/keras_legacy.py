@@ -27,7 +27,7 @@ from ckptctl.objgraph import KeyInfo
 if TYPE_CHECKING:
     import numpy as np
 
-    from ckptctl.reader import Entry
+    from ckptctl.entry import Entry
 
 OPTIMIZER_GROUP = "optimizer_weights"
 TOP_LEVEL = "top_level_model_weights"
@@ -156,7 +156,7 @@ class LegacyStore:
         return []
 
     def entries(self) -> list[Entry]:
-        from ckptctl.reader import Entry
+        from ckptctl.entry import Entry
 
         out = []
         for w in [*self.weights, *self.optimizer_weights]:

@@ -22,7 +22,7 @@ from ckptctl.errors import CheckpointError
 if TYPE_CHECKING:
     import numpy as np
 
-    from ckptctl.reader import Entry
+    from ckptctl.entry import Entry
 
 _STRING = 7
 _HALF_TYPES = frozenset({"float16", "bfloat16"})
@@ -166,7 +166,7 @@ class V1Store:
         return []
 
     def entries(self) -> list[Entry]:
-        from ckptctl.reader import Entry
+        from ckptctl.entry import Entry
 
         out = []
         for t in self._tensors.values():
