@@ -436,7 +436,7 @@ def _parse_shape(buf: bytes, pos: int, end: int, dims: list[int]) -> bool:
     return unknown_rank
 
 
-def _parse_slice(buf: bytes) -> tuple[tuple[int, int], ...]:
+def parse_slice(buf: bytes) -> tuple[tuple[int, int], ...]:
     """A ``TensorSliceProto``: (start, length) per dimension, length -1 for all of it."""
     from ckptctl import _proto as pb
 
@@ -458,7 +458,7 @@ def _slices_of(buf: bytes) -> list[tuple[tuple[int, int], ...]]:
     """The ``slices`` (field 7) of a ``BundleEntryProto``."""
     from ckptctl import _proto as pb
 
-    return [_parse_slice(pb.as_bytes(v)) for n, _, v in pb.fields(buf) if n == 7]
+    return [parse_slice(pb.as_bytes(v)) for n, _, v in pb.fields(buf) if n == 7]
 
 
 def _slice_key_prefix(name: str) -> bytes:

@@ -248,18 +248,9 @@ class V1Store:
 
 
 def _slice(buf: bytes) -> Slice:
-    out = []
-    for n, _, ext in pb.fields(buf):
-        if n != 1:
-            continue
-        start, length = 0, -1
-        for k, _, v in pb.fields(pb.as_bytes(ext)):
-            if k == 1:
-                start = pb.as_signed64(v)
-            elif k == 2:
-                length = pb.as_signed64(v)
-        out.append((start, length))
-    return tuple(out)
+    from ckptctl.bundle import parse_slice
+
+    return parse_slice(buf)
 
 
 def _slice_text(sl: Slice) -> str:
