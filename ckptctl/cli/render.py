@@ -35,6 +35,7 @@ from ckptctl.fold import fold_rows
 from ckptctl.layout import (
     Cell,
     Line,
+    fold_path,
     label_lines,
     table_lines,
     wrap_words,
@@ -172,7 +173,7 @@ def render_inspect(report: InspectReport, console: Console) -> None:
     console.print()
 
     if report.tree is not None:
-        console.print(_rich_tree(report.tree))
+        console.print(_rich_tree(report.tree, console.width))
         return
     if report.filter is not None:
         console.print(
@@ -188,21 +189,29 @@ def render_inspect(report: InspectReport, console: Console) -> None:
     print_table(console, variables_table(report, wide, plain_text=False))
 
 
-def _rich_tree(node: TreeNode) -> Tree:
+def _rich_tree(node: TreeNode, width: int) -> Tree:
     tree = Tree(Text("(root)", style="bold"))
-    _add_tree_children(tree, node)
+    _add_tree_children(tree, node, width - 4)
     return tree
 
 
-def _add_tree_children(branch: Tree, node: TreeNode) -> None:
+def _add_tree_children(branch: Tree, node: TreeNode, width: int) -> None:
+    """Each child under ``branch``; ``width``: what is left of the line at this depth (Rich
+    indents each level by 4). An alias's path folds after a ``.``, never inside a name."""
     for child in node.children:
         label = Text(child.name, style="bold" if child.children else "")
         if child.alias_of is not None:
-            label.append(f"  -> {child.alias_of}", style="dim")
+            arrow = f"{child.name}  -> "
+            if len(arrow) + len(child.alias_of) <= width:
+                label.append(f"  -> {child.alias_of}", style="dim")
+            else:
+                label.append("  ->", style="dim")
+                for line in fold_path(child.alias_of, max(width - 2, 20)):
+                    label.append(f"\n  {line}", style="dim")
         elif child.key is not None:
             label.append(f"  {child.dtype} {shape_str(child.shape)}", style="cyan")
         sub = branch.add(label)
-        _add_tree_children(sub, child)
+        _add_tree_children(sub, child, width - 4)
 
 
 def render_restore(
