@@ -291,12 +291,13 @@ def fit_table(table: Table, width: int, gap: int = 2) -> Fitted:
     """The columns of ``table`` kept at ``width``, and how wide each is. The first column is
     measured by its cells' first lines: the lines under them span the whole table."""
     specs = []
+    firsts = [_first_width(row[0]) for row in table.rows]
     for c, header in enumerate(table.headers):
         kind = table.kind(c)
         if c == 0:
-            lines: Iterable[int] = (len(cell_parts(row[0])[0][0]) for row in table.rows)
+            lines: Iterable[int] = firsts
         else:
-            lines = (len(text) for row in table.rows for text, _ in cell_parts(row[c]))
+            lines = (_cell_width(row[c]) for row in table.rows)
         drop = table.drop[c] if c < len(table.drop) else 0
         minimum = table.min_widths[c] if c < len(table.min_widths) else MIN_FLEX_WIDTH
         specs.append(column_spec(header, lines, kind, drop, minimum))
@@ -304,14 +305,33 @@ def fit_table(table: Table, width: int, gap: int = 2) -> Fitted:
     first = widths[0]
     if first is not None and specs[0].flexible:
         # As wide as the paths that fit it: the wider ones take lines of their own anyway.
-        fitting = (n for row in table.rows if (n := len(cell_parts(row[0])[0][0])) <= first)
-        widths[0] = max(len(table.headers[0]), max(fitting, default=0))
+        fitting = (n for n in firsts if n <= first)
+        compact = max(len(table.headers[0]), max(fitting, default=0))
+        widths[0], spare = compact, first - compact
+        for c, spec in enumerate(specs[1:], 1):  # what it frees goes to the other paths
+            w = widths[c]
+            if w is not None and spec.flexible and spare > 0:
+                add = min(spare, spec.natural - w)
+                widths[c] = w + add
+                spare -= add
     kept = [c for c, w in enumerate(widths) if w is not None]
     return Fitted(
         kept,
         [w for w in widths if w is not None],
         [table.headers[c] for c, w in enumerate(widths) if w is None],
     )
+
+
+def _first_width(cell: Cell) -> int:
+    if isinstance(cell, str):
+        return len(cell) if "\n" not in cell else len(cell.split("\n", 1)[0])
+    return len(cell[0][0]) if cell else 0
+
+
+def _cell_width(cell: Cell) -> int:
+    if isinstance(cell, str):
+        return len(cell) if "\n" not in cell else max(len(x) for x in cell.split("\n"))
+    return max((len(text) for text, _ in cell), default=0)
 
 
 def table_lines(
@@ -348,7 +368,31 @@ def table_lines(
             for line in fold(text, "path", width)
         ]
 
+    column_roles = [table.column_roles[c] if c < len(table.column_roles) else None for c in cols]
+    plain_columns = not any(column_roles)
+
+    def quick(cells: list[Cell], row_role: Role) -> Line | None:
+        """The row's one line when every cell is one line of text that fits its column (the
+        usual case, thousands of times over), else None."""
+        texts = []
+        for c, w in zip(cols, widths, strict=True):
+            cell = cells[c]
+            if not isinstance(cell, str) or len(cell) > w or "\n" in cell:
+                return None
+            texts.append(justify(cell, c, w))
+        if plain_columns:
+            return [(space.join(texts).rstrip(" "), row_role)]
+        line: Line = []
+        for i, (text, role) in enumerate(zip(texts, column_roles, strict=True)):
+            if i:
+                line.append((space, None))
+            line.append((text, role or row_role))
+        return _trimmed(line)
+
     def row_lines(cells: list[Cell], row_role: Role) -> list[Line]:
+        one = quick(cells, row_role)
+        if one is not None:
+            return [one]
         columns: list[list[Part]] = []
         before: list[Line] = []
         after: list[Line] = []

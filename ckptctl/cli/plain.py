@@ -199,7 +199,7 @@ def variables_table(report: InspectReport, wide: bool, plain_text: bool) -> Tabl
             if rows:
                 sections.append(len(rows) - 1)
             o = owners[name]
-            title: list[Part] = [(f"{name} ({plural(o.values, 'value')})", None)]
+            title = f"{name} ({plural(o.values, 'value')})"
             totals = [f"{o.params:,}", human_bytes(o.nbytes)]
             rows.append([title, *([""] * (3 if with_key else 2)), *totals])
             roles.append("group")
@@ -239,7 +239,7 @@ def _variable_cells(
         first.append((f"   {v.full_name}", "slot"))
     if second is None and v.path is not None and v.key != _standard_key(v.path) and not plain_text:
         first.append((f"   key: {v.key}", "dim"))
-    cells: list[Cell] = [first]
+    cells: list[Cell] = [first if len(first) > 1 else first[0][0]]
     if second is not None:
         cells.append(second[1](v))
     return [*cells, v.dtype, shape_str(v.shape), f"{v.num_elements:,}", human_bytes(v.nbytes)]

@@ -35,6 +35,7 @@ from ckptctl.fold import fold_rows
 from ckptctl.layout import (
     Cell,
     Line,
+    fold_path,
     label_lines,
     table_lines,
     wrap_words,
@@ -173,7 +174,7 @@ def render_inspect(report: InspectReport, console: Console) -> None:
 
     if report.tree is not None:
         levels = _tree_levels(console.width)
-        tree, cut = _rich_tree(report.tree, levels)
+        tree, cut = _rich_tree(report.tree, levels, console.width)
         if report.tree_note:
             console.print(Text(f"note: {report.tree_note}", style="yellow"))
         if cut:
@@ -209,7 +210,7 @@ def _tree_levels(width: int) -> int:
     return max(8, (width - _TREE_LABEL_ROOM) // _TREE_INDENT)
 
 
-def _rich_tree(node: TreeNode, levels: int) -> tuple[Tree, bool]:
+def _rich_tree(node: TreeNode, levels: int, width: int = 200) -> tuple[Tree, bool]:
     """The tree as Rich's, at most ``levels`` deep (and whether that cut it), built without
     recursion; the report's own tree is capped too (``inspection.TREE_DEPTH``), so Rich's
     rendering never goes thousands of levels deep."""
@@ -220,8 +221,14 @@ def _rich_tree(node: TreeNode, levels: int) -> tuple[Tree, bool]:
         branch, parent, depth = stack.pop()
         for child in parent.children:
             label = Text(child.name, style="bold" if child.children else "")
+            room = max(width - _TREE_INDENT * (depth + 1), 24)
             if child.alias_of is not None:
-                label.append(f"  -> {child.alias_of}", style="dim")
+                if len(child.name) + 4 + len(child.alias_of) <= room:
+                    label.append(f"  -> {child.alias_of}", style="dim")
+                else:  # an alias's path folds after a ".", never inside a name
+                    label.append("  ->", style="dim")
+                    for line in fold_path(child.alias_of, max(room - 2, 20)):
+                        label.append(f"\n  {line}", style="dim")
             elif child.key is not None:
                 label.append(f"  {child.dtype} {shape_str(child.shape)}", style="cyan")
             hidden = child.truncated or (bool(child.children) and depth + 1 >= levels)

@@ -147,6 +147,27 @@ def test_inspect(long_names_ckpts: dict[str, Path], inspect_doc: dict, width: in
     assert len(small) == 3  # the head's bias and its two slots: small values stay
 
 
+def tree_aliases(node: dict) -> list[str]:
+    out = []
+    for child in node["children"]:
+        out += ([child["alias_of"]] if child["alias_of"] else []) + tree_aliases(child)
+    return out
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_inspect_tree(long_names_ckpts: dict[str, Path], width: int) -> None:
+    """Aliases deep in the tree (the optimizer's list of a nested layer's variables) keep
+    their paths whole: folded after a `.` under the branch, never inside a name."""
+    shown = in_terminal(width, "inspect", long_names_ckpts["second"], "--tree")
+    assert shown.code == 0, shown.stderr
+    assert_fits(shown, width)
+    branches = [re.sub(r"^[│├└─ ]*", "", line) for line in shown.lines]
+    aliases = tree_aliases(json_of("inspect", long_names_ckpts["second"], "--tree")["tree"])
+    assert len(aliases) > 10
+    for alias in aliases:
+        assert alias in unfolded(branches), alias
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_inspect_stats_keeps_the_nan_inf_column(
     long_names_ckpts: dict[str, Path], width: int
@@ -212,6 +233,25 @@ def test_restore_keeps_keys_whole_and_the_keras_warning_in_the_report(
     (caught,) = doc["warnings"]
     assert caught["category"] == "UserWarning" and caught["origin"] == "keras"
     assert "renamed_head_net" in caught["message"]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_restore_with_long_paths_on_both_sides(
+    long_names_ckpts: dict[str, Path], width: int
+) -> None:
+    """A renamed backbone: every unused value and its likely match, every missing variable
+    and its likely match, is shown whole, none elided."""
+    checkpoint = long_names_ckpts["second"]
+    model = "tests.models.wide:RenamedBackboneNet"
+    shown = in_terminal(width, "restore", checkpoint, "--model", model, "--key", "net")
+    assert shown.code == 1, shown.stderr
+    assert_fits(shown, width)
+    assert "…" not in "\n".join(line for line in shown.lines if "UserWarning" not in line)
+    doc = json_of("restore", checkpoint, "--model", model, "--key", "net")
+    assert len(doc["unused"]) == len(doc["missing"]) == 6
+    for entry in doc["unused"] + doc["missing"]:
+        assert_whole(entry["path"], shown)
+        assert_whole(entry["suggestion"], shown)
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -58,3 +58,17 @@ class RenamedHeadNet(LongNamesNet):
     def call(self, x: Any, training: bool = False) -> Any:
         x = self.feature_extractor_backbone(x, training=training)
         return self.head(self.pool(self.bn1(x, training=training)))
+
+
+class RenamedBackboneNet(LongNamesNet):
+    """`LongNamesNet` whose backbone is now `image_feature_extractor_backbone`: long paths on
+    both sides of the unused and missing tables."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        del self.feature_extractor_backbone
+        self.image_feature_extractor_backbone = Backbone()
+
+    def call(self, x: Any, training: bool = False) -> Any:
+        x = self.image_feature_extractor_backbone(x, training=training)
+        return self.classification_head(self.pool(self.bn1(x, training=training)))
