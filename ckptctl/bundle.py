@@ -22,13 +22,10 @@ this reader does not handle raises :class:`Unsupported`, never a wrong value.
 
 from __future__ import annotations
 
-import io
 import math
-import os
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import google_crc32c
 import ml_dtypes
@@ -37,7 +34,8 @@ import numpy as np
 from ckptctl import _proto as pb
 from ckptctl.entry import Entry
 from ckptctl.errors import CheckpointError
-from ckptctl.location import Location
+from ckptctl.location import Location, suffixed
+from ckptctl.storage import AnyPath, file_size, open_binary
 
 __all__ = [
     "NativeBackend",
@@ -529,7 +527,7 @@ class NativeBackend:
     def __init__(self, location: Location, verify: bool = True) -> None:
         self.location = location
         self.verify = verify
-        self._files: dict[int, io.FileIO] = {}
+        self._files: dict[int, IO[bytes]] = {}
         self._values: dict[str, _Stored] = {}
         self._num_shards = 0
         self._entries: list[Entry] | None = None
@@ -697,9 +695,9 @@ class NativeBackend:
         """The number of data shards the index header declares."""
         return self._num_shards
 
-    def shard_path(self, shard: int) -> Path:
+    def shard_path(self, shard: int) -> AnyPath:
         """The data file of shard number ``shard``, as the header's shard count names it."""
-        return Path(f"{self.location.prefix}.data-{shard:05d}-of-{self._num_shards:05d}")
+        return suffixed(self.location.prefix, f".data-{shard:05d}-of-{self._num_shards:05d}")
 
     def open_shards(self) -> bool:
         """Open every data shard now, so that the files of this one checkpoint stay readable
@@ -709,7 +707,7 @@ class NativeBackend:
         for shard in range(self._num_shards):
             if shard not in self._files:
                 try:
-                    self._files[shard] = open(self.shard_path(shard), "rb", buffering=0)  # noqa: SIM115
+                    self._files[shard] = open_binary(self.shard_path(shard))
                 except OSError:
                     opened = False
         return opened
@@ -728,7 +726,7 @@ class NativeBackend:
             path = self.shard_path(shard)
             try:
                 f = self._files.get(shard)
-                sizes[shard] = os.fstat(f.fileno()).st_size if f else os.stat(path).st_size
+                sizes[shard] = file_size(f) if f else path.stat().st_size
             except FileNotFoundError:
                 problems.append(self._missing_error(path, per_shard[shard]))
             except OSError as e:
@@ -753,7 +751,7 @@ class NativeBackend:
             )
         return stored
 
-    def _missing_error(self, path: Path, n: int) -> CheckpointError:
+    def _missing_error(self, path: AnyPath, n: int) -> CheckpointError:
         if n == 0:
             return CheckpointError(
                 f"{path}: data shard missing (the index stores no values in it)",
@@ -764,23 +762,23 @@ class NativeBackend:
             _MISSING_HINT,
         )
 
-    def _short_error(self, path: Path, key: str) -> CheckpointError:
+    def _short_error(self, path: AnyPath, key: str) -> CheckpointError:
         return CheckpointError(
             f"{path}: cut short; value {key} ends past the end of the file", _SHORT_HINT
         )
 
-    def _checksum_error(self, path: Path, key: str) -> CheckpointError:
+    def _checksum_error(self, path: AnyPath, key: str) -> CheckpointError:
         return CheckpointError(
             f"{path}: value {key} fails its checksum; the file is corrupt", _CORRUPT_HINT
         )
 
-    def _open(self, key: str, s: _Stored) -> tuple[io.FileIO, Path]:
+    def _open(self, key: str, s: _Stored) -> tuple[IO[bytes], AnyPath]:
         """The open shard of value ``key``, after checking the value lies inside it."""
         path = self.shard_path(s.shard)
         f = self._files.get(s.shard)
         if f is None:
             try:
-                f = open(path, "rb", buffering=0)  # noqa: SIM115 - kept open until close()
+                f = open_binary(path)  # kept open until close()
             except FileNotFoundError:
                 n = sum(
                     1
@@ -795,28 +793,30 @@ class NativeBackend:
                 ) from None
             self._files[s.shard] = f
         try:
-            file_size = os.fstat(f.fileno()).st_size
+            size = file_size(f)
         except OSError as e:
             raise CheckpointError(f"{path}: cannot read value {key} ({e.strerror or e})") from None
-        if s.offset + s.size > file_size:
+        if s.offset + s.size > size:
             raise self._short_error(path, key)
         return f, path
 
-    def _read_into(self, f: io.FileIO, offset: int, out: np.ndarray, path: Path, key: str) -> None:
+    def _read_into(
+        self, f: IO[bytes], offset: int, out: np.ndarray, path: AnyPath, key: str
+    ) -> None:
         """Fill ``out`` (any contiguous array) with the bytes at ``offset``."""
         view = out.view(np.uint8).reshape(-1).data
         try:
             f.seek(offset)
             done = 0
             while done < len(view):
-                got = f.readinto(view[done:])
+                got = f.readinto(view[done:])  # type: ignore[attr-defined]
                 if not got:
                     raise self._short_error(path, key)
                 done += got
         except OSError as e:
             raise CheckpointError(f"{path}: cannot read value {key} ({e.strerror or e})") from None
 
-    def _read_bytes(self, f: io.FileIO, offset: int, size: int, path: Path, key: str) -> bytes:
+    def _read_bytes(self, f: IO[bytes], offset: int, size: int, path: AnyPath, key: str) -> bytes:
         """The ``size`` bytes at ``offset`` (already checked to lie inside the file)."""
         try:
             f.seek(offset)
@@ -891,7 +891,7 @@ class NativeBackend:
         if self.verify and crc != unmask_crc32c(s.crc):
             raise self._checksum_error(path, key)
 
-    def _read_strings(self, key: str, s: _Stored, f: io.FileIO, path: Path) -> np.ndarray:
+    def _read_strings(self, key: str, s: _Stored, f: IO[bytes], path: AnyPath) -> np.ndarray:
         """A string tensor as a flat object array of bytes."""
         n = s.count
         out = np.empty(n, dtype=object)
@@ -928,7 +928,9 @@ class NativeBackend:
         out[:] = items
         return out
 
-    def _string_lengths(self, data: bytes, n: int, path: Path, key: str) -> tuple[np.ndarray, int]:
+    def _string_lengths(
+        self, data: bytes, n: int, path: AnyPath, key: str
+    ) -> tuple[np.ndarray, int]:
         """The ``n`` varint64 lengths at the start of ``data`` (as uint64), and where they end."""
         if n <= len(data) and (n == 0 or max(data[:n]) < 0x80):
             return np.frombuffer(data, np.uint8, n).astype(np.uint64), n
@@ -950,7 +952,7 @@ class NativeBackend:
             raise self._corrupt_strings(path, key) from None
         return lengths, pos
 
-    def _corrupt_strings(self, path: Path, key: str) -> CheckpointError:
+    def _corrupt_strings(self, path: AnyPath, key: str) -> CheckpointError:
         return CheckpointError(
             f"{path}: value {key} is corrupt (its string lengths do not match its size)",
             _CORRUPT_HINT,

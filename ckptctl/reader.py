@@ -11,13 +11,13 @@ import os
 import time
 from collections.abc import Iterator
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ckptctl.entry import Entry as Entry
 from ckptctl.errors import CheckpointError
 from ckptctl.location import Location, locate
 from ckptctl.objgraph import OBJECT_GRAPH_KEY, KeyInfo, ObjectGraph, parse_object_graph
+from ckptctl.storage import AnyPath
 
 if TYPE_CHECKING:
     import numpy as np
@@ -237,10 +237,12 @@ def _open_whole(location: Location, backend: BackendName, verify: bool) -> Check
     """The checkpoint at ``location`` with its index read and its data shards open, or None
     when its files were deleted (or replaced) meanwhile: never one checkpoint's index with
     another's data."""
+    if location.is_remote:  # no other reader deletes its files under ours
+        return open_location(location, backend, verify=verify)
     before = _identity(location.index_file)
     ckpt = open_location(location, backend, verify=verify)
     open_shards = getattr(ckpt._backend, "open_shards", None)
-    if location.is_remote or open_shards is None:
+    if open_shards is None:
         return ckpt
     complete = getattr(ckpt._backend, "num_shards", 0) > PIN_SHARDS_MAX or open_shards()
     after = _identity(location.index_file)
@@ -255,9 +257,9 @@ def _open_whole(location: Location, backend: BackendName, verify: bool) -> Check
     return None
 
 
-def _identity(path: Path) -> tuple[int, int, int, int] | None:
+def _identity(path: AnyPath) -> tuple[int, int, int, int] | None:
     try:
-        st = os.stat(path)
+        st = os.stat(path)  # type: ignore[arg-type]  # a local path (see _open_whole)
     except OSError:
         return None
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
@@ -303,18 +305,34 @@ def open_location(
     """Open the checkpoint at ``location`` with the backend asked for (see open_checkpoint)."""
     if location.is_single_file:
         return _keras_checkpoint(location, backend)
-    if backend == "tf" or (location.is_remote and backend == "auto"):
+    if location.via_tensorflow:
+        if backend == "native":
+            raise CheckpointError(
+                f"{location.name}: the TensorFlow-free reader does not read this scheme",
+                "only tf.io.gfile does: use backend 'auto' or 'tf'",
+            )
         return _tf_checkpoint(location)
-    if location.is_remote:
-        raise CheckpointError(
-            f"{location.name}: the TensorFlow-free reader reads local files only",
-            "use backend 'auto' or 'tf' for paths with a scheme",
+    remote = location.is_remote
+    if backend == "tf" and remote:
+        from ckptctl.errors import UsageError
+
+        raise UsageError(
+            f"--backend tf: TensorFlow's reader does not read {location.name} (object storage)",
+            "ckptctl reads it without TensorFlow: leave --backend at auto or native",
         )
+    if backend == "tf":
+        return _tf_checkpoint(location)
     from ckptctl.bundle import NativeBackend, Unsupported
 
     try:
         native = NativeBackend(location, verify=verify)
     except Unsupported as e:
+        if remote:
+            raise CheckpointError(
+                f"{location.index_file}: the TensorFlow-free reader cannot read this "
+                f"checkpoint: {e}",
+                "TensorFlow's reader needs a local copy: copy the checkpoint's files locally",
+            ) from e
         if backend == "native":
             raise CheckpointError(
                 f"{location.index_file}: the TensorFlow-free reader cannot read this "

@@ -122,7 +122,7 @@ def trend(
             f"{directory}: holds {len(locations)} checkpoint; a trend needs two or more",
             "point trend at the directory a training run saves into",
         )
-    opened = [open_checkpoint(loc.prefix if not loc.is_remote else loc.name) for loc in locations]
+    opened = [open_checkpoint(loc.name) for loc in locations]
     try:
         return _trend(Path(directory), opened, filter, model_only, top, progress)
     finally:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 from ckptctl.errors import CheckpointError
 from ckptctl.names import digits_order
 from ckptctl.objgraph import KeyInfo
+from ckptctl.storage import AnyPath, open_binary, open_hdf5
 
 if TYPE_CHECKING:
     import zipfile
@@ -42,7 +43,7 @@ _JSON_LIMIT = 64 << 20  # metadata.json, config.json and .weights.json are small
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
-def source_of(path: Path) -> KerasSource | None:
+def source_of(path: AnyPath) -> KerasSource | None:
     """The Keras file a name says ``path`` is, if any."""
     name = path.name
     if name.endswith(".weights.h5"):
@@ -54,7 +55,7 @@ def source_of(path: Path) -> KerasSource | None:
     return None
 
 
-def shard_paths(path: Path) -> list[Path]:
+def shard_paths(path: AnyPath) -> list[AnyPath]:
     """The shard files a ``.weights.json`` names, beside it, in the order it names them."""
     doc = _read_json(path, path.read_bytes, "a Keras .weights.json")
     weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
@@ -103,7 +104,7 @@ class _Dataset:
 class KerasStore:
     """An opened Keras weights file (or set of shards): the backend behind ``Checkpoint``."""
 
-    path: Path
+    path: AnyPath
     source: KerasSource
     info: KerasInfo = field(default_factory=KerasInfo)
     name = "native"
@@ -114,7 +115,7 @@ class KerasStore:
         self._datasets: dict[str, _Dataset] = {}
         self._layer_names: dict[str, str] = {}
         self._missing: list[CheckpointError] = []
-        self.shard_files: list[Path] = []
+        self.shard_files: list[AnyPath] = []
         try:
             self._open()
         except BaseException:
@@ -144,13 +145,13 @@ class KerasStore:
             self._open_archive(h5py)
         self._index()
 
-    def _shards(self) -> list[Path]:
+    def _shards(self) -> list[AnyPath]:
         return shard_paths(self.path)
 
-    def _add_file(self, path: Path, h5py: Any, handle: BinaryIO | None = None) -> None:
+    def _add_file(self, path: AnyPath, h5py: Any, handle: BinaryIO | None = None) -> None:
         try:
             if handle is None:
-                with open(path, "rb") as f:
+                with open_binary(path) as f:
                     magic = f.read(8)
                 if magic != HDF5_MAGIC:
                     raise CheckpointError(
@@ -158,7 +159,9 @@ class KerasStore:
                         "the file is damaged or is something else; save it again with "
                         "model.save_weights(...)",
                     )
-                h5 = h5py.File(path, "r")
+                h5, remote = open_hdf5(path)
+                if remote is not None:
+                    self._handles.append(remote)  # type: ignore[arg-type]
             else:
                 h5 = h5py.File(handle, "r")
         except CheckpointError:
@@ -176,7 +179,9 @@ class KerasStore:
         import zipfile
 
         try:
-            archive = zipfile.ZipFile(self.path)
+            raw = open_binary(self.path, hdf5=True)
+            self._handles.append(raw)  # type: ignore[arg-type]
+            archive = zipfile.ZipFile(raw)
         except (zipfile.BadZipFile, OSError) as e:
             raise CheckpointError(
                 f"{self.path}: not a .keras archive (not a zip file)",
@@ -356,7 +361,7 @@ def _first_line(e: BaseException) -> str:
     return (text[0] if text else type(e).__name__)[:200]
 
 
-def _read_json(path: Path, read: Any, what: str) -> Any:
+def _read_json(path: AnyPath, read: Any, what: str) -> Any:
     try:
         data = read()
     except OSError as e:
@@ -369,7 +374,7 @@ def _read_json(path: Path, read: Any, what: str) -> Any:
         raise CheckpointError(f"{path}: not {what} (invalid JSON: {_first_line(e)})") from e
 
 
-def _archive_info(path: Path, archive: zipfile.ZipFile, members: set[str]) -> KerasInfo:
+def _archive_info(path: AnyPath, archive: zipfile.ZipFile, members: set[str]) -> KerasInfo:
     info = KerasInfo()
     for member in ("metadata.json", "config.json"):
         if member not in members:
@@ -399,8 +404,8 @@ def _text(value: Any) -> str | None:
 class _Window:
     """A read-only file object over one stored (uncompressed) member of a zip archive."""
 
-    def __init__(self, path: Path, start: int, size: int) -> None:
-        self._f = open(path, "rb")  # noqa: SIM115 (closed by close())
+    def __init__(self, path: AnyPath, start: int, size: int) -> None:
+        self._f = open_binary(path, hdf5=True)
         self._start, self._size, self._pos = start, size, 0
 
     def read(self, n: int = -1) -> bytes:
@@ -434,13 +439,13 @@ class _Window:
         self._f.close()
 
 
-def _member_handle(path: Path, member: zipfile.ZipInfo) -> BinaryIO:
+def _member_handle(path: AnyPath, member: zipfile.ZipInfo) -> BinaryIO:
     """A file object over ``member``, read in place: a window onto the archive when the member
     is stored (Keras stores, never compresses), else zipfile's own seekable stream."""
     import zipfile
 
     if member.compress_type == zipfile.ZIP_STORED:
-        with open(path, "rb") as f:
+        with open_binary(path) as f:
             f.seek(member.header_offset)
             header = f.read(30)
         if len(header) == 30 and header[:4] == b"PK\x03\x04":
@@ -448,5 +453,5 @@ def _member_handle(path: Path, member: zipfile.ZipInfo) -> BinaryIO:
             extra_len = int.from_bytes(header[28:30], "little")
             start = member.header_offset + 30 + name_len + extra_len
             return _Window(path, start, member.file_size)  # type: ignore[return-value]
-    archive = zipfile.ZipFile(path)
+    archive = zipfile.ZipFile(open_binary(path, hdf5=True))
     return archive.open(member)  # type: ignore[return-value]

@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ckptctl.errors import CheckpointError
 from ckptctl.formats.keras_h5 import HDF5_MAGIC, KerasInfo, _first_line
 from ckptctl.objgraph import KeyInfo
+from ckptctl.storage import AnyPath, open_binary, open_hdf5
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,18 +64,17 @@ class LegacyWeight:
 class LegacyStore:
     """An opened Keras 2 HDF5 file: the backend behind ``Checkpoint``."""
 
-    path: Path
+    path: AnyPath
     info: KerasInfo = field(default_factory=KerasInfo)
     name = "native"
 
     def __post_init__(self) -> None:
-        import h5py
-
+        self._handle = None
         try:
-            with open(self.path, "rb") as f:
+            with open_binary(self.path) as f:
                 if f.read(8) != HDF5_MAGIC:
                     raise CheckpointError(f"{self.path}: not an HDF5 file")
-            self._h5 = h5py.File(self.path, "r")
+            self._h5, self._handle = open_hdf5(self.path)
         except PermissionError as e:
             raise CheckpointError(f"{self.path}: cannot be read (Permission denied)") from e
         except OSError as e:
@@ -231,6 +230,8 @@ class LegacyStore:
 
     def close(self) -> None:
         self._h5.close()
+        if self._handle is not None:
+            self._handle.close()
 
 
 def _attr(attrs: Any, name: str) -> str | None:

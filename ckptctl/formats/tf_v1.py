@@ -13,11 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ckptctl import _proto as pb
 from ckptctl.errors import CheckpointError
+from ckptctl.storage import AnyPath, open_binary
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,7 +49,7 @@ _FIELD_OF = {
 }
 
 
-def is_v1_file(path: Path) -> bool:
+def is_v1_file(path: AnyPath) -> bool:
     """An SSTable that is not a V2 ``.index``: a V1 checkpoint, by its footer's magic."""
     from ckptctl.bundle import FOOTER_SIZE, TABLE_MAGIC
 
@@ -57,7 +57,7 @@ def is_v1_file(path: Path) -> bool:
         size = path.stat().st_size
         if size < FOOTER_SIZE:
             return False
-        with open(path, "rb") as f:
+        with open_binary(path) as f:
             f.seek(size - 8)
             return int.from_bytes(f.read(8), "little") == TABLE_MAGIC
     except OSError:
@@ -81,7 +81,7 @@ class V1Store:
 
     name = "native"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: AnyPath) -> None:
         self.path = path
         from ckptctl.bundle import read_table
 
