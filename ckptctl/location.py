@@ -16,6 +16,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -715,3 +718,38 @@ def _remote_size(uri: str) -> int:
     except Exception:
         return 0
 
+
+STAGED_PREFIX = "ckptctl-staged-"
+
+
+@contextlib.contextmanager
+def local_copy(path: str | os.PathLike[str]) -> Iterator[tuple[str | os.PathLike[str], str | None]]:
+    """``path`` as TensorFlow can restore it, and the remote name it was copied from.
+
+    A checkpoint in object storage is copied (its index and data, or its Keras files) into a
+    fresh temporary directory, never beside any checkpoint, and removed afterwards, also on
+    error: TensorFlow's restore reads local files only. Any other path is yielded as it is,
+    with None.
+    """
+    if not (is_remote(path) and uses_fsspec(str(path))):
+        yield path, None
+        return
+    location = locate(path)
+    remote = location.prefix
+    assert isinstance(remote, RemotePath)
+    staging = Path(tempfile.mkdtemp(prefix=STAGED_PREFIX))
+    try:
+        if location.source == "saved_model":
+            top, local = remote.parent.parent, staging / "variables" / "variables"
+            local.parent.mkdir()
+            pb = top / "saved_model.pb"
+            pb = pb if pb.is_file() else top / "saved_model.pbtxt"
+            pb.download(staging / pb.name)
+        else:
+            local = staging / remote.name
+        for f in location.files:
+            assert isinstance(f, RemotePath)
+            f.download(local.with_name(f.name))
+        yield local, location.name
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -30,7 +30,7 @@ import numpy as np
 from ckptctl import _tf
 from ckptctl.errors import CheckpointError, OutputError, UsageError
 from ckptctl.loader import construct, one_line, parse_spec, resolve_factory
-from ckptctl.location import locate
+from ckptctl.location import is_remote, locate
 from ckptctl.mapping import parse_maps
 from ckptctl.objgraph import ROOT, SAVE_COUNTER, ObjectGraph
 from ckptctl.reader import Checkpoint, open_checkpoint
@@ -274,6 +274,11 @@ def migrate(
     verification found a problem.
     """
     opts = make_options(options, **kwargs)
+    if is_remote(str(destination)):
+        raise UsageError(
+            f"-o {destination}: migrate writes a local directory only",
+            "write it locally, then copy it into the bucket (aws s3 cp --recursive, gsutil cp -r)",
+        )
     dst = Path(destination)
     location = locate(source)
     if not location.is_remote:

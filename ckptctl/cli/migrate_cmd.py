@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -31,7 +30,7 @@ from ckptctl.cli.restore_cmd import (
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM
 
 OutputOpt = Annotated[
-    Path,
+    str,
     typer.Option(
         "--output",
         "-o",

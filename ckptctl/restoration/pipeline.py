@@ -13,6 +13,7 @@ The order matters (see docs/TF_NOTES.md):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -97,7 +98,23 @@ def restore_into(
     **kwargs: Any,
 ) -> tuple[RestoreReport, Any, Any]:
     """:func:`restore`, also returning the restored model and optimizer (None when nothing
-    was restored)."""
+    was restored). A checkpoint in object storage is restored from a temporary local copy
+    (see :func:`~ckptctl.location.local_copy`); the report names it by its URL."""
+    from ckptctl.location import local_copy
+
+    with local_copy(checkpoint) as (local, remote):
+        report, live_model, live_optimizer = _restore_local(local, model, options, **kwargs)
+    if remote is not None:
+        report = dataclasses.replace(report, checkpoint=remote)
+    return report, live_model, live_optimizer
+
+
+def _restore_local(
+    checkpoint: str | os.PathLike[str],
+    model: str | Callable[..., Any],
+    options: RestoreOptions | None = None,
+    **kwargs: Any,
+) -> tuple[RestoreReport, Any, Any]:
     opts = make_options(options, **kwargs)
     spec = parse_spec(model) if isinstance(model, str) else None
     golden_path = Path(opts.golden) if opts.golden is not None else None
