@@ -26,7 +26,8 @@ FilterOpt = Annotated[
 ]
 CHECKPOINT_FORMS = (
     "Checkpoint directory, prefix (dir/ckpt-3), its .index or .data-* file, a SavedModel "
-    "directory, or a Keras file (.weights.h5, .weights.json, .keras, Keras 2 .h5)"
+    "directory, or a Keras file (.weights.h5, .weights.json, .keras, Keras 2 .h5); on disk "
+    "or at a URL (s3://bucket/run, gs://, any fsspec protocol)"
 )
 """Every form of path a command reads, said once for every command's help."""
 
