@@ -466,6 +466,13 @@ def missing_root(path: RemotePath) -> CheckpointError | None:
 # --- what the readers call, for local and remote paths alike
 
 
+def path_of(path: str | os.PathLike[str]) -> AnyPath:
+    """A user's path as a :class:`RemotePath` when fsspec reads it, else a local Path."""
+    if isinstance(path, str) and scheme_of(path) is not None and uses_fsspec(path):
+        return RemotePath(path)
+    return Path(path)
+
+
 def open_binary(path: AnyPath, hdf5: bool = False) -> IO[bytes]:
     """``path`` opened for reading bytes: unbuffered locally, by range requests remotely."""
     if isinstance(path, RemotePath):

@@ -23,6 +23,7 @@ import numpy as np
 from ckptctl.errors import CheckpointError, UsageError
 from ckptctl.location import Location, locate
 from ckptctl.reader import Checkpoint, open_checkpoint
+from ckptctl.storage import AnyPath, path_of
 
 CHUNK_BYTES = 2 << 20
 Progress = Callable[[str, int, int], None]
@@ -89,7 +90,7 @@ def _json(x: float | None) -> float | str | None:
 
 def checkpoints_of(directory: str | os.PathLike[str]) -> list[Location]:
     """Every checkpoint the directory keeps, oldest first."""
-    path = Path(directory)
+    path = path_of(directory)
     if not path.is_dir():
         raise UsageError(f"{path}: not a directory", "trend reads a directory of checkpoints")
     latest = locate(path)
@@ -124,7 +125,7 @@ def trend(
         )
     opened = [open_checkpoint(loc.name) for loc in locations]
     try:
-        return _trend(Path(directory), opened, filter, model_only, top, progress)
+        return _trend(path_of(directory), opened, filter, model_only, top, progress)
     finally:
         for c in opened:
             c.close()
@@ -150,7 +151,7 @@ def _wanted(ckpt: Checkpoint, pattern: str | None, model_only: bool) -> dict[str
 
 
 def _trend(
-    directory: Path,
+    directory: AnyPath,
     ckpts: list[Checkpoint],
     pattern: str | None,
     model_only: bool,

@@ -385,3 +385,17 @@ def test_migrate_to_s3_is_a_usage_error(s3_env: S3Server, remote_run: tuple[Path
     assert result.exit_code == 2, result.output
     assert f"-o s3://{BUCKET}/migrated: migrate writes a local directory only" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_trend_and_several_checkpoints_at_urls(
+    s3_env: S3Server, remote_run: tuple[Path, str]
+) -> None:
+    local, url = remote_run
+    here = invoke("trend", local, "--json")
+    there = invoke("trend", url, "--json")
+    assert there.exit_code == here.exit_code == 0, there.output
+    assert json.loads(there.stdout) == json.loads(same_text(here, local, url))
+    both = invoke("inspect", f"{url}/ckpt-1", local / "ckpt-2")
+    assert both.exit_code == 0, both.output
+    assert f"{url}/ckpt-1" in both.stdout
+    assert str(local / "ckpt-2") in both.stdout
