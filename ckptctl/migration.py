@@ -31,7 +31,7 @@ from ckptctl import _tf
 from ckptctl.errors import CheckpointError, OutputError, UsageError
 from ckptctl.loader import construct, one_line, parse_spec, resolve_factory
 from ckptctl.location import locate
-from ckptctl.mapping import parse_maps
+from ckptctl.mapping import parse_maps, place_once
 from ckptctl.objgraph import ROOT, SAVE_COUNTER, ObjectGraph
 from ckptctl.reader import Checkpoint, open_checkpoint
 from ckptctl.restoration import (
@@ -552,19 +552,10 @@ def _rename_only(
                 "migrate without --model renames keys: pass --map OLD=NEW rules",
                 "or pass --model to rewrite through the model",
             )
-        renamed: list[RenamedKey] = []
-        names: dict[str, str] = {}
-        used_rules: set[str] = set()
-        for e in ckpt.entries:
-            new, applied = path_map.apply(e.key)
-            used_rules.update(applied)
-            if new in names:
-                raise UsageError(f"--map renames both {names[new]} and {e.key} to {new}")
-            names[new] = e.key
-            renamed.append(RenamedKey(e.key, new, ", ".join(applied) or None))
-        for rule in path_map.rules:
-            if rule.text not in used_rules:
-                raise UsageError(f"--map {rule.text!r} matches no key in {ckpt.prefix}")
+        renamed = [
+            RenamedKey(p.name, p.new_name, ", ".join(p.rules) or None)
+            for p in place_once(path_map, (e.key for e in ckpt.entries), ckpt.prefix).values()
+        ]
         tf = _tf.tensorflow()
         with _staging(dst, force) as tmp:
             prefix = tmp / PREFIX_NAME
