@@ -416,6 +416,8 @@ def _root_extras(
         for name, child in graph.nodes[0].children:
             if name == SAVE_COUNTER or name in model_children or opts.key == ROOT:
                 continue
+            if child == 0:
+                continue  # `root`: tf.train.Checkpoint(root=model) names the root itself
             if name in optimizers:
                 if opts.optimizer is None:
                     dropped.append(name)
