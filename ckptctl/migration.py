@@ -30,9 +30,9 @@ import numpy as np
 from ckptctl import _tf
 from ckptctl.errors import CheckpointError, OutputError, UsageError
 from ckptctl.loader import construct, one_line, parse_spec, resolve_factory
-from ckptctl.location import locate
 from ckptctl.mapping import parse_maps, place_once
 from ckptctl.objgraph import ROOT, SAVE_COUNTER, ObjectGraph
+from ckptctl.outputs import refuse_outputs_into_checkpoints
 from ckptctl.reader import Checkpoint, open_checkpoint
 from ckptctl.restoration import (
     InputSpec,
@@ -86,18 +86,11 @@ def is_weights_file(destination: Path) -> bool:
     return destination.name.endswith(".weights.h5")
 
 
-def check_destination(source_dirs: Path | Sequence[Path], destination: Path, force: bool) -> None:
-    """Refuse (exit 2) to write into the source (the directory the user named and the one its
-    state file led to), over the current directory, or over an existing destination."""
+def check_destination(source: str | os.PathLike[str], destination: Path, force: bool) -> None:
+    """Refuse (exit 2) to write into or over the source's directories (see
+    :mod:`ckptctl.outputs`), over the current directory, or over an existing destination."""
+    refuse_outputs_into_checkpoints({"-o": destination}, source)
     dst = destination.resolve()
-    for source_dir in [source_dirs] if isinstance(source_dirs, Path) else source_dirs:
-        src = source_dir.resolve()
-        if dst == src or src in dst.parents or dst in src.parents:
-            raise UsageError(
-                f"-o {destination}: refusing to write into or over the source checkpoint's "
-                f"directory {source_dir}",
-                "write the migrated checkpoint to a new directory, e.g. -o ckpts/migrated",
-            )
     cwd = Path.cwd().resolve()
     if dst == cwd or dst in cwd.parents:
         raise UsageError(
@@ -275,11 +268,7 @@ def migrate(
     """
     opts = make_options(options, **kwargs)
     dst = Path(destination)
-    location = locate(source)
-    if not location.is_remote:
-        check_destination(location.protected_directories, dst, force)
-    elif dst.exists() and not force:
-        raise UsageError(f"-o {dst}: already exists", "choose a new directory, or pass --force")
+    check_destination(source, dst, force)
     if model is None:
         with _parents(dst):
             return _rename_only(source, dst, opts.maps, force)

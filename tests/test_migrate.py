@@ -363,7 +363,7 @@ def test_destination_inside_source_is_refused(my_model_copy: Path) -> None:
     dst = my_model_copy / "migrated"
     result = migrate_cli(my_model_copy, *renamed_args(dst, *MAP))
     assert result.exit_code == EXIT_USAGE, result.output
-    assert "refusing to write into or over the source checkpoint's directory" in result.stderr
+    assert "refusing to write into or over the checkpoint's directory" in result.stderr
     assert not dst.exists()
     assert result.stdout == ""
 
@@ -373,7 +373,7 @@ def test_destination_equal_to_source_is_refused(my_model_copy: Path, force: bool
     extra = [*MAP, "--force"] if force else MAP
     result = migrate_cli(my_model_copy, *renamed_args(my_model_copy, *extra))
     assert result.exit_code == EXIT_USAGE, result.output
-    assert "refusing to write into or over the source" in result.stderr
+    assert "refusing to write into or over the checkpoint's" in result.stderr
 
 
 def test_destination_above_source_is_refused_even_with_force(my_model_copy: Path) -> None:
@@ -382,7 +382,7 @@ def test_destination_above_source_is_refused_even_with_force(my_model_copy: Path
     before = tree_digest(parent)
     result = migrate_cli(my_model_copy, *renamed_args(parent, *MAP, "--force"))
     assert result.exit_code == EXIT_USAGE, result.output
-    assert "refusing to write into or over the source" in result.stderr
+    assert "refusing to write into or over the checkpoint's" in result.stderr
     assert tree_digest(parent) == before
 
 

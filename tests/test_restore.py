@@ -208,7 +208,7 @@ def test_golden_into_checkpoint_directory_is_refused(samples_dir: Path) -> None:
     with pytest.raises(UsageError) as err:
         restore(samples_dir / "my_model", MY_MODEL, input_shapes=SAMPLE_SHAPES, save_golden=target)
     assert err.value.exit_code == EXIT_USAGE
-    assert "refusing to write into the checkpoint's directory" in err.value.message
+    assert "refusing to write into or over the checkpoint's directory" in err.value.message
     assert not target.exists()
 
 

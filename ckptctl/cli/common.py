@@ -212,28 +212,3 @@ def publish(
 
         text = restore_markdown(report, warnings) if command == "restore" else diff_markdown(report)
         _write_markdown(text, markdown)
-
-
-def refuse_output_into(option: str, output: os.PathLike[str] | None, *sources: str) -> None:
-    """Exit 2 if ``output`` would land inside a checkpoint's directory (ckptctl never writes
-    there): the directory the user named, and the one its state file led to. Refused even when
-    the checkpoint cannot be read (a state file naming a deleted prefix)."""
-    if output is None:
-        return
-    from ckptctl.errors import UsageError
-    from ckptctl.location import is_remote, locate, named_directory, protecting
-
-    for source in sources:
-        if is_remote(source):
-            continue
-        try:
-            directories = locate(source).protected_directories
-        except CkptctlError:
-            named = named_directory(source)  # unreadable: reported by the command itself
-            directories = (named,) if named is not None else ()
-        directory = protecting(directories, output)
-        if directory is not None:
-            raise UsageError(
-                f"{option} {output}: refusing to write into the checkpoint's directory {directory}",
-                "write the report elsewhere, e.g. reports/ckptctl.xml",
-            )

@@ -9,7 +9,6 @@ import typer
 from ckptctl.cli.common import (
     progress_bar,
     publish,
-    refuse_output_into,
     reporting_errors,
     user_output_to_stderr,
 )
@@ -106,8 +105,9 @@ def diff(
     from ckptctl.diffing import diff as run_diff
 
     with reporting_errors(debug):
-        refuse_output_into("--junit-xml", junit_xml, a, b)
-        refuse_output_into("--markdown", markdown, a, b)
+        from ckptctl.outputs import refuse_outputs_into_checkpoints
+
+        refuse_outputs_into_checkpoints({"--junit-xml": junit_xml, "--markdown": markdown}, a, b)
     with (
         reporting_errors(debug, "diff", junit_xml, markdown),
         progress_bar("comparing") as progress,

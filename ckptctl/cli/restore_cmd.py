@@ -7,12 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ckptctl.cli.common import (
-    publish,
-    refuse_output_into,
-    reporting_errors,
-    user_output_to_stderr,
-)
+from ckptctl.cli.common import publish, reporting_errors, user_output_to_stderr
 from ckptctl.cli.options import CheckpointArg, DebugOpt, JsonOpt, JunitOpt, MarkdownOpt
 from ckptctl.cli.output import print_json
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM, UsageError
@@ -222,8 +217,10 @@ def restore(
     from ckptctl.restoration import restore as run_restore
 
     with reporting_errors(debug):
-        refuse_output_into("--junit-xml", junit_xml, checkpoint)
-        refuse_output_into("--markdown", markdown, checkpoint)
+        from ckptctl.outputs import refuse_outputs_into_checkpoints
+
+        outputs = {"--junit-xml": junit_xml, "--markdown": markdown, "--save-golden": save_golden}
+        refuse_outputs_into_checkpoints(outputs, checkpoint)
     with reporting_errors(debug, "restore", junit_xml, markdown), catching_warnings() as caught:
         options = restore_options(
             model_arg=model_arg,

@@ -59,10 +59,9 @@ def trend(
     from ckptctl.trend import trend as run_trend
 
     with reporting_errors(debug), progress_bar("reading") as progress:
-        if html is not None:
-            from ckptctl.cli.common import refuse_output_into
+        from ckptctl.outputs import refuse_outputs_into_checkpoints
 
-            refuse_output_into("--html", html, directory)
+        refuse_outputs_into_checkpoints({"--html": html}, directory)
         report = run_trend(directory, filter=filter, model_only=not all, top=top, progress=progress)
         if html is not None:
             from ckptctl.trend_html import write_html

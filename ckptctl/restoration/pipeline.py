@@ -26,6 +26,7 @@ from ckptctl.errors import CheckpointError, UsageError
 from ckptctl.loader import construct, one_line, parse_spec, resolve_factory
 from ckptctl.mapping import parse_maps
 from ckptctl.objgraph import ROOT
+from ckptctl.outputs import refuse_outputs_into_checkpoints
 from ckptctl.reader import Checkpoint, open_checkpoint
 from ckptctl.restoration.checks import (
     check_outputs,
@@ -106,6 +107,8 @@ def restore_into(
     allow_unused, allow_missing = opts.accepted_patterns()
     input_shapes, input_dtype = opts.input_shapes, opts.input_dtype
 
+    if save_path is not None:
+        _check_golden_destination(save_path, checkpoint)
     golden_data = load_golden(golden_path) if golden_path is not None else None
     if golden_data is not None and not input_shapes and golden_data[0]:
         # The golden file records the inputs: their shapes and dtype are the ones to use.
@@ -125,8 +128,6 @@ def restore_into(
         else:
             assert callable(model)
             factory, label = model, getattr(model, "__qualname__", repr(model))
-        if save_path is not None:
-            _refuse_checkpoint_dir(save_path, ckpt)
         named = ckpt.format == "object-graph"
         if opts.by_name and ckpt.format != "keras-legacy":
             raise UsageError(
@@ -271,13 +272,8 @@ def _optimizer_label(optimizer: str | Callable[[], Any] | None) -> str | None:
     return optimizer if isinstance(optimizer, str) or optimizer is None else repr(optimizer)
 
 
-def _refuse_checkpoint_dir(path: Path, ckpt: Checkpoint) -> None:
-    directory = ckpt.location.protecting(path)
-    if directory is not None:
-        raise UsageError(
-            f"--save-golden {path}: refusing to write into the checkpoint's directory {directory}",
-            "write the golden file elsewhere, e.g. tests/golden/model.npz",
-        )
+def _check_golden_destination(path: Path, checkpoint: str | os.PathLike[str]) -> None:
+    refuse_outputs_into_checkpoints({"--save-golden": path}, checkpoint)
     if not path.expanduser().resolve().parent.is_dir():
         raise UsageError(
             f"--save-golden {path}: the directory {path.parent} does not exist",
