@@ -6,12 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ckptctl.cli.common import (
-    progress_bar,
-    publish,
-    reporting_errors,
-    user_output_to_stderr,
-)
+from ckptctl.cli.common import progress_bar, reporting_errors, user_output_to_stderr
+from ckptctl.cli.formats import Context, Format, publish, show
 from ckptctl.cli.options import (
     BackendOpt,
     DebugOpt,
@@ -22,7 +18,6 @@ from ckptctl.cli.options import (
     NoVerifyOpt,
     backend_name,
 )
-from ckptctl.cli.output import print_json
 from ckptctl.cli.restore_cmd import (
     InputDtypeOpt,
     InputShapeOpt,
@@ -138,15 +133,7 @@ def diff(
                 options=options,
                 verify=not no_verify,
             )
-    if json:
-        print_json({**report.to_dict(), "warnings": [w.to_dict() for w in caught]})
-    else:
-        from ckptctl.cli.render import render_warnings, stdout_console
-        from ckptctl.cli.render_diff import render_diff
-
-        console = stdout_console()
-        render_diff(report, console)
-        when = f"while running {model.rpartition(':')[2]}" if model else "while comparing"
-        render_warnings(console, when, caught)
-    publish(report, "diff", junit_xml, markdown)
+    ctx = Context("diff", warnings=caught, model=model)
+    show(report, Format.JSON if json else Format.TABLE, ctx)
+    publish(report, ctx, junit_xml, markdown)
     raise typer.Exit(EXIT_OK if report.equal else EXIT_PROBLEM)

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from ckptctl.cli.common import reporting_errors, user_output_to_stderr
+from ckptctl.cli.formats import Context, Format, show
 from ckptctl.cli.options import CheckpointArg, DebugOpt, JsonOpt
-from ckptctl.cli.output import print_json
 from ckptctl.cli.restore_cmd import (
     AllowFileOpt,
     AllowMissingOpt,
@@ -118,10 +118,5 @@ def migrate(
         )
         with user_output_to_stderr():
             report = run_migrate(checkpoint, output, model, options, force=force, drop=drop or [])
-    if json:
-        print_json({**report.to_dict(), "warnings": [w.to_dict() for w in caught]})
-    else:
-        from ckptctl.cli.render import render_migrate, stdout_console
-
-        render_migrate(report, stdout_console(), warnings=caught)
+    show(report, Format.JSON if json else Format.TABLE, Context("migrate", warnings=caught))
     raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEM)

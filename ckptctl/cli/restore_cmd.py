@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ckptctl.cli.common import publish, reporting_errors, user_output_to_stderr
+from ckptctl.cli.common import reporting_errors, user_output_to_stderr
+from ckptctl.cli.formats import Context, Format, publish, show
 from ckptctl.cli.options import CheckpointArg, DebugOpt, JsonOpt, JunitOpt, MarkdownOpt
-from ckptctl.cli.output import print_json
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM, UsageError
 
 if TYPE_CHECKING:
@@ -245,11 +245,7 @@ def restore(
         )
         with user_output_to_stderr():
             report = run_restore(checkpoint, model, options)
-    if json:
-        print_json({**report.to_dict(), "warnings": [w.to_dict() for w in caught]})
-    else:
-        from ckptctl.cli.render import render_restore, stdout_console
-
-        render_restore(report, stdout_console(), warnings=caught)
-    publish(report, "restore", junit_xml, markdown, caught)
+    ctx = Context("restore", warnings=caught)
+    show(report, Format.JSON if json else Format.TABLE, ctx)
+    publish(report, ctx, junit_xml, markdown)
     raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEM)

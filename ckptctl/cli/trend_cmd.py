@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from ckptctl.cli.common import progress_bar, reporting_errors
+from ckptctl.cli.formats import Context, Format, show
 from ckptctl.cli.options import DebugOpt, FilterOpt, JsonOpt
-from ckptctl.cli.output import print_json
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM
 
 DirArg = Annotated[
@@ -67,11 +67,5 @@ def trend(
             from ckptctl.trend_html import write_html
 
             write_html(report, html)
-    if json:
-        print_json(report.to_dict())
-    else:
-        from ckptctl.cli.render import stdout_console
-        from ckptctl.cli.render_trend import render_trend
-
-        render_trend(report, stdout_console())
+    show(report, Format.JSON if json else Format.TABLE, Context("trend"))
     raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEM)
