@@ -110,15 +110,9 @@ def diff(
     ):
         options = None
         if model is not None:
-            options = restore_options(
-                model_arg=model_arg,
-                input_shape=input_shape,
-                input_dtype=input_dtype,
-                input_range="0,10",
-                maps=None,
-                key=key,
-                optimizer=optimizer,
-            )
+            # Not --atol/--rtol: here they are the diff's tolerances, not the restore's.
+            params = dict(model_arg=model_arg, input_shape=input_shape, input_dtype=input_dtype)
+            options = restore_options({**params, "key": key, "optimizer": optimizer})
         with user_output_to_stderr():
             report = run_diff(
                 a,

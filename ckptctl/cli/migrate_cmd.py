@@ -99,23 +99,7 @@ def migrate(
     from ckptctl.migration import migrate as run_migrate
 
     with reporting_errors(debug), catching_warnings() as caught:
-        options = restore_options(
-            model_arg=model_arg,
-            input_shape=input_shape,
-            input_dtype=input_dtype,
-            input_range=input_range,
-            key=key,
-            optimizer=optimizer,
-            optimizer_key=optimizer_key,
-            seed=seed,
-            batches=batches,
-            atol=atol,
-            rtol=rtol,
-            maps=map,
-            allow_unused=allow_unused,
-            allow_missing=allow_missing,
-            allow_file=allow_file,
-        )
+        options = restore_options(locals())
         with user_output_to_stderr():
             report = run_migrate(checkpoint, output, model, options, force=force, drop=drop or [])
     show(report, Format.JSON if json else Format.TABLE, Context("migrate", warnings=caught))
