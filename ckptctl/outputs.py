@@ -71,10 +71,18 @@ def protected_directories(*sources: str | os.PathLike[str]) -> tuple[Path, ...]:
         try:
             directories = location_directories(locate(source))
         except CheckpointError:
-            named = named_directory(source)  # unreadable: the command reports why itself
-            directories = (named,) if named is not None else ()
+            directories = _named_directories(source)  # unreadable: the command says why
         out += [d for d in directories if not any(_same(d, o) for o in out)]
     return tuple(out)
+
+
+def _named_directories(source: str | os.PathLike[str]) -> tuple[Path, ...]:
+    try:
+        named = named_directory(source)
+    except OSError:  # a directory that cannot be listed: protect the path and all around it
+        path = Path(source).expanduser()
+        return (path, path.parent)
+    return (named,) if named is not None else ()
 
 
 def protecting(directories: Iterable[Path], path: str | os.PathLike[str]) -> Path | None:
