@@ -151,8 +151,8 @@ def restore_properties(report: RestoreReport) -> dict[str, str]:
     props = {
         "checkpoint": report.checkpoint,
         "model": report.model,
-        "key": report.key,
-        "format": report.format,
+        "key": report.root_child,
+        "format": report.naming,
         "input_shapes": " ".join(shape_text(s) for s in report.input_shapes),
         "input_dtype": report.input_dtype,
     }

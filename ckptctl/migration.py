@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ckptctl import _tf
+from ckptctl._renamed import deprecated_alias, json_names
 from ckptctl.errors import CheckpointError, OutputError, UsageError
 from ckptctl.loader import construct, one_line, parse_spec, resolve_factory
 from ckptctl.mapping import parse_maps, place_once
@@ -66,7 +67,8 @@ class MigrateReport:
     destination: str
     written: str | None
     model: str | None
-    key: str | None
+    root_child: str | None
+    """The child of the written checkpoint's root holding the model; JSON ``key``."""
     values: int = 0
     verified: bool = False
     detail: str | None = None
@@ -77,8 +79,12 @@ class MigrateReport:
     dropped: list[str] = field(default_factory=list)
     """Children of the source's root left out: ``--drop``, or an optimizer not requested."""
 
+    key = deprecated_alias("key", "root_child")
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = json_names(asdict(self), {"root_child": "key"})
+        d["restore"] = self.restore.to_dict() if self.restore is not None else None
+        return d
 
 
 def is_weights_file(destination: Path) -> bool:
@@ -287,7 +293,7 @@ def migrate(
         destination=str(dst),
         written=None,
         model=report.model,
-        key=report.key,
+        root_child=report.root_child,
         restore=report,
         carried=sorted(extras.carried),
         dropped=extras.dropped,
@@ -304,7 +310,7 @@ def migrate(
                 dst, force, live_model, live_optimizer, extras, model, opts, report
             )
     out.ok = out.verified = True
-    out.key = "model" if report.key == ROOT else report.key
+    out.root_child = "model" if report.root_child == ROOT else report.root_child
     out.values = report.restored + len(extras.carried)
     return out
 
@@ -351,7 +357,7 @@ def _write_checkpoint(
     report: RestoreReport,
 ) -> str:
     tf = _tf.tensorflow()
-    key = "model" if report.key == ROOT else report.key
+    key = "model" if report.root_child == ROOT else report.root_child
     optimizer_name = (
         report.optimizer_key
         if report.optimizer_key and "." not in (report.optimizer_key)
@@ -533,7 +539,7 @@ def _rename_only(
 ) -> MigrateReport:
     path_map = parse_maps(maps)
     with open_checkpoint(source) as ckpt:
-        if ckpt.format != "name-based":
+        if ckpt.naming != "name-based":
             raise UsageError(
                 f"{ckpt.prefix}: an object-based checkpoint is migrated through its model",
                 "pass --model MODULE:NAME (and --map rules for changed paths)",
@@ -569,7 +575,7 @@ def _rename_only(
             destination=str(dst),
             written=str(dst / PREFIX_NAME),
             model=None,
-            key=None,
+            root_child=None,
             values=len(renamed),
             verified=True,
             renamed=renamed,

@@ -124,7 +124,7 @@ def test_migrate_a_checkpoint_whose_root_is_the_model(tmp_path: Path, key: str |
     prefix = tf.train.Checkpoint(root=m).write(str(tmp_path / "src" / "ckpt"))
     report = migrate(prefix, tmp_path / "dst", MY_MODEL, input_shapes=[(4, 20)], key=key)
     assert report.ok, report.detail
-    assert report.key == "model"
+    assert report.root_child == "model"
     assert (report.carried, report.dropped) == ([], [])
     fresh = MyModel()
     fresh(np.zeros((2, 20), np.float32))

@@ -445,7 +445,7 @@ def test_name_based_checkpoint_with_map(name_based_ckpt: Path) -> None:
         name_based_ckpt, make_tf1_encoder, input_shapes=[(4, 2)], maps=["^dense/=encoder/"]
     )
     assert_clean(report)
-    assert report.format == "name-based"
+    assert report.naming == "name-based"
     assert report.matched == 3
     assert mapped_tuples(report) == [
         ("dense/kernel", "dense/kernel", "encoder/kernel", "^dense/=encoder/"),

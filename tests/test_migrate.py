@@ -479,7 +479,7 @@ def test_corrupt_source_exits_3(my_model_copy: Path, tmp_path: Path) -> None:
 
 def name_based_values(prefix: Path) -> dict[str, np.ndarray]:
     with ckptctl.open_checkpoint(prefix) as ckpt:
-        assert ckpt.format == "name-based"
+        assert ckpt.naming == "name-based"
         return {e.key: ckpt.read(e.key) for e in ckpt.entries}
 
 

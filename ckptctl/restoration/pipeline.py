@@ -128,8 +128,8 @@ def restore_into(
         else:
             assert callable(model)
             factory, label = model, getattr(model, "__qualname__", repr(model))
-        named = ckpt.format == "object-graph"
-        if opts.by_name and ckpt.format != "keras-legacy":
+        named = ckpt.naming == "object-graph"
+        if opts.by_name and ckpt.naming != "keras-legacy":
             raise UsageError(
                 f"--by-name: {ckpt.prefix} is not a Keras 2 HDF5 file",
                 "--by-name pairs the layers of a Keras 2 .h5 file by name; other formats "
@@ -150,7 +150,7 @@ def restore_into(
 
         def prepare(m: Any, chosen: str) -> _Instance:
             opt = make_optimizer(opts.optimizer, m) if opts.optimizer is not None else None
-            if ckpt.format == "keras":
+            if ckpt.naming == "keras":
                 if opt is not None:
                     attach_optimizer(m, opt)
                 live = save_live(m, scratch / f"live-{id(m)}.weights.h5", label)
@@ -160,7 +160,7 @@ def restore_into(
                     live.store.close()
                 accept(plan, allow_unused, allow_missing)
                 return _Instance(m, opt, None, plan)
-            if ckpt.format == "keras-legacy":
+            if ckpt.naming == "keras-legacy":
                 plan = match_legacy(ckpt, m, opt is not None, path_map, opts.by_name)
                 accept(plan, allow_unused, allow_missing)
                 return _Instance(m, opt, None, plan)
@@ -198,7 +198,7 @@ def restore_into(
             ok=False,
             checkpoint=ckpt.prefix,
             model=label,
-            key=chosen_key,
+            root_child=chosen_key,
             input_shapes=[list(s.shape) for s in specs],
             input_dtype=",".join(sorted({s.dtype for s in specs})),
             input_dtypes=[s.dtype for s in specs],
@@ -208,7 +208,7 @@ def restore_into(
             mismatched=a.plan.mismatched,
             values=ValueCheck(),
             outputs=OutputCheck(),
-            format=ckpt.format,
+            naming=ckpt.naming,
             optimizer=_optimizer_label(opts.optimizer),
             optimizer_key=ref.name if ref is not None else None,
             partial=opts.partial,
@@ -230,7 +230,7 @@ def restore_into(
         _verify_readable(ckpt, a.plan.pairs)
         _restore_instance(ckpt, a, opts.partial)
         report.restored = len(a.plan.pairs)
-        if ckpt.format == "keras":
+        if ckpt.naming == "keras":
             restored = scratch / "restored.weights.h5"
             report.values = check_keras_values(ckpt, a.model, a.plan.pairs, restored)
         else:
@@ -308,7 +308,7 @@ def _scratch() -> Iterator[Path]:
 
 def _restore_instance(ckpt: Checkpoint, inst: _Instance, partial: bool) -> None:
     plan = inst.plan
-    if ckpt.format == "keras":
+    if ckpt.naming == "keras":
         if plan.leftovers:
             raise UsageError(
                 f"{ckpt.prefix}: --partial and accepted leftovers are not supported for Keras "
