@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from ckptctl._renamed import deprecated_alias, json_names
 from ckptctl.errors import UsageError
 from ckptctl.location import Location, locate
 from ckptctl.objgraph import ROOT, KeyInfo
@@ -108,8 +109,9 @@ class Renamed:
 class DiffReport:
     a: str
     b: str
-    a_format: str
-    b_format: str
+    a_naming: str
+    b_naming: str
+    """How each side names its values (JSON ``a_format``, ``b_format``)."""
     equal: bool
     atol: float
     rtol: float
@@ -126,9 +128,12 @@ class DiffReport:
     model_only: bool = False
     notes: list[str] = field(default_factory=list)
 
+    a_format = deprecated_alias("a_format", "a_naming")
+    b_format = deprecated_alias("b_format", "b_naming")
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: infinite differences become the string ``"inf"``."""
-        d = asdict(self)
+        d = json_names(asdict(self), {"a_naming": "a_format", "b_naming": "b_format"})
         for c in d["changed"]:
             for name in ("max_abs_diff", "max_rel_diff"):
                 c[name] = json_number(c[name])
@@ -254,9 +259,9 @@ def _diff_through_model(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if tf_side is loc_a:
-        out.a, out.a_format = loc_a.name, "object-graph"
+        out.a, out.a_naming = loc_a.name, "object-graph"
     else:
-        out.b, out.b_format = loc_b.name, "object-graph"
+        out.b, out.b_naming = loc_b.name, "object-graph"
     out.notes.append(
         f"{tf_side.name} was restored into {report.model} ({report.restored} values, "
         "verified) and is compared as Keras's save_weights writes it"
@@ -338,8 +343,8 @@ def _diff(
     return DiffReport(
         a=ca.prefix,
         b=cb.prefix,
-        a_format=ca.format,
-        b_format=cb.format,
+        a_naming=ca.naming,
+        b_naming=cb.naming,
         equal=not (changed or only_a or only_b),
         atol=atol,
         rtol=rtol,

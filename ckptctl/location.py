@@ -63,7 +63,7 @@ class Location:
     uri: str | None = None  # the prefix, for a scheme read through tf.io.gfile (ram://)
     named: Path | None = None
     """The directory the user's path named (see :func:`named_directory`), which a state file
-    may lead away from: it is protected as well as the checkpoint's own."""
+    may lead away from: :mod:`ckptctl.outputs` protects it as well as the checkpoint's own."""
 
     @property
     def is_remote(self) -> bool:
@@ -98,32 +98,6 @@ class Location:
     @property
     def directory(self) -> AnyPath:
         return self.prefix.parent
-
-    @property
-    def protected_directory(self) -> AnyPath:
-        """The directory ckptctl never writes into: the SavedModel's own for its variables."""
-        if self.source == "saved_model" and self.prefix.parent.name == "variables":
-            return self.prefix.parent.parent
-        return self.prefix.parent
-
-    @property
-    def protected_directories(self) -> tuple[Path, ...]:
-        """Every directory ckptctl never writes into: the checkpoint's own, and the one the
-        user named when a state file led elsewhere (``/elsewhere/ckpt-3``, ``../x/ckpt-3``)."""
-        if self.is_remote or isinstance(self.protected_directory, RemotePath):
-            return ()
-        dirs = [self.protected_directory]
-        if self.named is not None and not _same_directory(self.named, self.protected_directory):
-            dirs.append(self.named)
-        return tuple(dirs)
-
-    def protecting(self, path: str | os.PathLike[str]) -> Path | None:
-        """The protected directory ``path`` is inside (or is), else None."""
-        return protecting(self.protected_directories, path)
-
-    def contains(self, path: str | os.PathLike[str]) -> bool:
-        """Whether ``path`` is inside (or is) a protected directory."""
-        return self.protecting(path) is not None
 
     @property
     def declared_shards(self) -> int | None:
@@ -187,16 +161,6 @@ def _holds_checkpoint_files(d: Path) -> bool:
         or source_of(Path(n)) is not None
         for n in names
     )
-
-
-def protecting(directories: tuple[Path, ...], path: str | os.PathLike[str]) -> Path | None:
-    """Which of ``directories`` ``path`` is inside (or is), else None."""
-    target = Path(path).expanduser().resolve()
-    for directory in directories:
-        inside = directory.expanduser().resolve()
-        if target == inside or inside in target.parents:
-            return directory
-    return None
 
 
 def is_remote(path: str | os.PathLike[str] | RemotePath) -> bool:

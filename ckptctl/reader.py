@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from ckptctl._renamed import deprecated_alias
 from ckptctl.entry import Entry as Entry
 from ckptctl.errors import CheckpointError
 from ckptctl.location import Location, locate
@@ -22,7 +23,10 @@ from ckptctl.storage import AnyPath
 if TYPE_CHECKING:
     import numpy as np
 
-Format = Literal["object-graph", "name-based", "keras", "keras-legacy"]
+Naming = Literal["object-graph", "name-based", "keras", "keras-legacy"]
+"""How a checkpoint names its values: by object graph, by variable name, or by Keras's saving
+layout (Keras 3 files, Keras 2 HDF5); not the file format."""
+Format = Naming  # the earlier name
 BackendName = Literal["auto", "tf", "native"]
 CHUNK_BYTES = 64 << 20
 SAVE_COUNTER_KEY = "save_counter/.ATTRIBUTES/VARIABLE_VALUE"
@@ -96,11 +100,14 @@ class Checkpoint:
         return key in self._all_entries
 
     @property
-    def format(self) -> Format:
-        declared = getattr(self._backend, "format", None)
+    def naming(self) -> Naming:
+        """How this checkpoint names its values (see :data:`Naming`)."""
+        declared = getattr(self._backend, "naming", None)
         if declared is not None:
             return declared  # type: ignore[no-any-return]
         return "object-graph" if OBJECT_GRAPH_KEY in self._all_entries else "name-based"
+
+    format = deprecated_alias("format", "naming")
 
     def read(self, key: str) -> np.ndarray:
         """The stored value of ``key`` as a numpy array (strings as an object array of bytes)."""
@@ -108,7 +115,7 @@ class Checkpoint:
 
     @cached_property
     def object_graph(self) -> ObjectGraph | None:
-        if self.format != "object-graph":
+        if self.naming != "object-graph":
             return None
         raw = self.read(OBJECT_GRAPH_KEY)
         data = raw.item() if raw.shape == () else raw.reshape(-1)[0]

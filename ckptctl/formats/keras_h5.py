@@ -248,7 +248,7 @@ class KerasStore:
         return list(self._missing)
 
     @property
-    def format(self) -> str:
+    def naming(self) -> str:
         return "keras"
 
     def entries(self) -> list[Entry]:

@@ -144,7 +144,7 @@ class LegacyStore:
         return info
 
     @property
-    def format(self) -> str:
+    def naming(self) -> str:
         return "keras-legacy"
 
     @property

@@ -24,6 +24,7 @@ from ckptctl.errors import CheckpointError, ModelError, UsageError
 from ckptctl.formats.keras_h5 import KerasStore
 from ckptctl.loader import one_line, user_traceback
 from ckptctl.reader import Checkpoint, Entry
+from ckptctl.restoration.live import is_auto_name
 from ckptctl.restoration.plan import Pair, Plan, suggest
 from ckptctl.restoration.report import (
     LayerDrift,
@@ -192,14 +193,10 @@ def layer_drift(
         if live is None or live == saved:
             continue
         base = _COUNTER_RE.sub("", group.rsplit("/", 1)[-1])
-        if _is_auto_name(saved, base) or _is_auto_name(live, base):
+        if is_auto_name(saved, base) or is_auto_name(live, base):
             continue  # Keras numbered it; nothing the user named moved
         out.append(LayerDrift(group, saved, live))
     return out
-
-
-def _is_auto_name(name: str, base: str) -> bool:
-    return name == base or re.fullmatch(rf"{re.escape(base)}_\d+", name) is not None
 
 
 def load_into(model: Any, ckpt: Checkpoint, label: str, with_optimizer: bool = True) -> None:
