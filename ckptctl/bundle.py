@@ -35,6 +35,7 @@ import ml_dtypes
 import numpy as np
 
 from ckptctl import _proto as pb
+from ckptctl.chunks import split_flat
 from ckptctl.entry import Entry
 from ckptctl.errors import CheckpointError
 from ckptctl.location import Location
@@ -862,14 +863,12 @@ class NativeBackend:
         """The value of ``key`` as flat chunks of at most ``max_bytes`` (at least one element).
 
         The checksum covers the whole value, so a mismatch is raised after the last chunk.
-        A string tensor comes as one flat object array.
+        A string tensor comes as one flat object array (its lengths come first: it is read
+        whole either way).
         """
         s = self._stored(key)
         if s.parts:
-            flat = self._read_stitched(key, s).reshape(-1)
-            step = max(1, max_bytes // flat.itemsize)
-            for start in range(0, flat.size, step):
-                yield flat[start : start + step]
+            yield from split_flat(self._read_stitched(key, s), max_bytes)
             return
         f, path = self._open(key, s)
         if s.dtype is None:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from ckptctl.chunks import CHUNK_BYTES
 from ckptctl.errors import UsageError
 from ckptctl.location import Location, locate
 from ckptctl.objgraph import ROOT, KeyInfo
@@ -37,8 +38,6 @@ from ckptctl.reader import BackendName, Checkpoint, Entry, open_located, open_lo
 if TYPE_CHECKING:
     from ckptctl.restoration import RestoreOptions
 
-DEFAULT_CHUNK_BYTES = 2 << 20  # small enough to stay in cache: faster than larger chunks
-"""Per side. Comparing widens to float64 and keeps a few temporaries: about 16x this in memory."""
 ROOT_GROUP = ROOT  # the root itself counts as a group
 
 # Name-based (TF1) optimizer state: slot variables live under the optimizer's name
@@ -167,7 +166,7 @@ def diff(
     rtol: float = 0.0,
     filter: str | None = None,
     model_only: bool = False,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    chunk_bytes: int = CHUNK_BYTES,
     progress: ProgressCallback | None = None,
     backend: BackendName = "auto",
     model: str | Callable[..., Any] | None = None,

@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ckptctl.chunks import CHUNK_BYTES
+
 if TYPE_CHECKING:
     from ckptctl.reader import Checkpoint, Entry
 
-CHUNK_BYTES = 2 << 20  # fits in cache: smaller chunks reduce faster than larger ones
 HIST_BINS = 10
 _IN_FLIGHT = 3
-_SCRATCH_MAX = (64 << 20) // 4
+_SCRATCH_MAX = CHUNK_BYTES // 4  # elements: one float32 chunk; larger chunks go without
 
 
 @dataclass

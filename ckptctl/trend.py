@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from ckptctl.chunks import CHUNK_BYTES
 from ckptctl.errors import CheckpointError, UsageError
 from ckptctl.location import Location, locate
 from ckptctl.reader import Checkpoint, open_checkpoint
 
-CHUNK_BYTES = 2 << 20
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(path, values_done, values_total)``."""
 _NUMBER_RE = re.compile(r"(\d+)")

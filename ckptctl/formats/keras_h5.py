@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
+from ckptctl.chunks import flat_slabs
 from ckptctl.errors import CheckpointError
 from ckptctl.names import digits_order
 from ckptctl.objgraph import KeyInfo
@@ -268,19 +269,17 @@ class KerasStore:
         return np.asarray(value)
 
     def read_chunks(self, key: str, max_bytes: int) -> Iterator[np.ndarray]:
-        """Consecutive flat chunks of at most ``max_bytes``: rows at a time, never the whole
-        value at once unless one row is bigger than the bound."""
+        """Consecutive flat chunks of at most ``max_bytes``: hyperslabs over the flat index
+        space, so a value of one row is cut along its last axes, never read whole."""
         import numpy as np
 
         d = self._dataset(key)
         if d.shape == () or d.size == 0:
             yield np.asarray(self.read(key)).reshape(-1)
             return
-        row = max(1, d.nbytes // max(1, d.shape[0]))
-        step = max(1, max_bytes // row)
-        for start in range(0, d.shape[0], step):
+        for index in flat_slabs(tuple(d.shape), d.dtype.itemsize, max_bytes):
             try:
-                part = d[start : start + step]
+                part = d[index]
             except (OSError, ValueError, RuntimeError) as e:
                 raise self._read_error(key, e) from e
             yield np.asarray(part).reshape(-1)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ckptctl.chunks import flat_slabs, split_flat
 from ckptctl.errors import CheckpointError
 from ckptctl.formats.keras_h5 import HDF5_MAGIC, KerasInfo, _first_line
 from ckptctl.objgraph import KeyInfo
@@ -179,23 +180,24 @@ class LegacyStore:
             ) from e
 
     def read_chunks(self, key: str, max_bytes: int) -> Iterator[np.ndarray]:
+        """Consecutive flat chunks of at most ``max_bytes`` (hyperslabs, as for Keras 3 files)."""
         import numpy as np
 
         if key not in self._h5:
             raise CheckpointError(f"{self.path}: no value {key!r}")
         d = self._h5[key]
-        if d.shape == () or d.size == 0:
-            yield self.read(key).reshape(-1)
+        if d.shape == () or d.size == 0 or d.dtype.kind in "SO":
+            yield from split_flat(self.read(key), max_bytes)
             return
-        step = max(1, max_bytes // max(1, d.nbytes // d.shape[0]))
-        for start in range(0, d.shape[0], step):
+        for index in flat_slabs(tuple(d.shape), d.dtype.itemsize, max_bytes):
             try:
-                yield np.asarray(d[start : start + step]).reshape(-1)
+                part = d[index]
             except (OSError, ValueError, RuntimeError) as e:
                 raise CheckpointError(
                     f"{self.path}: cannot read {key} ({_first_line(e)})",
                     "the file is truncated or damaged",
                 ) from e
+            yield np.asarray(part).reshape(-1)
 
     def key_infos(self) -> dict[str, KeyInfo]:
         infos: dict[str, KeyInfo] = {}

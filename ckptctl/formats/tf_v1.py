@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ckptctl import _proto as pb
+from ckptctl.chunks import split_flat
 from ckptctl.errors import CheckpointError
 
 if TYPE_CHECKING:
@@ -238,10 +239,8 @@ class V1Store:
         return np.array(raw, dtype=t.np_dtype)
 
     def read_chunks(self, key: str, max_bytes: int) -> Iterator[np.ndarray]:
-        flat = self.read(key).reshape(-1)
-        step = max(1, max_bytes // max(1, flat.itemsize))
-        for start in range(0, flat.size, step):
-            yield flat[start : start + step]
+        """Slices are protobuf records, decoded whole: the value is assembled once, then cut."""
+        yield from split_flat(self.read(key), max_bytes)
 
     def close(self) -> None:
         self._data.clear()
