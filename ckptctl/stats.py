@@ -250,7 +250,9 @@ def _histogram(
         x = chunk.reshape(-1)
         if x.dtype.kind == "c":
             return []
-        if x.dtype.kind not in "fiub":
+        if x.dtype.kind == "b":
+            x = x.view(np.uint8)  # np.histogram warns on bools
+        elif x.dtype.kind not in "fiu":
             x = x.astype(np.float32)
         if x.dtype.kind == "f":
             x = x[np.isfinite(x)]
