@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from ckptctl.errors import CheckpointError
+from ckptctl.errors import SAVE_WEIGHTS_AGAIN, CheckpointError, file_corrupt
 from ckptctl.formats.keras_h5 import HDF5_MAGIC, KERAS_SOURCES, shard_paths, source_of
 from ckptctl.formats.tf_v1 import is_v1_file
 from ckptctl.names import digits_order
@@ -281,6 +281,10 @@ def _from_file(p: AnyPath) -> Location:
         return _from_directory(p.parent)
     if is_v1_file(p):
         return Location(prefix=p, source="checkpoint-v1", data_files=())
+    if p.suffix in (".h5", ".hdf5"):
+        raise file_corrupt(
+            p, "not an HDF5 file, which a Keras 2 weights file is", SAVE_WEIGHTS_AGAIN
+        )
     raise CheckpointError(f"{p}: not a checkpoint file", _FORMS_HINT)
 
 
@@ -307,10 +311,9 @@ def _sniff_keras(p: AnyPath) -> Source | None:
             if handle is not None:
                 handle.close()
     except OSError as e:
-        raise CheckpointError(
-            f"{p}: not a readable HDF5 file ({str(e).splitlines()[0][:200]})",
-            "the file is truncated or damaged",
-        ) from e
+        from ckptctl.formats.keras_h5 import hdf5_error
+
+        raise hdf5_error(p, e) from e
     raise CheckpointError(
         f"{p}: an HDF5 file, but neither a Keras 3 weights file nor a Keras 2 one",
         "ckptctl reads Keras's .weights.h5, .weights.json, .keras and Keras 2 .h5 files",

@@ -29,6 +29,7 @@ import numpy as np
 
 from ckptctl import _tf
 from ckptctl._renamed import deprecated_alias, json_names
+from ckptctl.compare import identical
 from ckptctl.errors import CheckpointError, OutputError, UsageError
 from ckptctl.loader import construct, one_line, parse_spec, resolve_factory
 from ckptctl.location import is_remote
@@ -47,7 +48,7 @@ from ckptctl.restoration import (
     make_options,
     restore_into,
 )
-from ckptctl.restoration.checks import flatten_outputs
+from ckptctl.restoration.checks import compare_outputs, flatten_outputs
 from ckptctl.restoration.keras_match import attach_optimizer
 from ckptctl.restoration.live import is_rng_state, is_variable
 
@@ -517,7 +518,7 @@ def _compare_restored(
                 "nothing was written; run again with --debug and report it",
             )
         for a, b in zip(a_vars, b_vars, strict=True):
-            if np.asarray(a.numpy()).tobytes() != np.asarray(b.numpy()).tobytes():
+            if not identical(np.asarray(b.numpy()), np.asarray(a.numpy())):
                 raise CheckpointError(
                     f"{prefix}: {getattr(b, 'path', b.name)} differs after migration",
                     "nothing was written; run again with --debug and report it",
@@ -526,9 +527,7 @@ def _compare_restored(
     for batch in batches:
         out_a = flatten_outputs(call_model(source_model, batch))
         out_b = flatten_outputs(call_model(fresh, batch))
-        if len(out_a) != len(out_b) or any(
-            x.tobytes() != y.tobytes() for x, y in zip(out_a, out_b, strict=True)
-        ):
+        if not compare_outputs(out_b, out_a, 0.0, 0.0)[0]:
             raise CheckpointError(
                 f"{prefix}: a model restored from the migrated checkpoint gives other outputs",
                 "nothing was written; run again with --debug and report it",
@@ -573,7 +572,7 @@ def _rename_only(
             with open_checkpoint(prefix) as written:
                 for r in renamed:
                     a, b = ckpt.read(r.key), written.read(r.new_key)
-                    if a.dtype != b.dtype or a.shape != b.shape or not _same(a, b):
+                    if not identical(b, a):
                         raise CheckpointError(f"{prefix}: {r.new_key} differs after migration")
         return MigrateReport(
             ok=True,
@@ -592,9 +591,3 @@ def _tensor(tf: Any, value: np.ndarray) -> Any:
     if value.dtype == object:
         return tf.constant(value.tolist() if value.shape else value.item(), dtype=tf.string)
     return tf.constant(value)
-
-
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    if a.dtype == object:
-        return bool(a.tolist() == b.tolist())
-    return a.tobytes() == b.tobytes()

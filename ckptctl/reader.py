@@ -14,6 +14,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ckptctl._renamed import deprecated_alias
+from ckptctl.chunks import CHUNK_BYTES as CHUNK_BYTES
+from ckptctl.chunks import split_flat
 from ckptctl.entry import Entry as Entry
 from ckptctl.errors import CheckpointError
 from ckptctl.location import Location, locate
@@ -28,7 +30,6 @@ Naming = Literal["object-graph", "name-based", "keras", "keras-legacy"]
 layout (Keras 3 files, Keras 2 HDF5); not the file format."""
 Format = Naming  # the earlier name
 BackendName = Literal["auto", "tf", "native"]
-CHUNK_BYTES = 64 << 20
 SAVE_COUNTER_KEY = "save_counter/.ATTRIBUTES/VARIABLE_VALUE"
 
 
@@ -155,10 +156,7 @@ class Checkpoint:
         if stream is not None:
             yield from stream(key, max_bytes)
             return
-        flat = self.read(key).reshape(-1)
-        step = max(1, max_bytes // max(1, flat.itemsize))
-        for start in range(0, flat.size, step):
-            yield flat[start : start + step]
+        yield from split_flat(self.read(key), max_bytes)
 
     def iter_values(self, keys: list[str] | None = None) -> Iterator[tuple[Entry, np.ndarray]]:
         for e in self.entries if keys is None else [self.entry(k) for k in keys]:

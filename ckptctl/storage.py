@@ -128,6 +128,12 @@ class RemotePath:
         return self._key.rsplit("/", 1)[-1] if "/" in self._key else ""
 
     @property
+    def suffix(self) -> str:
+        name = self.name
+        i = name.rfind(".")
+        return name[i:] if 0 < i < len(name) - 1 else ""
+
+    @property
     def root(self) -> RemotePath:
         """The bucket (the first component)."""
         return RemotePath(f"{self.protocol}://{self._key.split('/', 1)[0]}")

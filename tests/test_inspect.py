@@ -591,7 +591,7 @@ def test_missing_data_shard_fails_every_read_of_its_values_cleanly(
 
 
 @pytest.mark.parametrize(
-    ("breakage", "words"), [(truncate_data, "cut short"), (flip_data_byte, "checksum")]
+    ("breakage", "words"), [(truncate_data, "truncated ("), (flip_data_byte, "checksum")]
 )
 @pytest.mark.parametrize("name", BREAKABLE)
 def test_corrupt_data_is_reported_naming_the_file(

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from ckptctl.chunks import CHUNK_BYTES
 from ckptctl.errors import CheckpointError, ModelError, UsageError
 from ckptctl.formats.keras_h5 import KerasStore
 from ckptctl.loader import one_line, user_traceback
 from ckptctl.reader import Checkpoint, Entry
+from ckptctl.restoration.checks import streams_equal
 from ckptctl.restoration.live import is_auto_name
 from ckptctl.restoration.plan import Pair, Plan, suggest
 from ckptctl.restoration.report import (
@@ -222,11 +222,13 @@ def check_keras_values(ckpt: Checkpoint, model: Any, pairs: list[Pair], path: Pa
     try:
         check = ValueCheck()
         for p in pairs:
-            stored = ckpt.read(p.entry.key)
-            got = np.asarray(live.store.read(p.entry.key))
             check.checked += 1
-            same = stored.shape == got.shape and stored.dtype == got.dtype
-            if not same or stored.tobytes() != got.tobytes():
+            key = p.entry.key
+            got = live.entries.get(key)
+            if got is None or not streams_equal(
+                p.entry, ckpt.read_chunks(key, CHUNK_BYTES), got,
+                live.store.read_chunks(key, CHUNK_BYTES),
+            ):  # fmt: skip
                 check.differing.append(p.path)
         return check
     finally:
