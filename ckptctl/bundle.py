@@ -642,6 +642,7 @@ class NativeBackend:
         parsed = [(raw_key, _parse_entry(value, shapes)) for raw_key, value in table[1:]]
         partitioned = any(fields[7] for _, fields in parsed)
         raw_values = dict(table[1:]) if partitioned else {}
+        del table  # the entries' bytes: only a partitioned value needs them again
         # A partitioned value is listed under its full key, and each slice under a binary key
         # that sorts before it: find the partitions before judging any key.
         slice_keys: set[bytes] = set()

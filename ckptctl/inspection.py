@@ -17,7 +17,7 @@ from ckptctl.stats import HIST_BINS, ValueStats, value_stats
 Progress = Callable[[int, int], None]
 
 
-@dataclass
+@dataclass(slots=True)
 class VariableInfo:
     key: str
     path: str | None
@@ -42,7 +42,7 @@ class OwnerSummary:
     nbytes: int
 
 
-@dataclass
+@dataclass(slots=True)
 class TreeNode:
     """One object of the graph; ``key`` is set on objects that hold a value."""
 

@@ -61,7 +61,7 @@ class Node:
     slot_variables: list[SlotReference] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KeyInfo:
     """What the object graph says about one checkpoint key."""
 
@@ -230,7 +230,7 @@ class ObjectGraph:
         """
         if self._paths is None:
             optimizers = self.optimizer_nodes()
-            paths = self._model_side().copy()
+            model_side = paths = self._model_side()  # copied before the first node is added
             # Then whatever only optimizers reach: shortest first across all of them, and in
             # the graph's own child order among equals, as a breadth-first walk would.
             heap = [(paths.depth(o), i, o) for i, o in enumerate(sorted(optimizers)) if o in paths]
@@ -244,6 +244,8 @@ class ObjectGraph:
                 seen.add(nid)
                 for name, child in self.nodes[nid].children:
                     if child not in paths and 0 <= child < len(self.nodes):
+                        if paths is model_side:
+                            paths = model_side.copy()
                         paths.add(child, nid, name)
                         order += 1
                         heapq.heappush(heap, (paths.depth(child), order, child))
@@ -514,7 +516,7 @@ def _scan_nodes(data: bytes) -> list[Node] | None:
     children as ``{node_id, local_name}``, attributes as three strings. A node encoded any
     other way is decoded by :func:`_parse_node`; a graph whose framing is unexpected, or
     damaged, gives None (then the general decoder decodes it all, and names the damage).
-    Strings are decoded once each: a graph repeats its local and attribute names."""
+    Local and attribute names are decoded once each: a graph repeats them."""
     nodes: list[Node] = []
     strings: dict[bytes, str] = {}
     pos, end = 0, len(data)
@@ -587,9 +589,12 @@ def _scan_node(node_id: int, data: bytes, pos: int, end: int, strings: dict[byte
                 if pos + n > stop:
                     raise _Irregular
                 raw = data[pos : pos + n]
-                text = strings.get(raw)
-                if text is None:
-                    text = strings[raw] = _scan_str(raw)
+                if field == 0x0A:  # the name (VARIABLE_VALUE nearly always): decoded once
+                    text = strings.get(raw)
+                    if text is None:
+                        text = strings[raw] = _scan_str(raw)
+                else:  # full_name, checkpoint_key: one of each per value
+                    text = _scan_str(raw)
                 parts[(field >> 3) - 1] = text
                 pos += n
             attributes.append(Attribute(parts[0], parts[1], parts[2]))
