@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ckptctl.errors import CkptctlError
-from ckptctl.layout import Table, cell_parts
+from ckptctl.layout import Table, cell_parts, printable
 from ckptctl.summary import (
     diff_header,
     diff_notes,
@@ -148,6 +148,7 @@ def code(text: str) -> str:
 
 def escape(text: str) -> str:
     """Plain text in Markdown: characters that would start markup, and table pipes, escaped."""
+    text = printable(text, keep_newlines=True)
     for ch in ("\\", "|", "*", "_", "<", ">", "`"):
         text = text.replace(ch, "\\" + ch)
     return text

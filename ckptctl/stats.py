@@ -215,7 +215,9 @@ def _histogram(
         x = chunk.reshape(-1)
         if x.dtype.kind == "c":
             return []
-        if x.dtype.kind not in "fiub":
+        if x.dtype.kind == "b":  # as 0 and 1 (np.histogram warns when it converts bools)
+            x = x.view(np.uint8)
+        elif x.dtype.kind not in "fiu":
             x = x.astype(np.float32)
         if x.dtype.kind == "f":
             x = x[np.isfinite(x)]

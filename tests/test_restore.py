@@ -615,6 +615,27 @@ def test_zoo_model_held_in_container_without_optimizer_is_not_ok(
     assert (report.restored, report.values.checked, report.outputs.ran) == (0, 0, False)
 
 
+def test_untracked_moving_statistics_are_missing_even_with_the_optimizer(zoo_ckpt: Any) -> None:
+    """BatchNormalization in a Python list: `--optimizer` restores the trainable variables
+    through the optimizer, but the moving mean and variance are saved by no path. They are
+    missing, and the reason says no checkpoint of this model holds them (not: pass
+    --optimizer, which was passed)."""
+    report = restore(zoo_ckpt("list_norm"), f"{ZOO}:ListNormModel", optimizer="adam")
+    assert report.ok is False
+    assert [(m.path.rsplit("/", 1)[-1], m.shape) for m in report.missing] == [
+        ("moving_mean", [4]),
+        ("moving_variance", [4]),
+    ]
+    for m in report.missing:
+        assert m.reason is not None and m.reason.startswith("not trainable, and held in"), m
+        assert "--optimizer" not in m.reason
+    alone = restore(zoo_ckpt("list_norm"), f"{ZOO}:ListNormModel")
+    reasons = {m.path.rsplit("/", 1)[-1]: m.reason for m in alone.missing}
+    assert set(reasons) == {"kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance"}
+    assert all("--optimizer" in (reasons[n] or "") for n in ("kernel", "bias", "gamma", "beta"))
+    assert all("not trainable" in (reasons[n] or "") for n in ("moving_mean", "moving_variance"))
+
+
 def test_declared_input_shapes_hook_and_explicit_shapes(zoo_ckpt: Any) -> None:
     hooked = restore(zoo_ckpt("nested"), f"{ZOO}:NestedModel", optimizer="adam")
     assert hooked.input_shapes == [[2, 8]]

@@ -14,6 +14,7 @@ from ckptctl.cli.common import (
     user_output_to_stderr,
 )
 from ckptctl.cli.options import (
+    CHECKPOINT_FORMS,
     BackendOpt,
     DebugOpt,
     FilterOpt,
@@ -34,10 +35,7 @@ from ckptctl.cli.restore_cmd import (
 )
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM
 
-_SIDE_HELP = (
-    "Checkpoint directory, prefix, .index or .data-* file, SavedModel directory, or Keras "
-    "weights file (.weights.h5, .weights.json, .keras)."
-)
+_SIDE_HELP = f"{CHECKPOINT_FORMS}."
 AArg = Annotated[str, typer.Argument(metavar="A", help=_SIDE_HELP, show_default=False)]
 BArg = Annotated[str, typer.Argument(metavar="B", help=_SIDE_HELP, show_default=False)]
 AtolOpt = Annotated[

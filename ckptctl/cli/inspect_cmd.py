@@ -8,6 +8,7 @@ import typer
 
 from ckptctl.cli.common import progress_bar, reporting_errors
 from ckptctl.cli.options import (
+    CHECKPOINT_FORMS,
     BackendOpt,
     DebugOpt,
     FilterOpt,
@@ -43,9 +44,8 @@ CheckpointsArg = Annotated[
     list[str],
     typer.Argument(
         metavar="CHECKPOINT...",
-        help="Checkpoint directory, prefix (dir/ckpt-3), its .index or .data-* file, a "
-        "SavedModel directory, or a Keras file; several are inspected one after another "
-        "(a pre-commit hook passes each committed checkpoint).",
+        help=f"{CHECKPOINT_FORMS}; several are inspected one after another (a pre-commit "
+        "hook passes each committed checkpoint).",
         show_default=False,
     ),
 ]

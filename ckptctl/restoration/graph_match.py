@@ -31,6 +31,11 @@ UNTRACKED = (
     "checkpoint has such values only through the optimizer; pass --optimizer to restore "
     "them from there, or hold the layers as attributes"
 )
+UNTRACKED_NOT_TRAINABLE = (
+    "not trainable, and held in a Python list or dict, which Keras 3 does not track under the "
+    "model: no checkpoint of this model saves them (the optimizer holds only trainable "
+    "variables); hold the layers as attributes so that the model saves them"
+)
 
 
 @dataclass(frozen=True)
@@ -328,8 +333,9 @@ def match_graph(
         if is_rng_state(var):
             not_checkpointed.append(_not_checkpointed(var_label(var), var))
         else:
+            why = UNTRACKED if getattr(var, "trainable", True) else UNTRACKED_NOT_TRAINABLE
             missing.append(
-                MissingEntry(var_label(var), list(var_shape(var)), var_dtype(var), reason=UNTRACKED)
+                MissingEntry(var_label(var), list(var_shape(var)), var_dtype(var), reason=why)
             )
     not_requested = [
         i.key

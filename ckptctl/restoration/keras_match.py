@@ -13,6 +13,7 @@ compares every dataset with the source bit for bit.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -201,10 +202,16 @@ def _is_auto_name(name: str, base: str) -> bool:
     return name == base or re.fullmatch(rf"{re.escape(base)}_\d+", name) is not None
 
 
-def load_into(model: Any, ckpt: Checkpoint, label: str) -> None:
-    """Keras's own ``load_weights``, once the plan says it will do what it should."""
+def load_into(model: Any, ckpt: Checkpoint, label: str, with_optimizer: bool = True) -> None:
+    """Keras's own ``load_weights``, once the plan says it will do what it should.
+
+    Without ``with_optimizer``, the optimizer state in the file is not requested, and Keras's
+    warning that it skipped it ("Skipping variable loading for optimizer") says nothing new."""
     try:
-        model.load_weights(str(ckpt.location.prefix))
+        with warnings.catch_warnings():
+            if not with_optimizer:
+                warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
+            model.load_weights(str(ckpt.location.prefix))
     except Exception as e:
         raise CheckpointError(
             f"{ckpt.prefix}: Keras's load_weights failed after matching: {one_line(e)}",

@@ -319,7 +319,7 @@ def _restore_instance(ckpt: Checkpoint, inst: _Instance, partial: bool) -> None:
                 "files: Keras's load_weights loads all of a file or fails part-way",
                 "restore without them, or migrate the file to a checkpoint first",
             )
-        load_into(inst.model, ckpt, "")
+        load_into(inst.model, ckpt, "", with_optimizer=inst.optimizer is not None)
         return
     if partial or inst.root is None or plan.leftovers or plan.assign_by_ckptctl:
         # TensorFlow's restore can apply no mapping and fails part-way on a mismatch.
