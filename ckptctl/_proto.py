@@ -6,9 +6,7 @@ message raises :class:`ProtoError` instead of reading past the end or allocating
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 VARINT, I64, LEN, I32 = 0, 1, 2, 5
 
@@ -102,21 +100,3 @@ def as_str(value: int | bytes) -> str:
         return as_bytes(value).decode("utf-8")
     except UnicodeDecodeError as e:
         raise ProtoError("string field is not UTF-8") from e
-
-
-@contextmanager
-def collection_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a parser builds many small objects at once.
-
-    The objects a parser makes (lists, tuples, strings, records) form no cycles, yet every
-    few hundred of them the collector would walk everything made so far: for a checkpoint of
-    100,000 values that is a third of the parsing time. Reference counting still frees what
-    is dropped; the collector runs again, as before, after the block.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()

@@ -34,6 +34,7 @@ import ml_dtypes
 import numpy as np
 
 from ckptctl import _proto as pb
+from ckptctl.bulk import collection_paused
 from ckptctl.entry import Entry
 from ckptctl.errors import CheckpointError
 from ckptctl.location import Location
@@ -613,7 +614,7 @@ class NativeBackend:
         except OSError as e:
             raise CheckpointError(f"{index}: cannot be read ({e.strerror or e})") from e
         try:
-            with pb.collection_paused():
+            with collection_paused():
                 self._parse_index(data)
         except _Corrupt as e:
             raise CheckpointError(

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ckptctl.bulk import collection_paused
 from ckptctl.errors import CheckpointError
 from ckptctl.objgraph import ObjectGraph
 from ckptctl.reader import BackendName, Checkpoint, Entry, open_checkpoint
@@ -183,6 +184,11 @@ def _add_stats(
 
 
 def _report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> InspectReport:
+    with collection_paused():
+        return _build_report(ckpt, pattern, want_tree)
+
+
+def _build_report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> InspectReport:
     loc = ckpt.location
     error: CheckpointError | None = None
     try:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 from ckptctl import _proto as pb
+from ckptctl.bulk import collection_paused
 from ckptctl.errors import CheckpointError
 from ckptctl.names import digits_order
 
@@ -380,7 +381,7 @@ class ObjectGraph:
 
     def key_infos(self) -> dict[str, KeyInfo]:
         """Every checkpoint key the graph names, with its object path and owner."""
-        with pb.collection_paused():
+        with collection_paused():
             return self._key_infos()
 
     def _key_infos(self) -> dict[str, KeyInfo]:
@@ -467,7 +468,7 @@ def parse_object_graph(data: bytes, source: str) -> ObjectGraph:
     :func:`_scan_nodes`); whatever it does not expect, it hands to the general decoder, so
     the result, and the error for a damaged graph, are the general decoder's.
     """
-    with pb.collection_paused():
+    with collection_paused():
         nodes = _scan_nodes(data)
         return _checked_graph(_parse_nodes(data, source) if nodes is None else nodes, source)
 
@@ -475,7 +476,7 @@ def parse_object_graph(data: bytes, source: str) -> ObjectGraph:
 def parse_object_graph_reference(data: bytes, source: str) -> ObjectGraph:
     """:func:`parse_object_graph` with the general decoder alone: slower, and the reference
     the specialised one is tested against."""
-    with pb.collection_paused():
+    with collection_paused():
         return _checked_graph(_parse_nodes(data, source), source)
 
 
