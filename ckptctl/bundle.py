@@ -35,8 +35,16 @@ import numpy as np
 
 from ckptctl import _proto as pb
 from ckptctl.bulk import collection_paused
+from ckptctl.chunks import split_flat
 from ckptctl.entry import Entry
-from ckptctl.errors import CheckpointError
+from ckptctl.errors import (
+    COPY_CHECKPOINT_AGAIN,
+    COPY_MISSING_SHARDS,
+    CheckpointError,
+    file_corrupt,
+    file_missing,
+    file_truncated,
+)
 from ckptctl.location import Location
 
 __all__ = [
@@ -58,17 +66,6 @@ _MAX_ELEMENTS = (1 << 63) - 1
 _MAX_SHARDS = 1 << 16
 _BUNDLE_VERSION = 1
 _STRING = 7
-
-_INDEX_HINT = (
-    "the file is truncated, corrupt, or not a checkpoint index; "
-    "copy the checkpoint again from where it was written"
-)
-_MISSING_HINT = (
-    "such a checkpoint cannot be restored; copy the missing .data-* file(s) from "
-    "where the checkpoint was written"
-)
-_SHORT_HINT = "the data file is truncated; copy it again from where it was written"
-_CORRUPT_HINT = "copy the checkpoint again from where it was written"
 
 
 def _numeric_types() -> dict[int, tuple[str, np.dtype[Any]]]:
@@ -610,15 +607,15 @@ class NativeBackend:
         try:
             data = index.read_bytes()
         except FileNotFoundError as e:
-            raise CheckpointError(f"{index}: no such file") from e
+            raise file_missing(index, hint=COPY_CHECKPOINT_AGAIN) from e
         except OSError as e:
             raise CheckpointError(f"{index}: cannot be read ({e.strerror or e})") from e
         try:
             with collection_paused():
                 self._parse_index(data)
         except _Corrupt as e:
-            raise CheckpointError(
-                f"{index}: not a readable checkpoint index ({e})", _INDEX_HINT
+            raise file_corrupt(
+                index, f"not a readable checkpoint index: {e}", COPY_CHECKPOINT_AGAIN
             ) from None
 
     def _parse_index(self, data: bytes) -> None:
@@ -824,24 +821,33 @@ class NativeBackend:
 
     def _missing_error(self, path: Path, n: int) -> CheckpointError:
         if n == 0:
-            return CheckpointError(
-                f"{path}: data shard missing (the index stores no values in it)",
-                "copy the missing .data-* file(s) from where the checkpoint was written",
-            )
-        return CheckpointError(
-            f"{path}: data shard missing; the index lists {n} values but their data cannot be read",
-            _MISSING_HINT,
-        )
+            return file_missing(path, "the index stores no values in it", COPY_MISSING_SHARDS)
+        return file_missing(path, f"the index lists {n} values stored in it", COPY_MISSING_SHARDS)
 
     def _short_error(self, path: Path, key: str) -> CheckpointError:
-        return CheckpointError(
-            f"{path}: cut short; value {key} ends past the end of the file", _SHORT_HINT
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            size = 0
+        needed = self._shard_ends().get(path)
+        return file_truncated(
+            path, size, needed, f"value {key} ends past the end", COPY_CHECKPOINT_AGAIN
         )
 
+    def _shard_ends(self) -> dict[Path, int]:
+        """Each data shard's path -> the size its values need (where the last one ends)."""
+        ends = getattr(self, "_ends", None)
+        if ends is None:
+            ends = {}
+            for v in self._values.values():
+                for piece in self._pieces(v):
+                    path = self.shard_path(piece.shard)
+                    ends[path] = max(ends.get(path, 0), piece.offset + piece.size)
+            self._ends: dict[Path, int] = ends
+        return ends
+
     def _checksum_error(self, path: Path, key: str) -> CheckpointError:
-        return CheckpointError(
-            f"{path}: value {key} fails its checksum; the file is corrupt", _CORRUPT_HINT
-        )
+        return file_corrupt(path, f"value {key} fails its checksum", COPY_CHECKPOINT_AGAIN)
 
     def _open(self, key: str, s: _Stored) -> tuple[io.FileIO, Path]:
         """The open shard of value ``key``, after checking the value lies inside it."""
@@ -931,14 +937,12 @@ class NativeBackend:
         """The value of ``key`` as flat chunks of at most ``max_bytes`` (at least one element).
 
         The checksum covers the whole value, so a mismatch is raised after the last chunk.
-        A string tensor comes as one flat object array.
+        A string tensor comes as one flat object array (its lengths come first: it is read
+        whole either way).
         """
         s = self._stored(key)
         if s.parts:
-            flat = self._read_stitched(key, s).reshape(-1)
-            step = max(1, max_bytes // flat.itemsize)
-            for start in range(0, flat.size, step):
-                yield flat[start : start + step]
+            yield from split_flat(self._read_stitched(key, s), max_bytes)
             return
         f, path = self._open(key, s)
         if s.dtype is None:
@@ -1020,9 +1024,8 @@ class NativeBackend:
         return lengths, pos
 
     def _corrupt_strings(self, path: Path, key: str) -> CheckpointError:
-        return CheckpointError(
-            f"{path}: value {key} is corrupt (its string lengths do not match its size)",
-            _CORRUPT_HINT,
+        return file_corrupt(
+            path, f"value {key}: its string lengths do not match its size", COPY_CHECKPOINT_AGAIN
         )
 
     def close(self) -> None:

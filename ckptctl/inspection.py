@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ckptctl._renamed import deprecated_alias, json_names
 from ckptctl.bulk import collection_paused
 from ckptctl.errors import CheckpointError
 from ckptctl.objgraph import ObjectGraph
@@ -61,7 +62,8 @@ class TreeNode:
 @dataclass
 class InspectReport:
     checkpoint: str
-    format: str
+    naming: str
+    """How the checkpoint names its values (:data:`ckptctl.reader.Naming`); JSON ``format``."""
     source: str
     shards: int
     total_bytes: int
@@ -92,12 +94,14 @@ class InspectReport:
     backend_note: str | None = None
     """Why TensorFlow's reader was used where ckptctl's own could not read the checkpoint."""
 
+    format = deprecated_alias("format", "naming")
+
     def to_dict(self) -> dict[str, Any]:
         # By hand for the variables: dataclasses.asdict is slow on thousands of them.
         variables = self.variables
         self.variables = []
         try:
-            d = asdict(self)
+            d = json_names(asdict(self), {"naming": "format"})
         finally:
             self.variables = variables
         d["variables"] = [_variable_dict(v) for v in variables]
@@ -219,7 +223,7 @@ def _build_report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> Ins
         graph_tree, tree_note = _tree(ckpt.object_graph, {e.key: e for e in entries})
     return InspectReport(
         checkpoint=loc.name,
-        format=ckpt.format,
+        naming=ckpt.naming,
         source=loc.source,
         shards=ckpt.num_shards,
         total_bytes=loc.bytes_on_disk,

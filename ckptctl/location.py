@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from ckptctl.errors import CheckpointError
+from ckptctl.errors import SAVE_WEIGHTS_AGAIN, CheckpointError, file_corrupt
 from ckptctl.formats.keras_h5 import HDF5_MAGIC, KERAS_SOURCES, shard_paths, source_of
 from ckptctl.formats.tf_v1 import is_v1_file
 from ckptctl.names import digits_order
@@ -55,7 +55,7 @@ class Location:
     uri: str | None = None  # the prefix as given, for a path with a scheme (gs://, ram://)
     named: Path | None = None
     """The directory the user's path named (see :func:`named_directory`), which a state file
-    may lead away from: it is protected as well as the checkpoint's own."""
+    may lead away from: :mod:`ckptctl.outputs` protects it as well as the checkpoint's own."""
 
     @property
     def is_remote(self) -> bool:
@@ -84,32 +84,6 @@ class Location:
     @property
     def directory(self) -> Path:
         return self.prefix.parent
-
-    @property
-    def protected_directory(self) -> Path:
-        """The directory ckptctl never writes into: the SavedModel's own for its variables."""
-        if self.source == "saved_model" and self.prefix.parent.name == "variables":
-            return self.prefix.parent.parent
-        return self.prefix.parent
-
-    @property
-    def protected_directories(self) -> tuple[Path, ...]:
-        """Every directory ckptctl never writes into: the checkpoint's own, and the one the
-        user named when a state file led elsewhere (``/elsewhere/ckpt-3``, ``../x/ckpt-3``)."""
-        if self.is_remote:
-            return ()
-        dirs = [self.protected_directory]
-        if self.named is not None and not _same_directory(self.named, self.protected_directory):
-            dirs.append(self.named)
-        return tuple(dirs)
-
-    def protecting(self, path: str | os.PathLike[str]) -> Path | None:
-        """The protected directory ``path`` is inside (or is), else None."""
-        return protecting(self.protected_directories, path)
-
-    def contains(self, path: str | os.PathLike[str]) -> bool:
-        """Whether ``path`` is inside (or is) a protected directory."""
-        return self.protecting(path) is not None
 
     @property
     def declared_shards(self) -> int | None:
@@ -166,16 +140,6 @@ def _holds_checkpoint_files(d: Path) -> bool:
         or source_of(Path(n)) is not None
         for n in names
     )
-
-
-def protecting(directories: tuple[Path, ...], path: str | os.PathLike[str]) -> Path | None:
-    """Which of ``directories`` ``path`` is inside (or is), else None."""
-    target = Path(path).expanduser().resolve()
-    for directory in directories:
-        inside = directory.expanduser().resolve()
-        if target == inside or inside in target.parents:
-            return directory
-    return None
 
 
 def is_remote(path: str | os.PathLike[str]) -> bool:
@@ -274,6 +238,10 @@ def _from_file(p: Path) -> Location:
         return _from_directory(p.parent)
     if is_v1_file(p):
         return Location(prefix=p, source="checkpoint-v1", data_files=())
+    if p.suffix in (".h5", ".hdf5"):
+        raise file_corrupt(
+            p, "not an HDF5 file, which a Keras 2 weights file is", SAVE_WEIGHTS_AGAIN
+        )
     raise CheckpointError(f"{p}: not a checkpoint file", _FORMS_HINT)
 
 
@@ -296,10 +264,9 @@ def _sniff_keras(p: Path) -> Source | None:
             if "vars" in h5 or "layers" in h5 or "optimizer" in h5:
                 return "weights-h5"
     except OSError as e:
-        raise CheckpointError(
-            f"{p}: not a readable HDF5 file ({str(e).splitlines()[0][:200]})",
-            "the file is truncated or damaged",
-        ) from e
+        from ckptctl.formats.keras_h5 import hdf5_error
+
+        raise hdf5_error(p, e) from e
     raise CheckpointError(
         f"{p}: an HDF5 file, but neither a Keras 3 weights file nor a Keras 2 one",
         "ckptctl reads Keras's .weights.h5, .weights.json, .keras and Keras 2 .h5 files",

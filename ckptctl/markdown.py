@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ckptctl.errors import CkptctlError
@@ -160,6 +159,6 @@ def cell(text: str) -> str:
 
 def write_markdown(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` atomically (a temporary file beside it, then a rename)."""
-    from ckptctl.junit import write_atomically
+    from ckptctl.outputs import write_atomically
 
-    write_atomically(Path(path), text.encode("utf-8"))
+    write_atomically(path, text.encode("utf-8"))

@@ -14,6 +14,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from ckptctl._renamed import deprecated_alias
+from ckptctl.chunks import CHUNK_BYTES as CHUNK_BYTES
+from ckptctl.chunks import split_flat
 from ckptctl.entry import Entry as Entry
 from ckptctl.errors import CheckpointError
 from ckptctl.location import Location, locate
@@ -22,9 +25,11 @@ from ckptctl.objgraph import OBJECT_GRAPH_KEY, KeyInfo, ObjectGraph, parse_objec
 if TYPE_CHECKING:
     import numpy as np
 
-Format = Literal["object-graph", "name-based", "keras", "keras-legacy"]
+Naming = Literal["object-graph", "name-based", "keras", "keras-legacy"]
+"""How a checkpoint names its values: by object graph, by variable name, or by Keras's saving
+layout (Keras 3 files, Keras 2 HDF5); not the file format."""
+Format = Naming  # the earlier name
 BackendName = Literal["auto", "tf", "native"]
-CHUNK_BYTES = 64 << 20
 SAVE_COUNTER_KEY = "save_counter/.ATTRIBUTES/VARIABLE_VALUE"
 
 
@@ -96,11 +101,14 @@ class Checkpoint:
         return key in self._all_entries
 
     @property
-    def format(self) -> Format:
-        declared = getattr(self._backend, "format", None)
+    def naming(self) -> Naming:
+        """How this checkpoint names its values (see :data:`Naming`)."""
+        declared = getattr(self._backend, "naming", None)
         if declared is not None:
             return declared  # type: ignore[no-any-return]
         return "object-graph" if OBJECT_GRAPH_KEY in self._all_entries else "name-based"
+
+    format = deprecated_alias("format", "naming")
 
     def read(self, key: str) -> np.ndarray:
         """The stored value of ``key`` as a numpy array (strings as an object array of bytes)."""
@@ -108,7 +116,7 @@ class Checkpoint:
 
     @cached_property
     def object_graph(self) -> ObjectGraph | None:
-        if self.format != "object-graph":
+        if self.naming != "object-graph":
             return None
         raw = self.read(OBJECT_GRAPH_KEY)
         data = raw.item() if raw.shape == () else raw.reshape(-1)[0]
@@ -148,10 +156,7 @@ class Checkpoint:
         if stream is not None:
             yield from stream(key, max_bytes)
             return
-        flat = self.read(key).reshape(-1)
-        step = max(1, max_bytes // max(1, flat.itemsize))
-        for start in range(0, flat.size, step):
-            yield flat[start : start + step]
+        yield from split_flat(self.read(key), max_bytes)
 
     def iter_values(self, keys: list[str] | None = None) -> Iterator[tuple[Entry, np.ndarray]]:
         for e in self.entries if keys is None else [self.entry(k) for k in keys]:

@@ -91,8 +91,8 @@ class Verdict:
 def restore_header(report: RestoreReport) -> list[tuple[str, str]]:
     """Label and value of each header line: checkpoint, model, key, inputs, what matched."""
     rows = [("Checkpoint", report.checkpoint), ("Model", report.model)]
-    if report.format == "object-graph":
-        rows.append(("Key", "(root)" if report.key == ROOT else report.key))
+    if report.naming == "object-graph":
+        rows.append(("Key", "(root)" if report.root_child == ROOT else report.root_child))
     shapes = ", ".join(shape_str(s) for s in report.input_shapes)
     rows.append(("Inputs", f"{shapes} {report.input_dtype}"))
     matched = plural(report.matched, "value")
@@ -140,7 +140,7 @@ def restore_tables(report: RestoreReport) -> list[Table]:
             ]
             for u in report.unused
         ]
-        first = "checkpoint path" if report.format == "object-graph" else "checkpoint key"
+        first = "checkpoint path" if report.naming == "object-graph" else "checkpoint key"
         tables.append(
             Table(
                 "Unused: in the checkpoint, taken by nothing in the model",
@@ -307,7 +307,7 @@ def restore_verdict(report: RestoreReport, partial_hint: bool = True) -> Verdict
         if report.suggested_maps and not report.maps and not report.mismatched:
             rules = " ".join(f"--map {r!r}" for r in report.suggested_maps)
             suggestion = f"If the paths were renamed on purpose, restore with: {rules}"
-        elif partial_hint and report.format != "keras":
+        elif partial_hint and report.naming != "keras":
             suggestion = (
                 "--partial restores what fits; --allow-unused and --allow-missing accept "
                 "leftovers you intend."
@@ -380,8 +380,8 @@ def diff_verdict(report: DiffReport) -> Verdict:
 
 def diff_header(report: DiffReport) -> list[tuple[str, str]]:
     rows = [("A", report.a), ("B", report.b)]
-    if report.a_format != report.b_format:
-        rows.append(("Formats", f"A {report.a_format}, B {report.b_format}"))
+    if report.a_naming != report.b_naming:
+        rows.append(("Formats", f"A {report.a_naming}, B {report.b_naming}"))
     return rows
 
 

@@ -43,7 +43,7 @@ def ram_run() -> dict[str, Any]:
 def test_inspect_a_ram_directory(ram_run: dict[str, Any]) -> None:
     report = ckptctl.inspect(ram_run["dir"])
     assert report.checkpoint == f"{ram_run['dir']}/ckpt-2"
-    assert report.format == "object-graph"
+    assert report.naming == "object-graph"
     assert report.total_params == 1521
     assert report.total_bytes > 0
     paths = {v.path for v in report.variables}

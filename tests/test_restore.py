@@ -128,10 +128,10 @@ def test_sample_model_restores_without_optimizer(
     )
     assert_clean(report)
     assert report.matched == 4
-    assert report.key == "model"
+    assert report.root_child == "model"
     assert report.model == f"sample_models.models:{name}"
     assert report.input_shapes == [[4, 20]]
-    assert report.format == "object-graph"
+    assert report.naming == "object-graph"
     assert report.optimizer is None
     assert Path(report.checkpoint).parent == samples_dir / directory
     assert Path(report.checkpoint).name.endswith("-3")
@@ -208,7 +208,7 @@ def test_golden_into_checkpoint_directory_is_refused(samples_dir: Path) -> None:
     with pytest.raises(UsageError) as err:
         restore(samples_dir / "my_model", MY_MODEL, input_shapes=SAMPLE_SHAPES, save_golden=target)
     assert err.value.exit_code == EXIT_USAGE
-    assert "refusing to write into the checkpoint's directory" in err.value.message
+    assert "refusing to write into or over the checkpoint's directory" in err.value.message
     assert not target.exists()
 
 
@@ -579,7 +579,7 @@ def test_zoo_model_restores_without_optimizer(
     report = restore(zoo_ckpt(name), f"{ZOO}:{spec}", **kwargs)
     assert_clean(report)
     assert report.matched == values
-    assert report.key == "model"
+    assert report.root_child == "model"
 
 
 ZOO_CONTAINER_SHAPES = {
@@ -704,7 +704,7 @@ def test_mirrored_strategy_checkpoint(
 def test_root_model_checkpoint_saved_with_save(root_model_ckpts: dict[str, Path]) -> None:
     report = restore(root_model_ckpts["save"], f"{ZOO}:NestedModel", key=".")
     assert_clean(report)
-    assert report.key == "."
+    assert report.root_child == "."
     assert report.matched == 6
 
 
@@ -712,7 +712,7 @@ def test_root_model_checkpoint_written_with_write(root_model_ckpts: dict[str, Pa
     """`Checkpoint(root=model).write()` has no save_counter; that is no reason to fail."""
     report = restore(root_model_ckpts["write"], f"{ZOO}:NestedModel", key=".")
     assert_clean(report)
-    assert report.key == "."
+    assert report.root_child == "."
     assert report.matched == 6
 
 
@@ -723,7 +723,7 @@ def test_root_model_checkpoint_is_recognised_without_key(
     root, not any one child, so `--key .` is chosen."""
     report = restore(root_model_ckpts["save"], f"{ZOO}:NestedModel")
     assert_clean(report)
-    assert report.key == "."
+    assert report.root_child == "."
 
 
 def test_two_children_holding_the_same_model_ask_for_a_key(tmp_path: Path) -> None:
@@ -743,7 +743,7 @@ def test_two_children_holding_the_same_model_ask_for_a_key(tmp_path: Path) -> No
     assert "--key ." in err.value.hint
     report = restore(prefix, f"{ZOO}:NestedModel", key="teacher")
     assert_clean(report)
-    assert report.key == "teacher"
+    assert report.root_child == "teacher"
 
 
 @pytest.mark.parametrize("key", [None, "."])

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ckptctl.cli.common import progress_bar, reporting_errors
+from ckptctl.cli.formats import Context, Format, show
 from ckptctl.cli.options import (
     CHECKPOINT_FORMS,
     BackendOpt,
@@ -16,8 +17,7 @@ from ckptctl.cli.options import (
     NoVerifyOpt,
     backend_name,
 )
-from ckptctl.cli.output import print_json
-from ckptctl.cli.plain import RICH_TABLE_LIMIT, print_plain_inspect
+from ckptctl.cli.plain import RICH_TABLE_LIMIT
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM, EXIT_UNREADABLE, CheckpointError
 from ckptctl.summary import plural
 
@@ -126,13 +126,12 @@ def _inspect_one(
             progress=(lambda done, total: progress("reading", done, total)) if progress else None,
         )
     if json:
-        print_json(report.to_dict())
+        fmt = Format.JSON
     elif len(report.variables) > RICH_TABLE_LIMIT and not (report.stats or report.tree):
-        print_plain_inspect(report)  # thousands of rows: aligned text, without Rich
+        fmt = Format.PLAIN  # thousands of rows: aligned text, without Rich
     else:
-        from ckptctl.cli.render import render_inspect, stdout_console
-
-        render_inspect(report, stdout_console())
+        fmt = Format.TABLE
+    show(report, fmt, Context("inspect"))
     if report.error:
         from ckptctl.cli.render import print_error
 

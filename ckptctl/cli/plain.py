@@ -59,9 +59,9 @@ FORMAT_NAMES = {
 def second_column(report: InspectReport, wide: bool) -> tuple[str, Callable[[Any], str]] | None:
     """The column after the path: Keras's layer names for a Keras file (whose keys are the
     paths), TensorFlow's checkpoint keys on a wide terminal, else none."""
-    if report.format in ("keras", "keras-legacy"):
+    if report.naming in ("keras", "keras-legacy"):
         return "layer", lambda v: printable(v.layer_name or "")
-    if wide and report.format == "object-graph":
+    if wide and report.naming == "object-graph":
         return "checkpoint key", lambda v: printable(v.key)
     return None
 
@@ -93,7 +93,7 @@ def print_plain_inspect(report: InspectReport, out: TextIO | None = None) -> Non
     """`inspect`'s header and value table as aligned plain text, as wide as the terminal."""
     out = out if out is not None else sys.stdout
     width = output_width()
-    kind = FORMAT_NAMES.get((report.format, report.source), report.format)
+    kind = FORMAT_NAMES.get((report.naming, report.source), report.naming)
     shards = f"{report.shards} shard" + ("s" if report.shards != 1 else "")
     header = [
         ("Checkpoint", report.checkpoint),
@@ -168,7 +168,7 @@ def stats_table(report: InspectReport) -> Table:
         cells.append([(nonfinite, "worst" if bad else None)])
         rows.append(cells)
         roles.append("bad" if bad else None)
-    first_header = "object path" if report.format == "object-graph" else "key"
+    first_header = "object path" if report.naming == "object-graph" else "key"
     return Table(
         "",
         [first_header, *STATS_COLUMNS, "zeros", "NaN/Inf"],
@@ -184,7 +184,7 @@ def variables_table(report: InspectReport, wide: bool, plain_text: bool) -> Tabl
 
     On a narrow terminal ``elements`` is left out first (the shape says it), then ``bytes``.
     """
-    named = report.format in ("object-graph", "keras", "keras-legacy")
+    named = report.naming in ("object-graph", "keras", "keras-legacy")
     second = second_column(report, wide)
     with_key = second is not None
     groups: dict[str, list[VariableInfo]] = {}

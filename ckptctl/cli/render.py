@@ -168,7 +168,7 @@ def print_wrapped(console: Console, text: str, role: str | None = None, hang: st
 
 
 def render_inspect(report: InspectReport, console: Console) -> None:
-    kind = FORMAT_NAMES.get((report.format, report.source), report.format)
+    kind = FORMAT_NAMES.get((report.naming, report.source), report.naming)
     shards = f"{report.shards} shard" + ("s" if report.shards != 1 else "")
     values = f"{plural(report.total_values, 'value')}, {plural(report.total_params, 'parameter')}"
     header = [

@@ -18,12 +18,20 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
-from ckptctl.errors import CheckpointError
+from ckptctl.chunks import flat_slabs
+from ckptctl.errors import (
+    SAVE_WEIGHTS_AGAIN,
+    CheckpointError,
+    file_corrupt,
+    file_missing,
+    file_truncated,
+)
 from ckptctl.names import digits_order
 from ckptctl.objgraph import KeyInfo
 
@@ -135,8 +143,9 @@ class KerasStore:
                     self._add_file(shard, h5py)
                 else:
                     self._missing.append(
-                        CheckpointError(
-                            f"{shard}: missing (a shard {self.path.name} names)",
+                        file_missing(
+                            shard,
+                            f"a shard {self.path.name} names",
                             "copy every shard the .weights.json names beside it",
                         )
                     )
@@ -153,10 +162,8 @@ class KerasStore:
                 with open(path, "rb") as f:
                     magic = f.read(8)
                 if magic != HDF5_MAGIC:
-                    raise CheckpointError(
-                        f"{path}: not an HDF5 file (a Keras weights file is one)",
-                        "the file is damaged or is something else; save it again with "
-                        "model.save_weights(...)",
+                    raise file_corrupt(
+                        path, "not an HDF5 file, which a Keras weights file is", SAVE_WEIGHTS_AGAIN
                     )
                 h5 = h5py.File(path, "r")
             else:
@@ -166,10 +173,7 @@ class KerasStore:
         except PermissionError as e:
             raise CheckpointError(f"{path}: cannot be read (Permission denied)") from e
         except OSError as e:
-            raise CheckpointError(
-                f"{path}: not a readable HDF5 file ({_first_line(e)})",
-                "the file is truncated or damaged; save it again with model.save_weights(...)",
-            ) from e
+            raise hdf5_error(path, e) from e
         self._files.append(h5)
 
     def _open_archive(self, h5py: Any) -> None:
@@ -203,10 +207,7 @@ class KerasStore:
             try:
                 h5.visititems(lambda name, obj, out=found: out.append((name, obj)))
             except (OSError, RuntimeError, KeyError) as e:
-                raise CheckpointError(
-                    f"{self._file_name(i)}: damaged HDF5 structure ({_first_line(e)})",
-                    "save the weights again",
-                ) from e
+                raise hdf5_error(self._file_name(i), e) from e
             for name, obj in sorted(found, key=lambda item: _natural(item[0])):
                 if isinstance(obj, h5py.Dataset):
                     if _stored_elsewhere(obj):
@@ -243,7 +244,7 @@ class KerasStore:
         return list(self._missing)
 
     @property
-    def format(self) -> str:
+    def naming(self) -> str:
         return "keras"
 
     def entries(self) -> list[Entry]:
@@ -268,29 +269,24 @@ class KerasStore:
         return np.asarray(value)
 
     def read_chunks(self, key: str, max_bytes: int) -> Iterator[np.ndarray]:
-        """Consecutive flat chunks of at most ``max_bytes``: rows at a time, never the whole
-        value at once unless one row is bigger than the bound."""
+        """Consecutive flat chunks of at most ``max_bytes``: hyperslabs over the flat index
+        space, so a value of one row is cut along its last axes, never read whole."""
         import numpy as np
 
         d = self._dataset(key)
         if d.shape == () or d.size == 0:
             yield np.asarray(self.read(key)).reshape(-1)
             return
-        row = max(1, d.nbytes // max(1, d.shape[0]))
-        step = max(1, max_bytes // row)
-        for start in range(0, d.shape[0], step):
+        for index in flat_slabs(tuple(d.shape), d.dtype.itemsize, max_bytes):
             try:
-                part = d[start : start + step]
+                part = d[index]
             except (OSError, ValueError, RuntimeError) as e:
                 raise self._read_error(key, e) from e
             yield np.asarray(part).reshape(-1)
 
     def _read_error(self, key: str, e: BaseException) -> CheckpointError:
         ds = self._datasets[key]
-        return CheckpointError(
-            f"{self._file_name(ds.file)}: cannot read {key} ({_first_line(e)})",
-            "the file is truncated or damaged; save the weights again",
-        )
+        return hdf5_error(self._file_name(ds.file), e, f"cannot read {key}")
 
     def key_infos(self) -> dict[str, KeyInfo]:
         infos = {}
@@ -349,6 +345,22 @@ def _dtype_name(dtype: Any) -> str:
     if dtype.kind in "SO" or name.startswith("|S"):
         return "string"
     return name
+
+
+_TRUNCATED_RE = re.compile(r"truncated file: eof = (\d+).*stored_eof = (\d+)")
+
+
+def hdf5_error(
+    path: object, e: BaseException, what: str | None = None, hint: str = SAVE_WEIGHTS_AGAIN
+) -> CheckpointError:
+    """h5py's error on a file as ckptctl words it: truncated (HDF5 records the size it should
+    have) or corrupt."""
+    text = _first_line(e)
+    m = _TRUNCATED_RE.search(str(e))
+    if m:
+        return file_truncated(path, int(m.group(1)), int(m.group(2)), what, hint)
+    detail = f"{what}: {text}" if what else f"not a readable HDF5 file: {text}"
+    return file_corrupt(path, detail, hint)
 
 
 def _first_line(e: BaseException) -> str:

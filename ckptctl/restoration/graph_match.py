@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ckptctl.errors import UsageError
-from ckptctl.mapping import KERAS2, PathMap, keras2_normal
+from ckptctl.mapping import KERAS2, PathMap, collision, keras2_normal
 from ckptctl.objgraph import ROOT, SAVE_COUNTER, VARIABLE_VALUE, ObjectGraph
 from ckptctl.reader import Checkpoint
 from ckptctl.restoration.live import is_rng_state, live_graph, var_dtype, var_label, var_shape
@@ -390,11 +390,7 @@ def _map_values(
         if target is None or not rule:
             continue
         if target in placed_by:
-            other = ck_label(placed_by[target])
-            raise UsageError(
-                f"--map places both {other} and {ck_label(c)} onto {live_label(target)}",
-                "make the rules more specific (anchor them, e.g. '^model\\.dense1\\.')",
-            )
+            raise collision(ck_label(placed_by[target]), ck_label(c), live_label(target))
         match[c] = target
         placed_by[target] = c
         rule_of[c] = rule

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from ckptctl.chunks import CHUNK_BYTES
 from ckptctl.errors import CheckpointError, ModelError, UsageError
 from ckptctl.formats.keras_h5 import KerasStore
 from ckptctl.loader import one_line, user_traceback
 from ckptctl.reader import Checkpoint, Entry
+from ckptctl.restoration.checks import streams_equal
+from ckptctl.restoration.live import is_auto_name
 from ckptctl.restoration.plan import Pair, Plan, suggest
 from ckptctl.restoration.report import (
     LayerDrift,
@@ -192,14 +193,10 @@ def layer_drift(
         if live is None or live == saved:
             continue
         base = _COUNTER_RE.sub("", group.rsplit("/", 1)[-1])
-        if _is_auto_name(saved, base) or _is_auto_name(live, base):
+        if is_auto_name(saved, base) or is_auto_name(live, base):
             continue  # Keras numbered it; nothing the user named moved
         out.append(LayerDrift(group, saved, live))
     return out
-
-
-def _is_auto_name(name: str, base: str) -> bool:
-    return name == base or re.fullmatch(rf"{re.escape(base)}_\d+", name) is not None
 
 
 def load_into(model: Any, ckpt: Checkpoint, label: str, with_optimizer: bool = True) -> None:
@@ -225,11 +222,13 @@ def check_keras_values(ckpt: Checkpoint, model: Any, pairs: list[Pair], path: Pa
     try:
         check = ValueCheck()
         for p in pairs:
-            stored = ckpt.read(p.entry.key)
-            got = np.asarray(live.store.read(p.entry.key))
             check.checked += 1
-            same = stored.shape == got.shape and stored.dtype == got.dtype
-            if not same or stored.tobytes() != got.tobytes():
+            key = p.entry.key
+            got = live.entries.get(key)
+            if got is None or not streams_equal(
+                p.entry, ckpt.read_chunks(key, CHUNK_BYTES), got,
+                live.store.read_chunks(key, CHUNK_BYTES),
+            ):  # fmt: skip
                 check.differing.append(p.path)
         return check
     finally:
