@@ -23,8 +23,7 @@ this reader does not handle raises :class:`Unsupported`, never a wrong value.
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 import google_crc32c
@@ -32,6 +31,7 @@ import ml_dtypes
 import numpy as np
 
 from ckptctl import _proto as pb
+from ckptctl.bulk import collection_paused
 from ckptctl.chunks import split_flat
 from ckptctl.entry import Entry
 from ckptctl.errors import (
@@ -143,7 +143,9 @@ def _varint(buf: bytes, pos: int, end: int, max_bytes: int = 10) -> tuple[int, i
     """Decode a varint in ``buf[pos:end]`` of at most ``max_bytes`` bytes."""
     result = 0
     shift = 0
-    stop = min(end, pos + max_bytes)
+    stop = pos + max_bytes
+    if stop > end:
+        stop = end
     while pos < stop:
         b = buf[pos]
         pos += 1
@@ -219,8 +221,9 @@ class _Stored:
         self.offset = offset
         self.size = size
         self.crc = crc
-        # A partitioned value: its slices, each (slice, stored value); shard is -1.
-        self.parts: list[tuple[tuple[tuple[int, int], ...], _Stored]] = []
+        # A partitioned value: its slices, each (slice, stored value); shard is -1. A shared
+        # empty tuple for the others: a list each would be 56 bytes per value.
+        self.parts: Sequence[tuple[tuple[tuple[int, int], ...], _Stored]] = ()
 
 
 # ------------------------------------------------------------------------------- the SSTable
@@ -465,46 +468,111 @@ def _slice_key_prefix(name: str) -> bytes:
     return b"\x00" + bytes(escaped) + b"\x00\x01"
 
 
-def _parse_entry(buf: bytes) -> tuple[int, list[int], bool, int, int, int, int, bool]:
-    """(dtype, dims, unknown_rank, shard_id, offset, size, crc32c, has_slices) of an entry."""
+_Fields = tuple[int, tuple[int, ...], bool, int, int, int, int, bool]
+"""(dtype, dims, unknown_rank, shard_id, offset, size, crc32c, has_slices) of an entry."""
+
+_Shapes = dict[bytes, tuple[tuple[int, ...], bool]]
+"""Shape field bytes -> (dims, unknown_rank): a checkpoint repeats a few shapes many times."""
+
+
+def _parse_entry(buf: bytes, shapes: _Shapes | None = None) -> _Fields:
+    """The fields of a ``BundleEntryProto``; ``shapes`` caches the shapes decoded so far."""
     dtype = shard = offset = size = crc = 0
-    dims: list[int] = []
+    dims: tuple[int, ...] = ()
     unknown_rank = has_slices = False
     pos = 0
     end = len(buf)
     while pos < end:
-        tag, pos = _tag(buf, pos, end)
+        tag = buf[pos]
+        if tag >= 0x80:
+            tag, pos = _varint(buf, pos, end, 5)
+        else:
+            pos += 1
+        if tag < 8:
+            raise _Corrupt("field number 0")
         if tag == 0x12 or tag == 0x3A:  # shape, slices
-            length, pos = _varint(buf, pos, end)
-            if pos + length > end:
-                raise _Corrupt("field runs past the end of its entry")
-            if tag == 0x12:
-                unknown_rank = _parse_shape(buf, pos, pos + length, dims) or unknown_rank
+            if pos < end and buf[pos] < 0x80:
+                length = buf[pos]
+                pos += 1
             else:
+                length, pos = _varint(buf, pos, end)
+            stop = pos + length
+            if stop > end:
+                raise _Corrupt("field runs past the end of its entry")
+            if tag == 0x3A:
                 has_slices = True
-            pos += length
+            else:
+                raw = buf[pos:stop]
+                known = shapes.get(raw) if shapes is not None else None
+                if known is None:
+                    shape_dims: list[int] = []
+                    rank_unknown = _parse_shape(raw, 0, length, shape_dims)
+                    known = (tuple(shape_dims), rank_unknown)
+                    if shapes is not None:
+                        shapes[raw] = known
+                # A repeated shape field merges into one shape, as protobuf merges messages.
+                dims = dims + known[0] if dims else known[0]
+                unknown_rank = known[1] or unknown_rank
+            pos = stop
         elif tag == 0x35:  # crc32c, fixed32
             if pos + 4 > end:
                 raise _Corrupt("checksum runs past the end of its entry")
             crc = int.from_bytes(buf[pos : pos + 4], "little")
             pos += 4
-        elif tag in (0x08, 0x18, 0x20, 0x28):
-            if pos < end and buf[pos] < 0x80:
-                v = buf[pos]
-                pos += 1
+        elif tag == 0x08 or tag == 0x18 or tag == 0x20 or tag == 0x28:
+            if pos >= end:
+                raise _Corrupt("bad varint")
+            v = buf[pos]
+            pos += 1
+            if v >= 0x80:  # an offset or a size: a few bytes, decoded here without a call
+                v &= 0x7F
+                shift = 7
+                while True:
+                    if pos >= end:
+                        raise _Corrupt("bad varint")
+                    b = buf[pos]
+                    pos += 1
+                    v |= (b & 0x7F) << shift
+                    if b < 0x80:
+                        break
+                    shift += 7
+                    if shift >= 70:
+                        raise _Corrupt("bad varint")
+            if tag == 0x20:
+                offset = _signed64(v) if v >= 1 << 63 else v
+            elif tag == 0x28:
+                size = _signed64(v) if v >= 1 << 63 else v
+            elif tag == 0x08:
+                dtype = v if v < 1 << 31 else _int32(v)
             else:
-                v, pos = _varint(buf, pos, end)
-            if tag == 0x08:
-                dtype = _int32(v)
-            elif tag == 0x18:
-                shard = _int32(v)
-            elif tag == 0x20:
-                offset = _signed64(v)
-            else:
-                size = _signed64(v)
+                shard = v if v < 1 << 31 else _int32(v)
         else:
             pos = _skip_field(buf, pos, end, tag)
     return dtype, dims, unknown_rank, shard, offset, size, crc, has_slices
+
+
+_Layout = tuple[str, "np.dtype[Any] | None", int, int]
+"""(dtype name, numpy dtype or None for strings, element count, bytes it needs or -1)."""
+
+_Layouts = dict[tuple[int, tuple[int, ...], bool], _Layout]
+
+
+def _layout(key: str, dtype: int, dims: tuple[int, ...], unknown_rank: bool) -> _Layout:
+    """What an entry's dtype and shape decide, checked (``key`` names it in errors)."""
+    np_dtype: np.dtype[Any] | None
+    if dtype == _STRING:
+        name, np_dtype = "string", None
+    elif dtype in _NUMERIC:
+        name, np_dtype = _NUMERIC[dtype]
+    else:
+        kind = _OTHER_TYPE_NAMES.get(dtype, f"number {dtype}")
+        raise Unsupported(f"value {key} has dtype {kind}")
+    if unknown_rank or len(dims) > _MAX_RANK or any(d < 0 for d in dims):
+        raise _Corrupt(f"value {key} has an invalid shape {list(dims)}")
+    count = math.prod(dims)
+    if count > _MAX_ELEMENTS:
+        raise _Corrupt(f"value {key} has an invalid shape {list(dims)}")
+    return name, np_dtype, count, -1 if np_dtype is None else count * np_dtype.itemsize
 
 
 # ------------------------------------------------------------------------------ the backend
@@ -541,7 +609,8 @@ class NativeBackend:
         except OSError as e:
             raise CheckpointError(f"{index}: cannot be read ({e.strerror or e})") from e
         try:
-            self._parse_index(data)
+            with collection_paused():
+                self._parse_index(data)
         except _Corrupt as e:
             raise file_corrupt(
                 index, f"not a readable checkpoint index: {e}", COPY_CHECKPOINT_AGAIN
@@ -565,15 +634,19 @@ class NativeBackend:
             raise _Corrupt(f"the header declares {num_shards} data shards")
         self._num_shards = max(num_shards, 0)
         values: dict[str, _Stored] = {}
-        raw_values = dict(table[1:])
-        parsed = [(raw_key, _parse_entry(value)) for raw_key, value in table[1:]]
+        shapes: _Shapes = {}
+        parsed = [(raw_key, _parse_entry(value, shapes)) for raw_key, value in table[1:]]
+        partitioned = any(fields[7] for _, fields in parsed)
+        raw_values = dict(table[1:]) if partitioned else {}
+        del table  # the entries' bytes: only a partitioned value needs them again
         # A partitioned value is listed under its full key, and each slice under a binary key
         # that sorts before it: find the partitions before judging any key.
         slice_keys: set[bytes] = set()
-        for raw_key, fields in parsed:
+        for raw_key, fields in parsed if partitioned else ():
             if fields[7]:
                 parts = self._partition(raw_key, fields, raw_values)
                 slice_keys.update(k for k, _ in parts)
+        layouts: _Layouts = {}
         for raw_key, fields in parsed:
             if raw_key in slice_keys:
                 continue
@@ -581,7 +654,7 @@ class NativeBackend:
                 key = raw_key.decode("utf-8", "replace")
                 values[key] = self._stitched(raw_key, fields, raw_values, parsed)
                 continue
-            key, stored = self._validate(raw_key, fields)
+            key, stored = self._validate(raw_key, fields, layouts=layouts)
             values[key] = stored
         self._values = values
 
@@ -636,9 +709,12 @@ class NativeBackend:
     def _validate(
         self,
         raw_key: bytes,
-        fields: tuple[int, list[int], bool, int, int, int, int, bool],
+        fields: _Fields,
         label: str | None = None,
+        layouts: _Layouts | None = None,
     ) -> tuple[str, _Stored]:
+        """The key and stored value an entry describes, after checking it; ``layouts`` caches
+        what its dtype and shape alone decide (the same few recur across a checkpoint)."""
         dtype, dims, unknown_rank, shard, offset, size, crc, _ = fields
         if label is not None:
             key = label
@@ -647,35 +723,26 @@ class NativeBackend:
                 key = raw_key.decode("utf-8")
             except UnicodeDecodeError:
                 raise _Corrupt(f"key {raw_key!r} is not UTF-8") from None
-        if dtype == _STRING:
-            name, np_dtype = "string", None
-        elif dtype in _NUMERIC:
-            name, np_dtype = _NUMERIC[dtype]
-        else:
-            kind = _OTHER_TYPE_NAMES.get(dtype, f"number {dtype}")
-            raise Unsupported(f"value {key} has dtype {kind}")
-        if unknown_rank or len(dims) > _MAX_RANK or any(d < 0 for d in dims):
-            raise _Corrupt(f"value {key} has an invalid shape {dims}")
-        count = math.prod(dims)
-        if count > _MAX_ELEMENTS:
-            raise _Corrupt(f"value {key} has an invalid shape {dims}")
+        layout = layouts.get((dtype, dims, unknown_rank)) if layouts is not None else None
+        if layout is None:
+            layout = _layout(key, dtype, dims, unknown_rank)
+            if layouts is not None:
+                layouts[(dtype, dims, unknown_rank)] = layout
+        name, np_dtype, count, nbytes = layout
         if not 0 <= shard < self._num_shards:
             raise _Corrupt(f"value {key} is in shard {shard} of {self._num_shards}")
         if offset < 0 or size < 0:
             raise _Corrupt(f"value {key} has a negative offset or size")
-        if np_dtype is not None:
-            if size != count * np_dtype.itemsize and name in _SUB_BYTE and count:
-                # One byte per element is how TensorFlow stores these today; a packed layout
-                # would be new, not damage.
-                raise Unsupported(f"value {key} stores {name} elements in a packed layout")
-            if size != count * np_dtype.itemsize:
-                raise _Corrupt(
-                    f"value {key} is stored in {size} bytes; its shape needs "
-                    f"{count * np_dtype.itemsize}"
-                )
+        if nbytes >= 0:
+            if size != nbytes:
+                if name in _SUB_BYTE and count:
+                    # One byte per element is how TensorFlow stores these today; a packed
+                    # layout would be new, not damage.
+                    raise Unsupported(f"value {key} stores {name} elements in a packed layout")
+                raise _Corrupt(f"value {key} is stored in {size} bytes; its shape needs {nbytes}")
         elif size < count + 4 and not (size == 0 and count == 0):
             raise _Corrupt(f"value {key} is stored in {size} bytes; it needs at least {count + 4}")
-        return key, _Stored(name, np_dtype, tuple(dims), count, shard, offset, size, crc)
+        return key, _Stored(name, np_dtype, dims, count, shard, offset, size, crc)
 
     # --- listing
 
@@ -711,12 +778,6 @@ class NativeBackend:
 
     def file_problems(self) -> list[CheckpointError]:
         """Missing data shards and values running past the end of theirs, found by stat alone."""
-        stored = [
-            (f"{key} (a slice)" if s.parts else key, value)
-            for key, s in self._values.items()
-            for value in self._pieces(s)
-        ]
-        per_shard = Counter(value.shard for _, value in stored)
         sizes: dict[int, int] = {}
         problems: list[CheckpointError] = []
         for shard in range(self._num_shards):
@@ -725,12 +786,20 @@ class NativeBackend:
                 f = self._files.get(shard)
                 sizes[shard] = file_size(f) if f else path.stat().st_size
             except FileNotFoundError:
-                problems.append(self._missing_error(path, per_shard[shard]))
+                n = sum(
+                    1 for v in self._values.values() for p in self._pieces(v) if p.shard == shard
+                )
+                problems.append(self._missing_error(path, n))
             except OSError as e:
                 problems.append(CheckpointError(f"{path}: cannot be read ({e.strerror or e})"))
-        for key, value in sorted(stored, key=lambda item: item[0]):
-            if value.shard in sizes and value.offset + value.size > sizes[value.shard]:
-                problems.append(self._short_error(self.shard_path(value.shard), key))
+        short = [
+            (f"{key} (a slice)" if s.parts else key, value)
+            for key, s in self._values.items()
+            for value in (self._pieces(s) if s.parts else (s,))
+            if value.shard in sizes and value.offset + value.size > sizes[value.shard]
+        ]
+        for key, value in sorted(short, key=lambda item: item[0]):
+            problems.append(self._short_error(self.shard_path(value.shard), key))
         return problems
 
     @staticmethod

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ckptctl._renamed import deprecated_alias, json_names
+from ckptctl.bulk import collection_paused
 from ckptctl.errors import CheckpointError
 from ckptctl.objgraph import ObjectGraph
 from ckptctl.reader import BackendName, Checkpoint, Entry, open_checkpoint
@@ -18,7 +19,7 @@ from ckptctl.stats import HIST_BINS, ValueStats, value_stats
 Progress = Callable[[int, int], None]
 
 
-@dataclass
+@dataclass(slots=True)
 class VariableInfo:
     key: str
     path: str | None
@@ -43,7 +44,7 @@ class OwnerSummary:
     nbytes: int
 
 
-@dataclass
+@dataclass(slots=True)
 class TreeNode:
     """One object of the graph; ``key`` is set on objects that hold a value."""
 
@@ -187,6 +188,11 @@ def _add_stats(
 
 
 def _report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> InspectReport:
+    with collection_paused():
+        return _build_report(ckpt, pattern, want_tree)
+
+
+def _build_report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> InspectReport:
     loc = ckpt.location
     error: CheckpointError | None = None
     try:

@@ -17,9 +17,10 @@ import heapq
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from ckptctl import _proto as pb
+from ckptctl.bulk import collection_paused
 from ckptctl.errors import CheckpointError
 from ckptctl.names import digits_order
 
@@ -37,8 +38,10 @@ optimizer's (iteration count, learning rate, slots), or other (root-level variab
 Path = tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Attribute:
+class Attribute(NamedTuple):
+    """One value an object holds (a ``SerializedTensor``): a tuple, as there is one for every
+    value of a checkpoint and a tuple is made several times faster than a dataclass."""
+
     name: str
     full_name: str
     checkpoint_key: str
@@ -51,7 +54,7 @@ class SlotReference:
     slot_node: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     id: int
     children: list[tuple[str, int]] = field(default_factory=list)
@@ -59,7 +62,7 @@ class Node:
     slot_variables: list[SlotReference] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KeyInfo:
     """What the object graph says about one checkpoint key."""
 
@@ -81,13 +84,21 @@ class Paths(Mapping[int, Path]):
     of modules), where a tuple per node would be quadratic. A node's path tuple is built only
     when it is looked up; :meth:`depth` and :meth:`head` answer without building it."""
 
-    __slots__ = ("_depth", "_head", "_links", "_starts")
+    __slots__ = ("_depth", "_dotted", "_head", "_links", "_starts")
 
     def __init__(self) -> None:
         self._links: dict[int, tuple[int, str] | None] = {}  # None: a start
         self._starts: dict[int, Path] = {}
         self._depth: dict[int, int] = {}
         self._head: dict[int, str | None] = {}
+        self._dotted: dict[int, str] = {}  # of the nodes whose children were asked for
+
+    def copy(self) -> Paths:
+        """A copy that can be extended without changing this one."""
+        out = Paths()
+        out._links, out._starts = self._links.copy(), self._starts.copy()
+        out._depth, out._head = self._depth.copy(), self._head.copy()
+        return out
 
     def add_start(self, node: int, path: Path) -> None:
         self._links[node] = None
@@ -113,6 +124,18 @@ class Paths(Mapping[int, Path]):
     def head(self, node: int) -> str | None:
         """``self[node][0]`` (None for an empty path), without building the path."""
         return self._head[node]
+
+    def dotted(self, node: int) -> str:
+        """``".".join(self[node])``: made from the parent's, which is kept, so the values of
+        one object cost one join between them, not one walk up the path each."""
+        link = self._links[node]
+        if link is None:
+            return ".".join(self._starts[node])
+        parent, name = link
+        prefix = self._dotted.get(parent)
+        if prefix is None:
+            prefix = self._dotted[parent] = ".".join(self[parent])
+        return f"{prefix}.{name}" if prefix else name
 
     def __getitem__(self, node: int) -> Path:
         names: list[str] = []
@@ -140,6 +163,7 @@ class ObjectGraph:
         default=None, init=False, repr=False, compare=False
     )
     _paths: Paths | None = field(default=None, init=False, repr=False, compare=False)
+    _model_paths: Paths | None = field(default=None, init=False, repr=False, compare=False)
     _optimizers: frozenset[int] | None = field(default=None, init=False, repr=False, compare=False)
 
     def child_names(self, node_id: int = 0) -> list[str]:
@@ -165,13 +189,20 @@ class ObjectGraph:
                 queue.append(start)
         first = set(queue)
         n = len(self.nodes)
+        nodes = self.nodes
+        links, depths, heads = paths._links, paths._depth, paths._head
         while queue:
             nid = queue.popleft()
             if nid in blocked and nid not in first:
                 continue
-            for name, child in self.nodes[nid].children:
-                if child not in paths and 0 <= child < n:
-                    paths.add(child, nid, name)
+            depth = depths[nid] + 1
+            head = heads[nid]
+            for name, child in nodes[nid].children:
+                if child not in links and 0 <= child < n:
+                    # paths.add(child, nid, name), without a call per node
+                    links[child] = (nid, name)
+                    depths[child] = depth
+                    heads[child] = name if head is None else head
                     queue.append(child)
         return paths
 
@@ -181,6 +212,8 @@ class ObjectGraph:
         if self._optimizers is None:
             found = set()
             for node in self.nodes:
+                if not node.children and not node.slot_variables:
+                    continue
                 names = {name for name, _ in node.children}
                 if (
                     node.slot_variables
@@ -198,7 +231,7 @@ class ObjectGraph:
         """
         if self._paths is None:
             optimizers = self.optimizer_nodes()
-            paths = self.walk([((), 0)], optimizers)
+            model_side = paths = self._model_side()  # copied before the first node is added
             # Then whatever only optimizers reach: shortest first across all of them, and in
             # the graph's own child order among equals, as a breadth-first walk would.
             heap = [(paths.depth(o), i, o) for i, o in enumerate(sorted(optimizers)) if o in paths]
@@ -212,16 +245,25 @@ class ObjectGraph:
                 seen.add(nid)
                 for name, child in self.nodes[nid].children:
                     if child not in paths and 0 <= child < len(self.nodes):
+                        if paths is model_side:
+                            paths = model_side.copy()
                         paths.add(child, nid, name)
                         order += 1
                         heapq.heappush(heap, (paths.depth(child), order, child))
             self._paths = paths
         return self._paths
 
+    def _model_side(self) -> Paths:
+        """The nodes the root reaches without passing through an optimizer (kept: do not
+        change it)."""
+        if self._model_paths is None:
+            self._model_paths = self.walk([((), 0)], self.optimizer_nodes())
+        return self._model_paths
+
     def kinds(self) -> dict[int, Kind]:
         """What each reachable node holds (see :data:`Kind`)."""
         optimizers = self.optimizer_nodes()
-        model_side = self.walk([((), 0)], optimizers)
+        model_side = self._model_side()
         trained: set[int] = set()  # the variables an optimizer trains are the model's
         for o in optimizers:
             listed = self.child(o, "_trainable_variables")
@@ -246,7 +288,7 @@ class ObjectGraph:
         optimizers = self.optimizer_nodes()
         kinds = self.kinds()
         holders = set()
-        model_side = self.walk([((), 0)], optimizers)
+        model_side = self._model_side()
         for nid in model_side:
             head = model_side.head(nid)
             if head is not None and kinds.get(nid) == "model" and self._holds_value(nid):
@@ -304,22 +346,27 @@ class ObjectGraph:
         """Slots named ``Optimizer/slot/variable-name`` (Keras 2's ``Adam/m/my_model/dense/
         kernel``): the slot of the variable whose ``full_name`` is the rest, when exactly one
         variable has that name."""
+        named = [
+            (node.id, parts)
+            for node in self.nodes
+            if node.id not in known and node.id not in referenced
+            for attr in node.attributes
+            if attr.name == VARIABLE_VALUE
+            and attr.full_name.count("/") >= 2
+            and len(parts := attr.full_name.split("/", 2)) == 3
+        ]
+        if not named:  # the variables' own names are then not needed
+            return {}
         owners: dict[str, list[int]] = {}
         for node in self.nodes:
             for attr in node.attributes:
                 if attr.name == VARIABLE_VALUE and attr.full_name:
                     owners.setdefault(attr.full_name, []).append(node.id)
         out: dict[int, tuple[int, str]] = {}
-        for node in self.nodes:
-            if node.id in known or node.id in referenced:
-                continue
-            for attr in node.attributes:
-                parts = attr.full_name.split("/", 2) if attr.full_name else []
-                if attr.name != VARIABLE_VALUE or len(parts) != 3:
-                    continue
-                candidates = owners.get(parts[2], [])
-                if len(candidates) == 1 and candidates[0] != node.id:
-                    out[node.id] = (candidates[0], parts[1])
+        for node_id, parts in named:
+            candidates = owners.get(parts[2], [])
+            if len(candidates) == 1 and candidates[0] != node_id:
+                out[node_id] = (candidates[0], parts[1])
         return out
 
     def slots(self) -> dict[int, tuple[int, str]]:
@@ -334,6 +381,10 @@ class ObjectGraph:
 
     def key_infos(self) -> dict[str, KeyInfo]:
         """Every checkpoint key the graph names, with its object path and owner."""
+        with collection_paused():
+            return self._key_infos()
+
+    def _key_infos(self) -> dict[str, KeyInfo]:
         paths = self.node_paths()
         kinds = self.kinds()
         slot_parent: dict[int, tuple[int, SlotReference]] = {}
@@ -345,33 +396,58 @@ class ObjectGraph:
         for node in self.nodes:
             if not node.attributes:
                 continue  # no key to name: its path is never built (a deep chain's links)
-            base = paths.get(node.id)
+            nid = node.id
             slot_of = slot_name = None
-            if node.id in slots:
-                owner_node, slot_name = slots[node.id]
-                slot_of = ".".join(paths.get(owner_node, ()))
-            elif node.id in slot_parent:
-                optimizer_id, ref = slot_parent[node.id]
+            if nid in slots:
+                owner_node, slot_name = slots[nid]
+                slot_of = paths.dotted(owner_node) if owner_node in paths else ""
+            elif nid in slot_parent:
+                optimizer_id, ref = slot_parent[nid]
                 optimizer_path = paths.get(optimizer_id, ())
                 original = ".".join(paths.get(ref.original_node, ()))
                 base = (*optimizer_path, f"{ref.slot_name}({original})")
-                slot_of, slot_name = original, ref.slot_name
-            kind: Kind = "optimizer" if slot_of is not None else kinds.get(node.id, "model")
+                self._add_infos(infos, node, base, original, ref.slot_name, "optimizer")
+                continue
+            kind: Kind = "optimizer" if slot_of is not None else kinds.get(nid, "model")
+            if nid not in paths or paths.depth(nid) == 0:
+                self._add_infos(infos, node, paths.get(nid), slot_of, slot_name, kind)
+                continue
+            # The common case, without building the path's tuple: an object below the root.
+            dotted = paths.dotted(nid)
+            owner = paths.head(nid)
             for attr in node.attributes:
-                parts = base if base is not None else _path_from_key(attr.checkpoint_key)
-                if attr.name != VARIABLE_VALUE:
-                    parts = (*parts, attr.name)
-                infos[attr.checkpoint_key] = KeyInfo(
-                    key=attr.checkpoint_key,
-                    path=".".join(parts) if parts else "(root)",
-                    owner=parts[0] if parts else None,
-                    full_name=attr.full_name or None,
-                    node_id=node.id,
-                    slot_of=slot_of,
-                    slot_name=slot_name,
-                    kind=kind,
+                path = dotted if attr.name == VARIABLE_VALUE else f"{dotted}.{attr.name}"
+                key = attr.checkpoint_key
+                infos[key] = KeyInfo(
+                    key, path, owner, attr.full_name or None, nid, slot_of, slot_name, kind
                 )
         return infos
+
+    @staticmethod
+    def _add_infos(
+        infos: dict[str, KeyInfo],
+        node: Node,
+        base: Path | None,
+        slot_of: str | None,
+        slot_name: str | None,
+        kind: Kind,
+    ) -> None:
+        """The key infos of ``node``'s values, its object at path ``base`` (None: unreached,
+        then each value's path is read from its key)."""
+        for attr in node.attributes:
+            parts = base if base is not None else _path_from_key(attr.checkpoint_key)
+            if attr.name != VARIABLE_VALUE:
+                parts = (*parts, attr.name)
+            infos[attr.checkpoint_key] = KeyInfo(
+                key=attr.checkpoint_key,
+                path=".".join(parts) if parts else "(root)",
+                owner=parts[0] if parts else None,
+                full_name=attr.full_name or None,
+                node_id=node.id,
+                slot_of=slot_of,
+                slot_name=slot_name,
+                kind=kind,
+            )
 
 
 def _singular(name: str) -> str:
@@ -386,7 +462,25 @@ def _path_from_key(key: str) -> tuple[str, ...]:
 
 
 def parse_object_graph(data: bytes, source: str) -> ObjectGraph:
-    """Parse serialized ``TrackableObjectGraph`` bytes; ``source`` names the file in errors."""
+    """Parse serialized ``TrackableObjectGraph`` bytes; ``source`` names the file in errors.
+
+    The graphs TensorFlow writes are read by a decoder specialised to their encoding (see
+    :func:`_scan_nodes`); whatever it does not expect, it hands to the general decoder, so
+    the result, and the error for a damaged graph, are the general decoder's.
+    """
+    with collection_paused():
+        nodes = _scan_nodes(data)
+        return _checked_graph(_parse_nodes(data, source) if nodes is None else nodes, source)
+
+
+def parse_object_graph_reference(data: bytes, source: str) -> ObjectGraph:
+    """:func:`parse_object_graph` with the general decoder alone: slower, and the reference
+    the specialised one is tested against."""
+    with collection_paused():
+        return _checked_graph(_parse_nodes(data, source), source)
+
+
+def _parse_nodes(data: bytes, source: str) -> list[Node]:
     nodes: list[Node] = []
     try:
         for num, _, value in pb.fields(data):
@@ -397,6 +491,10 @@ def parse_object_graph(data: bytes, source: str) -> ObjectGraph:
             f"{source}: the checkpoint's object graph is corrupt ({e})",
             "the values can still be listed; restoring by object needs an intact graph",
         ) from e
+    return nodes
+
+
+def _checked_graph(nodes: list[Node], source: str) -> ObjectGraph:
     if not nodes:
         raise CheckpointError(f"{source}: the checkpoint's object graph is empty")
     for node in nodes:
@@ -407,6 +505,118 @@ def parse_object_graph(data: bytes, source: str) -> ObjectGraph:
                     f"(child {name!r} of node {node.id} points to missing node {child})"
                 )
     return ObjectGraph(nodes)
+
+
+class _Irregular(Exception):
+    """Bytes the specialised decoder does not expect: the general decoder takes over."""
+
+
+def _scan_nodes(data: bytes) -> list[Node] | None:
+    """The nodes of a ``TrackableObjectGraph``, decoded in place (no copy of each node's
+    bytes, no generator per message) for the encoding TensorFlow writes: one-byte tags,
+    children as ``{node_id, local_name}``, attributes as three strings. A node encoded any
+    other way is decoded by :func:`_parse_node`; a graph whose framing is unexpected, or
+    damaged, gives None (then the general decoder decodes it all, and names the damage).
+    Local and attribute names are decoded once each: a graph repeats them."""
+    nodes: list[Node] = []
+    strings: dict[bytes, str] = {}
+    pos, end = 0, len(data)
+    try:
+        while pos < end:
+            if data[pos] != 0x0A or pos + 1 >= end:
+                return None
+            length = data[pos + 1]
+            pos += 2
+            if length >= 0x80:
+                length, pos = pb.read_varint(data, pos - 1)
+            stop = pos + length
+            if stop > end:
+                return None
+            try:
+                nodes.append(_scan_node(len(nodes), data, pos, stop, strings))
+            except _Irregular:
+                nodes.append(_parse_node(len(nodes), data[pos:stop]))
+            pos = stop
+    except pb.ProtoError:
+        return None
+    return nodes
+
+
+def _scan_node(node_id: int, data: bytes, pos: int, end: int, strings: dict[bytes, str]) -> Node:
+    """The ``TrackableObject`` in ``data[pos:end]``, or :class:`_Irregular`: the same result
+    as :func:`_parse_node` on those bytes wherever it returns one."""
+    children: list[tuple[str, int]] = []
+    attributes: list[Attribute] = []
+    while pos < end:
+        tag = data[pos]
+        if pos + 1 >= end:
+            raise _Irregular
+        length = data[pos + 1]
+        pos += 2
+        if length >= 0x80:
+            length, pos = _scan_varint(data, pos - 1)
+        stop = pos + length
+        if stop > end:
+            raise _Irregular
+        if tag == 0x0A:  # children: ObjectReference {node_id = 1, local_name = 2}
+            if length < 4 or data[pos] != 0x08:
+                raise _Irregular
+            child_id = data[pos + 1]
+            at = pos + 2
+            if child_id >= 0x80:
+                child_id, at = _scan_varint(data, at - 1)
+            if (
+                at + 2 > stop
+                or data[at] != 0x12
+                or data[at + 1] >= 0x80
+                or at + 2 + data[at + 1] != stop
+            ):
+                raise _Irregular
+            raw = data[at + 2 : stop]
+            name = strings.get(raw)
+            if name is None:
+                name = strings[raw] = _scan_str(raw)
+            children.append((name, child_id))
+        elif tag == 0x12:  # attributes: SerializedTensor {name, full_name, checkpoint_key}
+            parts = ["", "", ""]
+            while pos < stop:
+                field = data[pos]
+                if (field != 0x0A and field != 0x12 and field != 0x1A) or pos + 1 >= stop:
+                    raise _Irregular
+                n = data[pos + 1]
+                pos += 2
+                if n >= 0x80:
+                    n, pos = _scan_varint(data, pos - 1)
+                if pos + n > stop:
+                    raise _Irregular
+                raw = data[pos : pos + n]
+                if field == 0x0A:  # the name (VARIABLE_VALUE nearly always): decoded once
+                    text = strings.get(raw)
+                    if text is None:
+                        text = strings[raw] = _scan_str(raw)
+                else:  # full_name, checkpoint_key: one of each per value
+                    text = _scan_str(raw)
+                parts[(field >> 3) - 1] = text
+                pos += n
+            attributes.append(Attribute(parts[0], parts[1], parts[2]))
+        elif tag != 0x22 and tag != 0x2A:  # registered_saver, has_checkpoint_values: unused
+            raise _Irregular  # slot_variables (rare) and anything unexpected
+        pos = stop
+    return Node(node_id, children, attributes)
+
+
+def _scan_varint(data: bytes, pos: int) -> tuple[int, int]:
+    try:
+        return pb.read_varint(data, pos)
+    except pb.ProtoError:
+        raise _Irregular from None
+
+
+def _scan_str(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Irregular from None
 
 
 def _parse_node(node_id: int, data: bytes) -> Node:

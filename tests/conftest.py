@@ -180,3 +180,12 @@ def long_names_ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
     from tests.checkpoints import write_long_names
 
     return write_long_names(tmp_path_factory.mktemp("long_names"))
+
+
+@pytest.fixture(scope="session")
+def fitted_convnet_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Keras 3 model compiled and fitted (nested block, Dropout, Adam slots), written as
+    ``tf.train.Checkpoint(net=..., optimizer=...)``: the prefix."""
+    from tests.everyday import writers
+
+    return writers.write_convnet(tmp_path_factory.mktemp("convnet") / "convnet").paths["netopt"]

@@ -1109,3 +1109,79 @@ def test_masking_round_trips() -> None:
 
 def test_object_graph_entry_is_listed(dtypes_ckpt: Path) -> None:
     assert OBJECT_GRAPH_KEY in {e.key for e in native(dtypes_ckpt).entries()}
+
+
+# ------------------------------------------- the cached entry decoding against the plain one
+
+CACHE_SOURCES = ["samples/my_model", "dtypes", "keras2", "sharded", "extra_dtypes", "sliced"]
+
+
+def _entry_or_error(value: bytes, shapes: Any = None) -> Any:
+    try:
+        return bundle._parse_entry(value, shapes)
+    except ValueError as e:
+        return type(e), str(e)
+
+
+def _layout_or_error(fields: Any) -> Any:
+    try:
+        return bundle._layout("k", fields[0], fields[1], fields[2])
+    except (ValueError, Unsupported) as e:
+        return type(e), str(e)
+
+
+def _entry_values(request: pytest.FixtureRequest, name: str) -> list[bytes]:
+    prefix = (
+        Path(request.getfixturevalue("sliced_ckpt"))
+        if name == "sliced"
+        else checkpoint_path(request, name)
+    )
+    return [value for key, value in table_of(locate(prefix).prefix) if key]
+
+
+@pytest.mark.parametrize("name", [*CACHE_SOURCES, "convnet"])
+def test_cached_entry_decoding_agrees_with_the_plain_one(
+    request: pytest.FixtureRequest, name: str
+) -> None:
+    """One shape cache shared by every entry of a real index (a Keras 3 model compiled and
+    fitted, with its optimizer's slots, among them) gives what decoding each alone gives."""
+    if name == "convnet":
+        prefix = locate(request.getfixturevalue("fitted_convnet_ckpt")).prefix
+        values = [v for k, v in table_of(prefix) if k]
+    else:
+        values = _entry_values(request, name)
+    shapes: dict[bytes, Any] = {}
+    cached = [_entry_or_error(v, shapes) for v in values]
+    assert cached == [_entry_or_error(v) for v in values]
+    assert len(shapes) < len(values)  # the cache was used: shapes recur
+    layouts = [_layout_or_error(fields) for fields in cached]
+    assert layouts == [_layout_or_error(fields) for fields in cached]
+
+
+def test_every_truncation_of_real_entries_decodes_alike_with_and_without_the_cache(
+    request: pytest.FixtureRequest,
+) -> None:
+    values = _entry_values(request, "dtypes")
+    shapes: dict[bytes, Any] = {}
+    outcomes = []
+    for value in values:
+        for n in range(len(value) + 1):
+            cut = value[:n]
+            outcome = _entry_or_error(cut, shapes)
+            assert outcome == _entry_or_error(cut), cut
+            outcomes.append(outcome)
+    errors = [o for o in outcomes if isinstance(o, tuple) and len(o) == 2]
+    assert errors and len(errors) < len(outcomes)  # both outcomes were compared
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.data())
+def test_mutated_entries_decode_alike_with_and_without_the_cache(data: st.DataObject) -> None:
+    """A cache warmed on intact entries does not hide damage in a mutated one."""
+    proto = b"\x08\x01\x12\x0a\x12\x02\x08\x04\x12\x04\x08\x03\x18\x00\x20\x80\x01\x28\x30\x35ABCD"
+    shapes: dict[bytes, Any] = {}
+    assert _entry_or_error(proto, shapes) == (1, (4, 3), False, 0, 128, 48, 0x44434241, False)
+    mutated = bytearray(proto)
+    for _ in range(data.draw(st.integers(1, 4))):
+        mutated[data.draw(st.integers(0, len(mutated) - 1))] = data.draw(st.integers(0, 255))
+    assert _entry_or_error(bytes(mutated), shapes) == _entry_or_error(bytes(mutated))

@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 
 import ckptctl
 from ckptctl.errors import CheckpointError
-from ckptctl.objgraph import OBJECT_GRAPH_KEY, KeyInfo, ObjectGraph, parse_object_graph
+from ckptctl.objgraph import (
+    OBJECT_GRAPH_KEY,
+    KeyInfo,
+    ObjectGraph,
+    _scan_nodes,
+    parse_object_graph,
+    parse_object_graph_reference,
+)
 from tests.checkpoints import VARIABLE_SUFFIX
 
 GRAPH_SOURCES = [
@@ -356,3 +363,100 @@ def test_list_like_node_with_a_non_decimal_digit_name_parses_or_raises_checkpoin
     proto.nodes.add().attributes.add(name="VARIABLE_VALUE", full_name="v", checkpoint_key="v")
     proto.nodes.add().children.add(node_id=2, local_name="0")
     _parse_or_checkpoint_error(proto.SerializeToString())
+
+
+# --- the specialised decoder against the general one -------------------------------------------
+
+
+def _outcome(parse: Any, data: bytes) -> Any:
+    """What a parser makes of ``data``: its nodes, or the error's message and hint."""
+    try:
+        return parse(data, "x.index").nodes
+    except CheckpointError as e:
+        return e.message, e.hint
+
+
+def assert_decoders_agree(data: bytes) -> None:
+    assert _outcome(parse_object_graph, data) == _outcome(parse_object_graph_reference, data)
+
+
+@pytest.mark.parametrize("name", [*GRAPH_SOURCES, "convnet"])
+def test_specialised_decoder_agrees_with_the_general_one(
+    request: pytest.FixtureRequest, name: str
+) -> None:
+    """On real graphs (a Keras 3 model compiled and fitted, with its optimizer's slots; Keras
+    2's slot variables, which the general decoder reads) both give the same nodes and keys, and
+    the specialised one reads TensorFlow's framing itself."""
+    if name == "convnet":
+        data = graph_bytes(request.getfixturevalue("fitted_convnet_ckpt"))
+    else:
+        data = graph_bytes(_prefix_of(request, name))
+    assert _scan_nodes(data) is not None
+    fast, general = parse_object_graph(data, name), parse_object_graph_reference(data, name)
+    assert fast.nodes == general.nodes
+    assert fast.key_infos() == general.key_infos()
+    if name in ("convnet", "keras2"):
+        assert any(info.slot_of for info in fast.key_infos().values())
+
+
+def test_every_truncation_of_a_real_graph_decodes_alike(my_model_bytes: bytes) -> None:
+    outcomes = [
+        _outcome(parse_object_graph, my_model_bytes[:n]) for n in range(len(my_model_bytes))
+    ]
+    general = [
+        _outcome(parse_object_graph_reference, my_model_bytes[:n])
+        for n in range(len(my_model_bytes))
+    ]
+    assert outcomes == general
+    assert sum(isinstance(o, tuple) for o in outcomes) > len(outcomes) // 2
+
+
+def test_keras2_graph_with_slot_variables_decodes_alike_when_truncated(keras2_dir: Path) -> None:
+    data = graph_bytes(keras2_dir)
+    for n in range(0, len(data), max(1, len(data) // 500)):
+        assert_decoders_agree(data[:n])
+
+
+@settings(
+    max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(st.data())
+def test_mutated_real_graph_decodes_alike(my_model_bytes: bytes, data: st.DataObject) -> None:
+    mutated = bytearray(my_model_bytes)
+    for _ in range(data.draw(st.integers(1, 8))):
+        i = data.draw(st.integers(0, len(mutated) - 1))
+        mutated[i] = data.draw(st.integers(0, 255))
+    assert_decoders_agree(bytes(mutated))
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.binary(max_size=512))
+def test_random_bytes_decode_alike(data: bytes) -> None:
+    assert_decoders_agree(data)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(graphs())
+def test_generated_graphs_decode_alike(data: bytes) -> None:
+    assert_decoders_agree(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # a child whose name's length byte has its continuation bit set
+        bytes([0x0A, 0x09, 0x0A, 0x07, 0x08, 0x00, 0x12, 0x81, 0x01, 0x61, 0x62]),
+        # a child id as a two-byte varint, and a name as long as the rest
+        bytes([0x0A, 0x08, 0x0A, 0x06, 0x08, 0x81, 0x00, 0x12, 0x01, 0x61]),
+        # an attribute with a fourth field (optional_restore), which the general decoder skips
+        bytes([0x0A, 0x07, 0x12, 0x05, 0x0A, 0x01, 0x61, 0x20, 0x01]),
+        # an attribute string longer than 127 bytes
+        bytes([0x0A, 0x86, 0x01, 0x12, 0x83, 0x01, 0x1A, 0x80, 0x01]) + b"k" * 128,
+        # a field of the graph other than its nodes
+        bytes([0x12, 0x00, 0x0A, 0x00]),
+        # a node's string that is not UTF-8
+        bytes([0x0A, 0x05, 0x12, 0x03, 0x12, 0x01, 0xFF]),
+    ],
+)
+def test_unusual_encodings_decode_alike(data: bytes) -> None:
+    assert_decoders_agree(data)
