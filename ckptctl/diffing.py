@@ -374,10 +374,18 @@ def _compare_pair(
     size, count = _size(p.a.entry), max(1, p.a.entry.num_elements)
     label = p.a.path or p.a.key
     seen = 0
-    chunks = aligned_chunks(
-        ca.read_chunks(p.a.key, chunk_bytes), cb.read_chunks(p.b.key, chunk_bytes)
-    )
+    if size <= chunk_bytes and _size(p.b.entry) <= chunk_bytes:
+        # One chunk each (most of a model's values): read whole, compared at once.
+        chunks: Iterator[tuple[np.ndarray, np.ndarray]] = iter(
+            [(ca.read(p.a.key).reshape(-1), cb.read(p.b.key).reshape(-1))]
+        )
+    else:
+        chunks = aligned_chunks(
+            ca.read_chunks(p.a.key, chunk_bytes), cb.read_chunks(p.b.key, chunk_bytes)
+        )
     for chunk_a, chunk_b in chunks:
+        if not chunk_a.size or not chunk_b.size:
+            break
         compare_chunk(chunk_a, chunk_b, p.a.entry.dtype, atol, rtol, stats)
         seen += chunk_a.size
         if progress is not None:
