@@ -91,7 +91,11 @@ app.command(
 
 
 def main() -> None:
-    from ckptctl.cli.memory import keep_freed_memory
+    import sys
 
-    keep_freed_memory()
+    if not {"-h", "--help"} & set(sys.argv[1:]) and len(sys.argv) > 1:
+        # Tunes the allocator for commands that stream values (ctypes costs `--help` 2 ms).
+        from ckptctl.cli.memory import keep_freed_memory
+
+        keep_freed_memory()
     app()
