@@ -885,7 +885,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Load average (1 min) at start and end: {load_start:.2f}, {os.getloadavg()[0]:.2f}")
     print(
         f"Best of {QUICK_REPEAT} runs (< 1 GiB) or {BIG_REPEAT} (>= 1 GiB) after one untimed "
-        "warm-up run (page cache warm); peak RSS of the process. speed-up = TensorFlow time "
+        "warm-up run (page cache warm); peak RSS of the process. speed-up = baseline time "
         "/ ckptctl time.\n"
     )
     print(text_table(rows))
