@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SAMPLES := build/samples
 
-.PHONY: install lock demo test lint format bench clean
+.PHONY: install lock demo test lint format docs bench clean
 
 install: $(STAMP)
 
@@ -77,6 +77,11 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# docs/CLI.md, the command-line reference, from each command's --help at 80 columns
+# (tests/test_cli_reference.py fails while it is stale).
+docs: install
+	$(BIN)/python docs/cli_reference.py
 
 # Benchmarks against TensorFlow's own tools: builds ~9 GB of checkpoints under bench/.data
 # once (reused; `bench/run.py --rebuild` rewrites them), then prints the table.

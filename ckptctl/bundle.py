@@ -22,21 +22,27 @@ this reader does not handle raises :class:`Unsupported`, never a wrong value.
 
 from __future__ import annotations
 
-import io
 import math
-import os
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import google_crc32c
 import numpy as np
 
 from ckptctl import _proto as pb
+from ckptctl.chunks import split_flat
 from ckptctl.entry import Entry
-from ckptctl.errors import CheckpointError
-from ckptctl.location import Location
+from ckptctl.errors import (
+    COPY_CHECKPOINT_AGAIN,
+    COPY_MISSING_SHARDS,
+    CheckpointError,
+    file_corrupt,
+    file_missing,
+    file_truncated,
+)
+from ckptctl.location import Location, suffixed
+from ckptctl.storage import AnyPath, file_size, open_binary
 
 __all__ = [
     "NativeBackend",
@@ -57,17 +63,6 @@ _MAX_ELEMENTS = (1 << 63) - 1
 _MAX_SHARDS = 1 << 16
 _BUNDLE_VERSION = 1
 _STRING = 7
-
-_INDEX_HINT = (
-    "the file is truncated, corrupt, or not a checkpoint index; "
-    "copy the checkpoint again from where it was written"
-)
-_MISSING_HINT = (
-    "such a checkpoint cannot be restored; copy the missing .data-* file(s) from "
-    "where the checkpoint was written"
-)
-_SHORT_HINT = "the data file is truncated; copy it again from where it was written"
-_CORRUPT_HINT = "copy the checkpoint again from where it was written"
 
 
 _PLAIN_TYPES: dict[int, tuple[str, str]] = {
@@ -568,9 +563,9 @@ class NativeBackend:
     def __init__(self, location: Location, verify: bool = True) -> None:
         self.location = location
         self.verify = verify
-        self._files: dict[int, io.FileIO] = {}
-        self._sizes: dict[int, int] = {}  # of the open shards, by one fstat each
-        self._paths: dict[int, Path] = {}
+        self._files: dict[int, IO[bytes]] = {}
+        self._sizes: dict[int, int] = {}  # of the open shards, measured once each
+        self._paths: dict[int, AnyPath] = {}
         self._values: dict[str, _Stored] = {}
         self._num_shards = 0
         self._entries: list[Entry] | None = None
@@ -583,14 +578,14 @@ class NativeBackend:
         try:
             data = index.read_bytes()
         except FileNotFoundError as e:
-            raise CheckpointError(f"{index}: no such file") from e
+            raise file_missing(index, hint=COPY_CHECKPOINT_AGAIN) from e
         except OSError as e:
             raise CheckpointError(f"{index}: cannot be read ({e.strerror or e})") from e
         try:
             self._parse_index(data)
         except _Corrupt as e:
-            raise CheckpointError(
-                f"{index}: not a readable checkpoint index ({e})", _INDEX_HINT
+            raise file_corrupt(
+                index, f"not a readable checkpoint index: {e}", COPY_CHECKPOINT_AGAIN
             ) from None
 
     def _parse_index(self, data: bytes) -> None:
@@ -737,11 +732,11 @@ class NativeBackend:
         """The number of data shards the index header declares."""
         return self._num_shards
 
-    def shard_path(self, shard: int) -> Path:
+    def shard_path(self, shard: int) -> AnyPath:
         """The data file of shard number ``shard``, as the header's shard count names it."""
         path = self._paths.get(shard)
         if path is None:
-            path = Path(f"{self.location.prefix}.data-{shard:05d}-of-{self._num_shards:05d}")
+            path = suffixed(self.location.prefix, f".data-{shard:05d}-of-{self._num_shards:05d}")
             self._paths[shard] = path
         return path
 
@@ -753,7 +748,7 @@ class NativeBackend:
         for shard in range(self._num_shards):
             if shard not in self._files:
                 try:
-                    self._files[shard] = open(self.shard_path(shard), "rb", buffering=0)  # noqa: SIM115
+                    self._files[shard] = open_binary(self.shard_path(shard))
                 except OSError:
                     opened = False
         return opened
@@ -772,7 +767,7 @@ class NativeBackend:
             path = self.shard_path(shard)
             try:
                 f = self._files.get(shard)
-                sizes[shard] = os.fstat(f.fileno()).st_size if f else os.stat(path).st_size
+                sizes[shard] = file_size(f) if f else path.stat().st_size
             except FileNotFoundError:
                 problems.append(self._missing_error(path, per_shard[shard]))
             except OSError as e:
@@ -797,28 +792,37 @@ class NativeBackend:
             )
         return stored
 
-    def _missing_error(self, path: Path, n: int) -> CheckpointError:
+    def _missing_error(self, path: AnyPath, n: int) -> CheckpointError:
         if n == 0:
-            return CheckpointError(
-                f"{path}: data shard missing (the index stores no values in it)",
-                "copy the missing .data-* file(s) from where the checkpoint was written",
-            )
-        return CheckpointError(
-            f"{path}: data shard missing; the index lists {n} values but their data cannot be read",
-            _MISSING_HINT,
+            return file_missing(path, "the index stores no values in it", COPY_MISSING_SHARDS)
+        return file_missing(path, f"the index lists {n} values stored in it", COPY_MISSING_SHARDS)
+
+    def _short_error(self, path: AnyPath, key: str) -> CheckpointError:
+        try:
+            size = path.stat().st_size
+        except (OSError, CheckpointError):
+            size = 0
+        needed = self._shard_ends().get(path)
+        return file_truncated(
+            path, size, needed, f"value {key} ends past the end", COPY_CHECKPOINT_AGAIN
         )
 
-    def _short_error(self, path: Path, key: str) -> CheckpointError:
-        return CheckpointError(
-            f"{path}: cut short; value {key} ends past the end of the file", _SHORT_HINT
-        )
+    def _shard_ends(self) -> dict[AnyPath, int]:
+        """Each data shard's path -> the size its values need (where the last one ends)."""
+        ends = getattr(self, "_ends", None)
+        if ends is None:
+            ends = {}
+            for v in self._values.values():
+                for piece in self._pieces(v):
+                    path = self.shard_path(piece.shard)
+                    ends[path] = max(ends.get(path, 0), piece.offset + piece.size)
+            self._ends: dict[AnyPath, int] = ends
+        return ends
 
-    def _checksum_error(self, path: Path, key: str) -> CheckpointError:
-        return CheckpointError(
-            f"{path}: value {key} fails its checksum; the file is corrupt", _CORRUPT_HINT
-        )
+    def _checksum_error(self, path: AnyPath, key: str) -> CheckpointError:
+        return file_corrupt(path, f"value {key} fails its checksum", COPY_CHECKPOINT_AGAIN)
 
-    def _open(self, key: str, s: _Stored) -> tuple[io.FileIO, Path]:
+    def _open(self, key: str, s: _Stored) -> tuple[IO[bytes], AnyPath]:
         """The open shard of value ``key``, after checking the value lies inside it. Each
         shard is opened and measured once; a file cut short later fails the read itself."""
         f = self._files.get(s.shard)
@@ -829,13 +833,13 @@ class NativeBackend:
             raise self._short_error(self.shard_path(s.shard), key)
         return f, self.shard_path(s.shard)
 
-    def _open_shard(self, key: str, shard: int) -> tuple[io.FileIO, int]:
+    def _open_shard(self, key: str, shard: int) -> tuple[IO[bytes], int]:
         """Shard ``shard`` opened (unless it is) and its size; errors name ``key``."""
         path = self.shard_path(shard)
         f = self._files.get(shard)
         if f is None:
             try:
-                f = open(path, "rb", buffering=0)  # noqa: SIM115 - kept open until close()
+                f = open_binary(path)  # kept open until close()
             except FileNotFoundError:
                 n = sum(
                     1
@@ -850,27 +854,29 @@ class NativeBackend:
                 ) from None
             self._files[shard] = f
         try:
-            size = os.fstat(f.fileno()).st_size
+            size = file_size(f)
         except OSError as e:
             raise CheckpointError(f"{path}: cannot read value {key} ({e.strerror or e})") from None
         self._sizes[shard] = size
         return f, size
 
-    def _read_into(self, f: io.FileIO, offset: int, out: np.ndarray, path: Path, key: str) -> None:
+    def _read_into(
+        self, f: IO[bytes], offset: int, out: np.ndarray, path: AnyPath, key: str
+    ) -> None:
         """Fill ``out`` (any contiguous array) with the bytes at ``offset``."""
         view = out.view(np.uint8).reshape(-1).data
         try:
             f.seek(offset)
             done = 0
             while done < len(view):
-                got = f.readinto(view[done:])
+                got = f.readinto(view[done:])  # type: ignore[attr-defined]
                 if not got:
                     raise self._short_error(path, key)
                 done += got
         except OSError as e:
             raise CheckpointError(f"{path}: cannot read value {key} ({e.strerror or e})") from None
 
-    def _read_bytes(self, f: io.FileIO, offset: int, size: int, path: Path, key: str) -> bytes:
+    def _read_bytes(self, f: IO[bytes], offset: int, size: int, path: AnyPath, key: str) -> bytes:
         """The ``size`` bytes at ``offset`` (already checked to lie inside the file)."""
         try:
             f.seek(offset)
@@ -916,14 +922,12 @@ class NativeBackend:
         """The value of ``key`` as flat chunks of at most ``max_bytes`` (at least one element).
 
         The checksum covers the whole value, so a mismatch is raised after the last chunk.
-        A string tensor comes as one flat object array.
+        A string tensor comes as one flat object array (its lengths come first: it is read
+        whole either way).
         """
         s = self._stored(key)
         if s.parts:
-            flat = self._read_stitched(key, s).reshape(-1)
-            step = max(1, max_bytes // flat.itemsize)
-            for start in range(0, flat.size, step):
-                yield flat[start : start + step]
+            yield from split_flat(self._read_stitched(key, s), max_bytes)
             return
         f, path = self._open(key, s)
         if s.dtype is None:
@@ -945,7 +949,7 @@ class NativeBackend:
         if self.verify and crc != unmask_crc32c(s.crc):
             raise self._checksum_error(path, key)
 
-    def _read_strings(self, key: str, s: _Stored, f: io.FileIO, path: Path) -> np.ndarray:
+    def _read_strings(self, key: str, s: _Stored, f: IO[bytes], path: AnyPath) -> np.ndarray:
         """A string tensor as a flat object array of bytes."""
         n = s.count
         out = np.empty(n, dtype=object)
@@ -982,7 +986,9 @@ class NativeBackend:
         out[:] = items
         return out
 
-    def _string_lengths(self, data: bytes, n: int, path: Path, key: str) -> tuple[np.ndarray, int]:
+    def _string_lengths(
+        self, data: bytes, n: int, path: AnyPath, key: str
+    ) -> tuple[np.ndarray, int]:
         """The ``n`` varint64 lengths at the start of ``data`` (as uint64), and where they end."""
         if n <= len(data) and (n == 0 or max(data[:n]) < 0x80):
             return np.frombuffer(data, np.uint8, n).astype(np.uint64), n
@@ -1004,10 +1010,9 @@ class NativeBackend:
             raise self._corrupt_strings(path, key) from None
         return lengths, pos
 
-    def _corrupt_strings(self, path: Path, key: str) -> CheckpointError:
-        return CheckpointError(
-            f"{path}: value {key} is corrupt (its string lengths do not match its size)",
-            _CORRUPT_HINT,
+    def _corrupt_strings(self, path: AnyPath, key: str) -> CheckpointError:
+        return file_corrupt(
+            path, f"value {key}: its string lengths do not match its size", COPY_CHECKPOINT_AGAIN
         )
 
     def close(self) -> None:

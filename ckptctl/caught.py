@@ -39,9 +39,21 @@ def origin_of(filename: str) -> str:
     return os.path.basename(filename)
 
 
+_FOR_DEVELOPERS = (DeprecationWarning, PendingDeprecationWarning)
+
+
+def _installed(filename: str) -> bool:
+    parts = filename.replace(os.sep, "/").split("/")
+    return "site-packages" in parts or "dist-packages" in parts
+
+
 @contextlib.contextmanager
 def catching_warnings() -> Iterator[list[CaughtWarning]]:
-    """Collect every warning raised inside the block (each once) instead of printing it."""
+    """Collect every warning raised inside the block (each once) instead of printing it.
+
+    As Python's own defaults do, deprecation warnings that an installed package (Keras,
+    TensorFlow, numpy) raises about itself are left out: the model's author cannot act on
+    them. Those raised in the user's own files are kept."""
     caught: list[CaughtWarning] = []
     with warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("default")
@@ -50,6 +62,8 @@ def catching_warnings() -> Iterator[list[CaughtWarning]]:
         finally:
             seen = set()
             for r in records:
+                if issubclass(r.category, _FOR_DEVELOPERS) and _installed(r.filename):
+                    continue
                 item = CaughtWarning(
                     r.category.__name__,
                     str(r.message),

@@ -22,23 +22,25 @@ import fnmatch
 import math
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-
+from ckptctl._renamed import deprecated_alias, json_names
+from ckptctl.chunks import CHUNK_BYTES
+from ckptctl.compare import Comparison, compare_streams
+from ckptctl.compare import aligned_chunks as aligned_chunks
 from ckptctl.errors import UsageError
 from ckptctl.location import Location, locate
 from ckptctl.objgraph import ROOT, KeyInfo
 from ckptctl.reader import BackendName, Checkpoint, Entry, open_located, open_location
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ckptctl.restoration import RestoreOptions
 
-DEFAULT_CHUNK_BYTES = 2 << 20  # small enough to stay in cache: faster than larger chunks
-"""Per side. Comparing widens to float64 and keeps a few temporaries: about 16x this in memory."""
 ROOT_GROUP = ROOT  # the root itself counts as a group
 
 # Name-based (TF1) optimizer state: slot variables live under the optimizer's name
@@ -108,8 +110,9 @@ class Renamed:
 class DiffReport:
     a: str
     b: str
-    a_format: str
-    b_format: str
+    a_naming: str
+    b_naming: str
+    """How each side names its values (JSON ``a_format``, ``b_format``)."""
     equal: bool
     atol: float
     rtol: float
@@ -126,9 +129,12 @@ class DiffReport:
     model_only: bool = False
     notes: list[str] = field(default_factory=list)
 
+    a_format = deprecated_alias("a_format", "a_naming")
+    b_format = deprecated_alias("b_format", "b_naming")
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: infinite differences become the string ``"inf"``."""
-        d = asdict(self)
+        d = json_names(asdict(self), {"a_naming": "a_format", "b_naming": "b_format"})
         for c in d["changed"]:
             for name in ("max_abs_diff", "max_rel_diff"):
                 c[name] = json_number(c[name])
@@ -145,20 +151,6 @@ def json_number(x: float | None) -> float | str | None:
 # ---------------------------------------------------------------- the comparison
 
 
-@dataclass
-class DiffStats:
-    """What comparing two values of the same dtype and shape found."""
-
-    max_abs_diff: float | None = 0.0
-    max_rel_diff: float | None = 0.0
-    num_differing: int = 0
-    nan_mismatch: int = 0
-
-    @property
-    def equal(self) -> bool:
-        return self.num_differing == 0
-
-
 def diff(
     a: str | os.PathLike[str],
     b: str | os.PathLike[str],
@@ -167,7 +159,7 @@ def diff(
     rtol: float = 0.0,
     filter: str | None = None,
     model_only: bool = False,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    chunk_bytes: int = CHUNK_BYTES,
     progress: ProgressCallback | None = None,
     backend: BackendName = "auto",
     model: str | Callable[..., Any] | None = None,
@@ -254,9 +246,9 @@ def _diff_through_model(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if tf_side is loc_a:
-        out.a, out.a_format = loc_a.name, "object-graph"
+        out.a, out.a_naming = loc_a.name, "object-graph"
     else:
-        out.b, out.b_format = loc_b.name, "object-graph"
+        out.b, out.b_naming = loc_b.name, "object-graph"
     out.notes.append(
         f"{tf_side.name} was restored into {report.model} ({report.restored} values, "
         "verified) and is compared as Keras's save_weights writes it"
@@ -338,8 +330,8 @@ def _diff(
     return DiffReport(
         a=ca.prefix,
         b=cb.prefix,
-        a_format=ca.format,
-        b_format=cb.format,
+        a_naming=ca.naming,
+        b_naming=cb.naming,
         equal=not (changed or only_a or only_b),
         atol=atol,
         rtol=rtol,
@@ -368,31 +360,30 @@ def _compare_pair(
     progress: ProgressCallback | None,
     done: int,
     total: int,
-) -> DiffStats:
-    """Stream both values in chunks and compare them piece by piece."""
-    stats = DiffStats()
+) -> Comparison:
+    """Stream both values in chunks and compare them piece by piece (:mod:`ckptctl.compare`)."""
     size, count = _size(p.a.entry), max(1, p.a.entry.num_elements)
     label = p.a.path or p.a.key
-    seen = 0
-    if size <= chunk_bytes and _size(p.b.entry) <= chunk_bytes:
-        # One chunk each (most of a model's values): read whole, compared at once.
-        chunks: Iterator[tuple[np.ndarray, np.ndarray]] = iter(
-            [(ca.read(p.a.key).reshape(-1), cb.read(p.b.key).reshape(-1))]
-        )
-    else:
-        chunks = aligned_chunks(
-            ca.read_chunks(p.a.key, chunk_bytes), cb.read_chunks(p.b.key, chunk_bytes)
-        )
-    for chunk_a, chunk_b in chunks:
-        if not chunk_a.size or not chunk_b.size:
-            break
-        compare_chunk(chunk_a, chunk_b, p.a.entry.dtype, atol, rtol, stats)
-        seen += chunk_a.size
+
+    def report(seen: int) -> None:
         if progress is not None:
             progress(label, done + size * seen // count, total)
-    if progress is not None and seen == 0:
+
+    chunks_a: Iterable[np.ndarray]
+    chunks_b: Iterable[np.ndarray]
+    if size <= chunk_bytes and _size(p.b.entry) <= chunk_bytes:
+        # One chunk each (most of a model's values): read whole, without the streams.
+        chunks_a, chunks_b = [ca.read(p.a.key).reshape(-1)], [cb.read(p.b.key).reshape(-1)]
+    else:
+        chunks_a = ca.read_chunks(p.a.key, chunk_bytes)
+        chunks_b = cb.read_chunks(p.b.key, chunk_bytes)
+    result = compare_streams(
+        chunks_a, chunks_b,
+        atol=atol, rtol=rtol, dtype=p.a.entry.dtype, progress=report,
+    )  # fmt: skip
+    if progress is not None and result.num_elements == 0:
         progress(label, done + size, total)
-    return stats
+    return result
 
 
 def _same_layout(p: _Pair) -> bool:
@@ -407,7 +398,7 @@ def _only(v: _Value) -> OnlyIn:
     return OnlyIn(key=v.key, path=v.path, shape=list(v.entry.shape), dtype=v.entry.dtype)
 
 
-def _changed(p: _Pair, stats: DiffStats | None) -> ChangedValue:
+def _changed(p: _Pair, stats: Comparison | None) -> ChangedValue:
     ea, eb = p.a.entry, p.b.entry
     kind: ChangeKind
     if stats is not None:
@@ -442,126 +433,6 @@ def _change_order(c: ChangedValue) -> tuple[int, float, int, str]:
     if c.max_abs_diff is None:
         return (2, 0.0, -(c.num_differing or 0), c.key)
     return (1, -c.max_abs_diff, -(c.num_differing or 0), c.key)
-
-
-def aligned_chunks(
-    chunks_a: Iterator[np.ndarray], chunks_b: Iterator[np.ndarray]
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Zip two streams of flat chunks into pieces of equal length, whatever their boundaries."""
-    empty = np.empty(0)
-    a = b = empty
-    while True:
-        if a.size == 0:
-            a = next(chunks_a, empty)
-        if b.size == 0:
-            b = next(chunks_b, empty)
-        if a.size == 0 or b.size == 0:
-            return
-        n = min(a.size, b.size)
-        yield a[:n], b[:n]
-        a, b = a[n:], b[n:]
-
-
-def compare_chunk(
-    a: np.ndarray, b: np.ndarray, dtype: str, atol: float, rtol: float, stats: DiffStats
-) -> None:
-    """Compare two flat chunks of the same dtype and length, accumulating into ``stats``."""
-    kind = a.dtype.kind
-    if kind in "iu":
-        _compare_integers(a, b, atol, rtol, stats)
-    elif kind in "fc" or (kind == "V" and "float" in dtype):
-        _compare_floats(a, b, atol, rtol, stats)
-    else:
-        # Strings, bools and anything else: exactly, element by element.
-        stats.max_abs_diff = stats.max_rel_diff = None
-        stats.num_differing += int(np.count_nonzero(a != b))
-
-
-def _compare_floats(
-    a: np.ndarray, b: np.ndarray, atol: float, rtol: float, stats: DiffStats
-) -> None:
-    if a.dtype in (np.float32, np.float64) and _compare_finite_floats(a, b, atol, rtol, stats):
-        return
-    wide = np.complex128 if a.dtype.kind == "c" else np.float64
-    x, y = a.astype(wide), b.astype(wide)
-    nan_x, nan_y = np.isnan(x), np.isnan(y)
-    both_nan = nan_x & nan_y
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        same = x == y
-        absdiff = np.abs(x - y)
-        absdiff[same | nan_x | nan_y] = 0.0
-        abs_y = np.abs(y)
-        close = absdiff <= atol + rtol * abs_y
-        # An infinity equals only the same infinity, whatever the tolerances.
-        close &= np.isfinite(x) & np.isfinite(y)
-        close |= same | both_nan
-        rel = absdiff / abs_y
-        rel[absdiff == 0] = 0.0
-        rel[np.isnan(rel)] = np.inf
-    _accumulate(stats, absdiff, rel, close)
-    stats.nan_mismatch += int(np.count_nonzero(nan_x != nan_y))
-
-
-def _compare_finite_floats(
-    a: np.ndarray, b: np.ndarray, atol: float, rtol: float, stats: DiffStats
-) -> bool:
-    """The common case at memory speed, in the values' own precision: identical bytes, or
-    differences between finite values. False (nothing recorded) when a NaN or Inf is there."""
-    bits = np.dtype(f"u{a.dtype.itemsize}")
-    if np.array_equal(a.view(bits), b.view(bits)):
-        _accumulate_max(stats, 0.0, 0.0)
-        return True
-    with np.errstate(all="ignore"):
-        absdiff = np.abs(np.subtract(a, b))
-        worst = float(absdiff.max())
-        if not math.isfinite(worst):
-            return False  # NaN or Inf on a side, or an overflowing difference
-        abs_b = np.abs(b)
-        if atol == 0 and rtol == 0:
-            differing = int(np.count_nonzero(absdiff != 0))
-        else:
-            differing = int(np.count_nonzero(absdiff > abs_b * rtol + atol))
-        changed = absdiff > 0
-        rel = np.divide(absdiff, abs_b, where=changed, out=np.zeros_like(absdiff))
-        # Found in the values' precision, reported exactly (in float64) at that element; the
-        # largest difference is exact already (a float32 difference of float32 values rounds
-        # to the nearest float32 of the exact one, and so keeps the order).
-        i = int(rel.argmax())
-        x, y = float(a[i]), float(b[i])
-        worst_rel = abs(x - y) / abs(y) if y != 0 else (math.inf if x != y else 0.0)
-        worst = float(np.abs(np.float64(a[int(absdiff.argmax())]) - b[int(absdiff.argmax())]))
-    stats.num_differing += differing
-    _accumulate_max(stats, worst, worst_rel)
-    return True
-
-
-def _accumulate_max(stats: DiffStats, abs_diff: float, rel_diff: float) -> None:
-    if stats.max_abs_diff is not None and stats.max_rel_diff is not None:
-        stats.max_abs_diff = max(stats.max_abs_diff, abs_diff)
-        stats.max_rel_diff = max(stats.max_rel_diff, rel_diff)
-
-
-def _compare_integers(
-    a: np.ndarray, b: np.ndarray, atol: float, rtol: float, stats: DiffStats
-) -> None:
-    # |a - b| exactly, in the unsigned type of the same width: modular subtraction of the
-    # smaller from the larger cannot overflow, where signed subtraction can.
-    unsigned = np.dtype(f"u{a.dtype.itemsize}")
-    ua, ub = a.astype(unsigned), b.astype(unsigned)
-    exact = np.where(a >= b, ua - ub, ub - ua)
-    absdiff = exact.astype(np.float64)
-    abs_y = np.abs(b.astype(np.float64))
-    close = absdiff <= atol + rtol * abs_y
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rel = np.where(absdiff == 0, 0.0, absdiff / abs_y)
-    _accumulate(stats, absdiff, rel, close)
-
-
-def _accumulate(stats: DiffStats, absdiff: np.ndarray, rel: np.ndarray, close: np.ndarray) -> None:
-    stats.num_differing += int(close.size - np.count_nonzero(close))
-    if absdiff.size and stats.max_abs_diff is not None and stats.max_rel_diff is not None:
-        stats.max_abs_diff = max(stats.max_abs_diff, float(absdiff.max()))
-        stats.max_rel_diff = max(stats.max_rel_diff, float(rel.max()))
 
 
 # ---------------------------------------------------------------- which values

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ckptctl.junit import accepted_lines, changed_line, only_line, structure_lines
+from ckptctl.layout import printable
 
 if TYPE_CHECKING:
     from ckptctl.diffing import DiffReport
@@ -71,7 +72,9 @@ def append_step_summary(markdown: str) -> bool:
 
 
 def escape_data(text: str) -> str:
-    """A command's message: ``%``, CR and LF as ``%25``, ``%0D``, ``%0A``."""
+    """A command's message: ``%``, CR and LF as ``%25``, ``%0D``, ``%0A``; other control
+    characters (an escape sequence in a checkpoint's names) printed as escapes."""
+    text = "\r".join(printable(part, keep_newlines=True) for part in text.split("\r"))
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 

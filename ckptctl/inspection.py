@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ckptctl._renamed import deprecated_alias, json_names
 from ckptctl.errors import CheckpointError
 from ckptctl.objgraph import ObjectGraph
 from ckptctl.reader import BackendName, Checkpoint, Entry, open_checkpoint
@@ -60,7 +61,8 @@ class TreeNode:
 @dataclass
 class InspectReport:
     checkpoint: str
-    format: str
+    naming: str
+    """How the checkpoint names its values (:data:`ckptctl.reader.Naming`); JSON ``format``."""
     source: str
     shards: int
     total_bytes: int
@@ -91,12 +93,14 @@ class InspectReport:
     backend_note: str | None = None
     """Why TensorFlow's reader was used where ckptctl's own could not read the checkpoint."""
 
+    format = deprecated_alias("format", "naming")
+
     def to_dict(self) -> dict[str, Any]:
         # By hand for the variables: dataclasses.asdict is slow on thousands of them.
         variables = self.variables
         self.variables = []
         try:
-            d = asdict(self)
+            d = json_names(asdict(self), {"naming": "format"})
         finally:
             self.variables = variables
         d["variables"] = [_variable_dict(v) for v in variables]
@@ -213,7 +217,7 @@ def _report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> InspectRe
         graph_tree, tree_note = _tree(ckpt.object_graph, {e.key: e for e in entries})
     return InspectReport(
         checkpoint=loc.name,
-        format=ckpt.format,
+        naming=ckpt.naming,
         source=loc.source,
         shards=ckpt.num_shards,
         total_bytes=loc.bytes_on_disk,

@@ -26,17 +26,14 @@ Files are written atomically: a temporary file in the target's directory, then
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ckptctl.errors import UsageError
+from ckptctl.outputs import write_atomically
 from ckptctl.summary import plural
 
 if TYPE_CHECKING:
@@ -83,7 +80,7 @@ def write_junit(
     file cannot be written.
     """
     data = junit_xml(suite_name, cases, classname=classname, properties=properties)
-    write_atomically(Path(path), data)
+    write_atomically(path, data)
 
 
 def junit_xml(
@@ -136,29 +133,6 @@ def _first_line(text: str) -> str:
     return text.split("\n", 1)[0]
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then move it into place."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            # mkstemp creates the file readable by its owner only; a report is for everyone.
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-    except OSError as e:
-        raise UsageError(
-            f"cannot write {path}: {e.strerror or e}", "pass a file path in a writable directory"
-        ) from e
-
-
 # ---------------------------------------------------------------- restore
 
 
@@ -177,8 +151,8 @@ def restore_properties(report: RestoreReport) -> dict[str, str]:
     props = {
         "checkpoint": report.checkpoint,
         "model": report.model,
-        "key": report.key,
-        "format": report.format,
+        "key": report.root_child,
+        "format": report.naming,
         "input_shapes": " ".join(shape_text(s) for s in report.input_shapes),
         "input_dtype": report.input_dtype,
     }

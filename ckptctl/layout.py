@@ -35,6 +35,33 @@ as paths); ``fixed``: numbers, shapes, dtypes: never broken."""
 
 _TOKEN = re.compile(r"[^./ ]*[./ ]+|[^./ ]+$")
 
+# C0 and C1 controls, DEL, Unicode line and paragraph separators, and the bidirectional
+# overrides and isolates that make text display in another order than it is stored.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_UNPRINTABLE_KEEP_NL = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    ch = match.group()
+    short = _SHORT_ESCAPES.get(ch)
+    if short is not None:
+        return short
+    n = ord(ch)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}"
+
+
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` safe to print on a terminal: control characters (an escape sequence from a
+    crafted checkpoint's names, a NUL, a carriage return) shown as ``\\x1b``, ``\\x00``,
+    ``\\r``, so nothing in a name can move the cursor, clear the screen or fake a line. With
+    ``keep_newlines``, ``\\n`` is left alone (for text made of several lines). JSON output
+    keeps the real names."""
+    pattern = _UNPRINTABLE_KEEP_NL if keep_newlines else _UNPRINTABLE
+    return text if pattern.search(text) is None else pattern.sub(_escaped, text)
+
 
 def elide(text: str, width: int) -> str:
     """``text`` cut to ``width`` characters by replacing its middle with ``…``."""
@@ -451,7 +478,8 @@ def _trimmed(line: Line) -> Line:
 
 
 def plain(line: Line) -> str:
-    return "".join(text for text, _ in line)
+    """A laid-out line as text, safe to print (:func:`printable`)."""
+    return printable("".join(text for text, _ in line))
 
 
 def label_lines(rows: Sequence[tuple[str, str]], width: int, gap: int = 2) -> list[Line]:

@@ -5,6 +5,10 @@ checkpoint files without one (the newest prefix), a prefix (``dir/ckpt-3``), the
 ``.index`` or one of its ``.data-*`` shards, a SavedModel directory (its ``variables/variables``),
 a directory of numbered SavedModel versions (the highest), Keras 3's files (``.weights.h5``,
 ``.weights.json``, ``.keras``) and a directory of them (the newest). Needs no TensorFlow.
+
+A URL in object storage (``s3://bucket/run``) is resolved by the same code, through
+:class:`~ckptctl.storage.RemotePath`; only schemes TensorFlow alone implements (``ram://``)
+go through ``tf.io.gfile``.
 """
 
 from __future__ import annotations
@@ -12,14 +16,18 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from ckptctl.errors import CheckpointError
+from ckptctl.errors import SAVE_WEIGHTS_AGAIN, CheckpointError, file_corrupt
 from ckptctl.formats.keras_h5 import HDF5_MAGIC, KERAS_SOURCES, shard_paths, source_of
 from ckptctl.formats.tf_v1 import is_v1_file
 from ckptctl.names import digits_order
+from ckptctl.storage import AnyPath, RemotePath, lexists, listdir, open_binary, uses_fsspec
 
 Source = Literal[
     "checkpoint",
@@ -46,19 +54,25 @@ _SHARD_RE = re.compile(r"^(?P<base>.+)_\d{5}\.weights\.h5$")
 class Location:
     """Where a checkpoint's files are, and how the user's path led there."""
 
-    prefix: Path
+    prefix: AnyPath
     source: Source
-    data_files: tuple[Path, ...]
+    data_files: tuple[AnyPath, ...]
     others: tuple[str, ...] = ()
     note: str | None = None
-    state_file: Path | None = None
-    uri: str | None = None  # the prefix as given, for a path with a scheme (gs://, ram://)
+    state_file: AnyPath | None = None
+    uri: str | None = None  # the prefix, for a scheme read through tf.io.gfile (ram://)
     named: Path | None = None
     """The directory the user's path named (see :func:`named_directory`), which a state file
-    may lead away from: it is protected as well as the checkpoint's own."""
+    may lead away from: :mod:`ckptctl.outputs` protects it as well as the checkpoint's own."""
 
     @property
     def is_remote(self) -> bool:
+        """In object storage (through fsspec) or behind a TensorFlow-only scheme."""
+        return self.uri is not None or isinstance(self.prefix, RemotePath)
+
+    @property
+    def via_tensorflow(self) -> bool:
+        """Only ``tf.io.gfile`` reads it (a scheme such as ``ram://``)."""
         return self.uri is not None
 
     @property
@@ -77,39 +91,13 @@ class Location:
         return self.uri if self.uri is not None else str(self.prefix)
 
     @property
-    def index_file(self) -> Path:
+    def index_file(self) -> AnyPath:
         """The file that lists the values: the ``.index``, or the Keras file itself."""
-        return self.prefix if self.is_single_file else Path(f"{self.prefix}.index")
+        return self.prefix if self.is_single_file else suffixed(self.prefix, ".index")
 
     @property
-    def directory(self) -> Path:
+    def directory(self) -> AnyPath:
         return self.prefix.parent
-
-    @property
-    def protected_directory(self) -> Path:
-        """The directory ckptctl never writes into: the SavedModel's own for its variables."""
-        if self.source == "saved_model" and self.prefix.parent.name == "variables":
-            return self.prefix.parent.parent
-        return self.prefix.parent
-
-    @property
-    def protected_directories(self) -> tuple[Path, ...]:
-        """Every directory ckptctl never writes into: the checkpoint's own, and the one the
-        user named when a state file led elsewhere (``/elsewhere/ckpt-3``, ``../x/ckpt-3``)."""
-        if self.is_remote:
-            return ()
-        dirs = [self.protected_directory]
-        if self.named is not None and not _same_directory(self.named, self.protected_directory):
-            dirs.append(self.named)
-        return tuple(dirs)
-
-    def protecting(self, path: str | os.PathLike[str]) -> Path | None:
-        """The protected directory ``path`` is inside (or is), else None."""
-        return protecting(self.protected_directories, path)
-
-    def contains(self, path: str | os.PathLike[str]) -> bool:
-        """Whether ``path`` is inside (or is) a protected directory."""
-        return self.protecting(path) is not None
 
     @property
     def declared_shards(self) -> int | None:
@@ -118,7 +106,7 @@ class Location:
         return max(totals) if totals else None
 
     @property
-    def files(self) -> tuple[Path, ...]:
+    def files(self) -> tuple[AnyPath, ...]:
         return (self.index_file, *self.data_files)
 
     @property
@@ -135,7 +123,14 @@ class Location:
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-def _same_directory(a: Path, b: Path) -> bool:
+def suffixed(p: AnyPath, suffix: str) -> AnyPath:
+    """``p`` with ``suffix`` appended to its name (``ckpt-3`` -> ``ckpt-3.index``)."""
+    return p.with_name(p.name + suffix)
+
+
+def _same_directory(a: AnyPath, b: AnyPath) -> bool:
+    if isinstance(a, RemotePath) or isinstance(b, RemotePath):
+        return a == b
     return a.expanduser().resolve() == b.expanduser().resolve()
 
 
@@ -156,7 +151,7 @@ def named_directory(path: str | os.PathLike[str]) -> Path | None:
 
 def _holds_checkpoint_files(d: Path) -> bool:
     try:
-        names = os.listdir(d if str(d) else ".")
+        names = listdir(d)
     except OSError:
         return False
     return any(
@@ -168,28 +163,25 @@ def _holds_checkpoint_files(d: Path) -> bool:
     )
 
 
-def protecting(directories: tuple[Path, ...], path: str | os.PathLike[str]) -> Path | None:
-    """Which of ``directories`` ``path`` is inside (or is), else None."""
-    target = Path(path).expanduser().resolve()
-    for directory in directories:
-        inside = directory.expanduser().resolve()
-        if target == inside or inside in target.parents:
-            return directory
-    return None
+def is_remote(path: str | os.PathLike[str] | RemotePath) -> bool:
+    return isinstance(path, RemotePath) or (isinstance(path, str) and bool(_SCHEME_RE.match(path)))
 
 
-def is_remote(path: str | os.PathLike[str]) -> bool:
-    return isinstance(path, str) and bool(_SCHEME_RE.match(path))
-
-
-def locate(path: str | os.PathLike[str]) -> Location:
+def locate(path: str | os.PathLike[str] | RemotePath) -> Location:
     """Resolve a user's path to a checkpoint :class:`Location`, or raise ``CheckpointError``.
 
-    Paths with a scheme (``gs://``, ``s3://``, ``ram://``) are resolved through
-    ``tf.io.gfile``, which imports TensorFlow.
+    A URL whose scheme fsspec reads (``s3://``, ``gs://``, see :mod:`ckptctl.storage`) is
+    resolved as a local path is, every form alike, by listing and range requests. A scheme
+    only TensorFlow implements (``ram://``) is resolved through ``tf.io.gfile``, which imports
+    TensorFlow.
     """
+    if isinstance(path, RemotePath):
+        return _locate_fsspec(path)
     if is_remote(path):
-        return _locate_remote(str(path))
+        uri = str(path)
+        if uses_fsspec(uri):
+            return _locate_fsspec(RemotePath(uri))
+        return _locate_remote(uri)
     p = Path(path).expanduser()
     try:
         return _replace(_locate_retrying(p), named=named_directory(p))
@@ -237,20 +229,35 @@ def _checkpoints_in(p: Path) -> tuple[object, ...]:
     return state, indexes
 
 
-def _locate_local(p: Path) -> Location:
+def _locate_fsspec(p: RemotePath) -> Location:
+    """A URL resolved as a local path is, its errors told as the storage's."""
+    from ckptctl.storage import forget_listings, missing_root, remote_error
+
+    forget_listings(p)
+    try:
+        return _locate_local(p)
+    except CheckpointError as e:
+        if "no such file" in e.message:
+            raise missing_root(p) or e from None
+        raise
+    except OSError as e:
+        raise remote_error(p, e) from None
+
+
+def _locate_local(p: AnyPath) -> Location:
     if p.is_dir():
         return _from_directory(p)
     if p.is_file():
         return _from_file(p)
-    if Path(f"{p}.index").exists():
+    if suffixed(p, ".index").exists():
         return _at_prefix(p)
-    if os.path.lexists(p):
+    if lexists(p):
         raise CheckpointError(f"{p}: cannot be read (a broken link, or not a file or directory)")
     raise CheckpointError(f"{p}: no such file or directory", _nearby_hint(p))
 
 
-def _nearby_hint(p: Path) -> str:
-    parent = p.parent if str(p.parent) else Path(".")
+def _nearby_hint(p: AnyPath) -> str:
+    parent = p.parent
     if parent.is_dir():
         prefixes = _prefixes_in(parent)
         if prefixes:
@@ -259,7 +266,7 @@ def _nearby_hint(p: Path) -> str:
     return _FORMS_HINT
 
 
-def _from_file(p: Path) -> Location:
+def _from_file(p: AnyPath) -> Location:
     name = p.name
     keras = source_of(p) or _sniff_keras(p)
     if keras is not None:
@@ -274,49 +281,56 @@ def _from_file(p: Path) -> Location:
         return _from_directory(p.parent)
     if is_v1_file(p):
         return Location(prefix=p, source="checkpoint-v1", data_files=())
+    if p.suffix in (".h5", ".hdf5"):
+        raise file_corrupt(
+            p, "not an HDF5 file, which a Keras 2 weights file is", SAVE_WEIGHTS_AGAIN
+        )
     raise CheckpointError(f"{p}: not a checkpoint file", _FORMS_HINT)
 
 
-def _sniff_keras(p: Path) -> Source | None:
+def _sniff_keras(p: AnyPath) -> Source | None:
     """An HDF5 file under another name: Keras 3's layout when its root has a ``vars`` group."""
     try:
-        with open(p, "rb") as f:
+        with open_binary(p) as f:
             if f.read(8) != HDF5_MAGIC:
                 return None
     except OSError:
         return None
-    import h5py
-
     from ckptctl.formats.keras_legacy import is_legacy
+    from ckptctl.storage import open_hdf5
 
     try:
-        with h5py.File(p, "r") as h5:
+        h5, handle = open_hdf5(p)
+        try:
             if is_legacy(h5):
                 return "h5"
             if "vars" in h5 or "layers" in h5 or "optimizer" in h5:
                 return "weights-h5"
+        finally:
+            h5.close()
+            if handle is not None:
+                handle.close()
     except OSError as e:
-        raise CheckpointError(
-            f"{p}: not a readable HDF5 file ({str(e).splitlines()[0][:200]})",
-            "the file is truncated or damaged",
-        ) from e
+        from ckptctl.formats.keras_h5 import hdf5_error
+
+        raise hdf5_error(p, e) from e
     raise CheckpointError(
         f"{p}: an HDF5 file, but neither a Keras 3 weights file nor a Keras 2 one",
         "ckptctl reads Keras's .weights.h5, .weights.json, .keras and Keras 2 .h5 files",
     )
 
 
-def _keras_file(p: Path, source: Source, **kwargs: object) -> Location:
-    shards: tuple[Path, ...] = ()
+def _keras_file(p: AnyPath, source: Source, **kwargs: object) -> Location:
+    shards: tuple[AnyPath, ...] = ()
     if source == "weights-json":
         shards = tuple(s for s in shard_paths(p) if s.is_file())
     return Location(prefix=p, source=source, data_files=shards, **kwargs)  # type: ignore[arg-type]
 
 
-def _keras_files_in(d: Path) -> list[Path]:
+def _keras_files_in(d: AnyPath) -> list[AnyPath]:
     """Keras weight files and archives in ``d``, less the shards a ``.weights.json`` names."""
     try:
-        names = os.listdir(d)
+        names = listdir(d)
     except OSError:
         return []
     jsons = {n[: -len(".weights.json")] for n in names if n.endswith(".weights.json")}
@@ -331,7 +345,7 @@ def _keras_files_in(d: Path) -> list[Path]:
     return found
 
 
-def _newest_keras(d: Path, files: list[Path]) -> Location:
+def _newest_keras(d: AnyPath, files: list[AnyPath]) -> Location:
     ordered = sorted(files, key=lambda f: (f.stat().st_mtime_ns, f.name))
     chosen = ordered[-1]
     others = tuple(f.name for f in ordered[:-1])
@@ -339,8 +353,8 @@ def _newest_keras(d: Path, files: list[Path]) -> Location:
     return _keras_file(chosen, source_of(chosen) or "weights-h5", others=others, note=note)
 
 
-def _at_prefix(prefix: Path, **kwargs: object) -> Location:
-    index = Path(f"{prefix}.index")
+def _at_prefix(prefix: AnyPath, **kwargs: object) -> Location:
+    index = suffixed(prefix, ".index")
     if not index.is_file():
         if index.is_dir():
             raise CheckpointError(f"{index}: is a directory, not a checkpoint index file")
@@ -349,7 +363,7 @@ def _at_prefix(prefix: Path, **kwargs: object) -> Location:
     return Location(prefix=prefix, source=source, data_files=_data_files(prefix), **kwargs)  # type: ignore[arg-type]
 
 
-def _is_saved_model_variables(prefix: Path) -> bool:
+def _is_saved_model_variables(prefix: AnyPath) -> bool:
     return (
         prefix.name == "variables"
         and prefix.parent.name == "variables"
@@ -357,15 +371,15 @@ def _is_saved_model_variables(prefix: Path) -> bool:
     )
 
 
-def _has_saved_model_pb(d: Path) -> bool:
+def _has_saved_model_pb(d: AnyPath) -> bool:
     return (d / "saved_model.pb").is_file() or (d / "saved_model.pbtxt").is_file()
 
 
-def _data_files(prefix: Path) -> tuple[Path, ...]:
+def _data_files(prefix: AnyPath) -> tuple[AnyPath, ...]:
     directory = prefix.parent
     base = prefix.name
     try:
-        names = os.listdir(directory)
+        names = listdir(directory)
     except OSError:
         return ()
     found = [
@@ -374,9 +388,9 @@ def _data_files(prefix: Path) -> tuple[Path, ...]:
     return tuple(sorted(found))
 
 
-def _prefixes_in(directory: Path) -> list[Path]:
+def _prefixes_in(directory: AnyPath) -> list[AnyPath]:
     try:
-        names = os.listdir(directory)
+        names = listdir(directory)
     except OSError as e:
         raise CheckpointError(f"{directory}: cannot list the directory ({e.strerror})") from e
     return [
@@ -386,10 +400,10 @@ def _prefixes_in(directory: Path) -> list[Path]:
     ]
 
 
-def _from_directory(d: Path) -> Location:
+def _from_directory(d: AnyPath) -> Location:
     if _has_saved_model_pb(d):
         variables = d / "variables" / "variables"
-        if not Path(f"{variables}.index").is_file():
+        if not suffixed(variables, ".index").is_file():
             raise CheckpointError(
                 f"{d}: a SavedModel without variables (no variables/variables.index)",
                 "a SavedModel with no variables has no checkpoint to inspect",
@@ -408,21 +422,21 @@ def _from_directory(d: Path) -> Location:
         others = tuple(v.name for v in versions[:-1])
         note = f"SavedModel versions in {d}: using the highest, {chosen.name}"
         return _replace(loc, others=others, note=note)
-    if (d / "variables").is_dir() and Path(f"{d / 'variables' / 'variables'}.index").is_file():
+    if (d / "variables").is_dir() and suffixed(d / "variables" / "variables", ".index").is_file():
         return _at_prefix(d / "variables" / "variables")
     keras_files = _keras_files_in(d)
     if keras_files:
         return _newest_keras(d, keras_files)
-    entries = sorted(os.listdir(d))
+    entries = sorted(listdir(d))
     if not entries:
         raise CheckpointError(f"{d}: empty directory, no checkpoint in it", _FORMS_HINT)
     shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
     raise CheckpointError(f"{d}: no checkpoint in this directory (it holds: {shown})", _FORMS_HINT)
 
 
-def _saved_model_versions(d: Path) -> list[Path]:
+def _saved_model_versions(d: AnyPath) -> list[AnyPath]:
     try:
-        subdirs = [c for c in d.iterdir() if c.is_dir() and c.name.isdigit()]
+        subdirs: list[AnyPath] = [c for c in d.iterdir() if c.name.isdigit() and c.is_dir()]
     except OSError:
         return []
     return sorted(
@@ -502,12 +516,12 @@ def c_unescape(text: bytes) -> bytes:
     return bytes(out)
 
 
-def read_state_file(state: Path) -> tuple[str | None, list[str]]:
+def read_state_file(state: AnyPath) -> tuple[str | None, list[str]]:
     """Parse a ``checkpoint`` state file: (latest prefix, all kept prefixes, each once), as
     written. Its strings are UTF-8 with C escapes, as TensorFlow (protobuf's text format)
     writes and reads them: ``checkpoint_name="modèle"`` is written ``mod\\303\\250le``."""
     try:
-        with open(state, "rb") as f:
+        with open_binary(state) as f:
             data = f.read(STATE_FILE_MAX_BYTES + 1)
     except OSError as e:
         raise CheckpointError(f"{state}: cannot read the checkpoint state file ({e})") from e
@@ -532,7 +546,7 @@ def read_state_file(state: Path) -> tuple[str | None, list[str]]:
     return latest, list(kept)
 
 
-def _state_string(state: Path, line: int, raw: bytes) -> str:
+def _state_string(state: AnyPath, line: int, raw: bytes) -> str:
     where = f"{state}, line {line}"
     try:
         value = c_unescape(raw).decode("utf-8")
@@ -554,12 +568,17 @@ def _state_string(state: Path, line: int, raw: bytes) -> str:
     return value
 
 
-def _resolve_in(d: Path, name: str) -> Path:
+def _resolve_in(d: AnyPath, name: str) -> AnyPath:
+    if isinstance(d, RemotePath):
+        if is_remote(name):
+            return RemotePath(name)
+        # An absolute path of the machine that wrote the state file: the copy beside it.
+        return d / (Path(name).name if Path(name).is_absolute() else name)
     p = Path(name)
     return p if p.is_absolute() else d / p
 
 
-def _from_state_file(state: Path) -> Location:
+def _from_state_file(state: AnyPath) -> Location:
     d = state.parent
     latest, kept = read_state_file(state)
     present = sorted(x.name for x in _prefixes_in(d))
@@ -572,7 +591,7 @@ def _from_state_file(state: Path) -> Location:
     latest_path = _resolve_in(d, latest)
     if latest_path.is_file() and is_v1_file(latest_path):
         return Location(prefix=latest_path, source="checkpoint-v1", data_files=(), state_file=state)
-    if not Path(f"{latest_path}.index").is_file():
+    if not suffixed(latest_path, ".index").is_file():
         where = f"present: {', '.join(present)}" if present else f"{d} holds no checkpoint at all"
         example = f"; pass one explicitly, e.g. {d / present[-1]}" if present else ""
         raise CheckpointError(
@@ -583,7 +602,7 @@ def _from_state_file(state: Path) -> Location:
     others = tuple(
         Path(k).name
         for k in kept
-        if Path(f"{_resolve_in(d, k)}.index").is_file() and _resolve_in(d, k) != latest_path
+        if suffixed(_resolve_in(d, k), ".index").is_file() and _resolve_in(d, k) != latest_path
     )
     outside = None
     if not _same_directory(latest_path.parent, d):
@@ -591,17 +610,17 @@ def _from_state_file(state: Path) -> Location:
     return _at_prefix(latest_path, others=others, state_file=state, note=outside)
 
 
-def _save_number(p: Path) -> tuple[int, str] | None:
+def _save_number(p: AnyPath) -> tuple[int, str] | None:
     m = _NUMBERED_RE.match(p.name)
     return digits_order(m["n"]) if m else None
 
 
-def _newest_of(d: Path, prefixes: list[Path]) -> Location:
+def _newest_of(d: AnyPath, prefixes: list[AnyPath]) -> Location:
     numbers = [_save_number(p) for p in prefixes]
     if all(n is not None for n in numbers):
         ordered = sorted(prefixes, key=lambda p: (_save_number(p) or (0, ""), p.name))
     else:
-        ordered = sorted(prefixes, key=lambda p: (Path(f"{p}.index").stat().st_mtime_ns, p.name))
+        ordered = sorted(prefixes, key=lambda p: (suffixed(p, ".index").stat().st_mtime_ns, p.name))
     chosen = ordered[-1]
     others = tuple(p.name for p in ordered[:-1])
     note = None
@@ -665,3 +684,39 @@ def _remote_size(uri: str) -> int:
         return sum(gfile.stat(f).length for f in gfile.glob(f"{uri}.*"))
     except Exception:
         return 0
+
+
+STAGED_PREFIX = "ckptctl-staged-"
+
+
+@contextlib.contextmanager
+def local_copy(path: str | os.PathLike[str]) -> Iterator[tuple[str | os.PathLike[str], str | None]]:
+    """``path`` as TensorFlow can restore it, and the remote name it was copied from.
+
+    A checkpoint in object storage is copied (its index and data, or its Keras files) into a
+    fresh temporary directory, never beside any checkpoint, and removed afterwards, also on
+    error: TensorFlow's restore reads local files only. Any other path is yielded as it is,
+    with None.
+    """
+    if not (is_remote(path) and uses_fsspec(str(path))):
+        yield path, None
+        return
+    location = locate(path)
+    remote = location.prefix
+    assert isinstance(remote, RemotePath)
+    staging = Path(tempfile.mkdtemp(prefix=STAGED_PREFIX))
+    try:
+        if location.source == "saved_model":
+            top, local = remote.parent.parent, staging / "variables" / "variables"
+            local.parent.mkdir()
+            pb = top / "saved_model.pb"
+            pb = pb if pb.is_file() else top / "saved_model.pbtxt"
+            pb.download(staging / pb.name)
+        else:
+            local = staging / remote.name
+        for f in location.files:
+            assert isinstance(f, RemotePath)
+            f.download(local.with_name(f.name))
+        yield local, location.name
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

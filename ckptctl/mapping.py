@@ -20,7 +20,7 @@ rules.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ckptctl.errors import UsageError
@@ -59,6 +59,43 @@ class PathMap:
                 applied.append(rule.text)
                 path = new
         return path, applied
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where ``--map`` puts one name: its new name and the rules that rewrote it."""
+
+    name: str
+    new_name: str
+    rules: list[str]
+
+
+def collision(first: str, second: str, onto: str) -> UsageError:
+    """The error for rules that place two checkpoint values onto one place."""
+    return UsageError(
+        f"--map places both {first} and {second} onto {onto}",
+        "make the rules more specific (anchor them with ^ and $, e.g. '^model\\.dense1\\.')",
+    )
+
+
+def place_once(path_map: PathMap, names: Iterable[str], where: str) -> dict[str, Placed]:
+    """Each of ``names`` rewritten by ``path_map``, keyed by its new name.
+
+    Raises ``UsageError`` when the rules place two names onto one, or when a rule changes no
+    name in ``where`` (a checkpoint's prefix): a rule that does nothing is a typo.
+    """
+    placed: dict[str, Placed] = {}
+    used: set[str] = set()
+    for name in names:
+        new, applied = path_map.apply(name)
+        if new in placed:
+            raise collision(placed[new].name, name, new)
+        placed[new] = Placed(name, new, applied)
+        used.update(applied)
+    for rule in path_map.rules:
+        if rule.text not in used:
+            raise UsageError(f"--map {rule.text!r} matches no key in {where}")
+    return placed
 
 
 def parse_maps(texts: Sequence[str]) -> PathMap:

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ckptctl.errors import CkptctlError
-from ckptctl.layout import Table, cell_parts
+from ckptctl.layout import Table, cell_parts, printable
 from ckptctl.summary import (
     diff_header,
     diff_notes,
@@ -148,6 +147,7 @@ def code(text: str) -> str:
 
 def escape(text: str) -> str:
     """Plain text in Markdown: characters that would start markup, and table pipes, escaped."""
+    text = printable(text, keep_newlines=True)
     for ch in ("\\", "|", "*", "_", "<", ">", "`"):
         text = text.replace(ch, "\\" + ch)
     return text
@@ -159,6 +159,6 @@ def cell(text: str) -> str:
 
 def write_markdown(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` atomically (a temporary file beside it, then a rename)."""
-    from ckptctl.junit import write_atomically
+    from ckptctl.outputs import write_atomically
 
-    write_atomically(Path(path), text.encode("utf-8"))
+    write_atomically(path, text.encode("utf-8"))

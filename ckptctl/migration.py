@@ -28,11 +28,14 @@ from typing import Any
 import numpy as np
 
 from ckptctl import _tf
+from ckptctl._renamed import deprecated_alias, json_names
+from ckptctl.compare import identical
 from ckptctl.errors import CheckpointError, OutputError, UsageError
 from ckptctl.loader import construct, one_line, parse_spec, resolve_factory
-from ckptctl.location import locate
-from ckptctl.mapping import parse_maps
+from ckptctl.location import is_remote
+from ckptctl.mapping import parse_maps, place_once
 from ckptctl.objgraph import ROOT, SAVE_COUNTER, ObjectGraph
+from ckptctl.outputs import refuse_outputs_into_checkpoints
 from ckptctl.reader import Checkpoint, open_checkpoint
 from ckptctl.restoration import (
     InputSpec,
@@ -45,7 +48,7 @@ from ckptctl.restoration import (
     make_options,
     restore_into,
 )
-from ckptctl.restoration.checks import flatten_outputs
+from ckptctl.restoration.checks import compare_outputs, flatten_outputs
 from ckptctl.restoration.keras_match import attach_optimizer
 from ckptctl.restoration.live import is_rng_state, is_variable
 
@@ -66,7 +69,8 @@ class MigrateReport:
     destination: str
     written: str | None
     model: str | None
-    key: str | None
+    root_child: str | None
+    """The child of the written checkpoint's root holding the model; JSON ``key``."""
     values: int = 0
     verified: bool = False
     detail: str | None = None
@@ -77,8 +81,12 @@ class MigrateReport:
     dropped: list[str] = field(default_factory=list)
     """Children of the source's root left out: ``--drop``, or an optimizer not requested."""
 
+    key = deprecated_alias("key", "root_child")
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = json_names(asdict(self), {"root_child": "key"})
+        d["restore"] = self.restore.to_dict() if self.restore is not None else None
+        return d
 
 
 def is_weights_file(destination: Path) -> bool:
@@ -86,18 +94,11 @@ def is_weights_file(destination: Path) -> bool:
     return destination.name.endswith(".weights.h5")
 
 
-def check_destination(source_dirs: Path | Sequence[Path], destination: Path, force: bool) -> None:
-    """Refuse (exit 2) to write into the source (the directory the user named and the one its
-    state file led to), over the current directory, or over an existing destination."""
+def check_destination(source: str | os.PathLike[str], destination: Path, force: bool) -> None:
+    """Refuse (exit 2) to write into or over the source's directories (see
+    :mod:`ckptctl.outputs`), over the current directory, or over an existing destination."""
+    refuse_outputs_into_checkpoints({"-o": destination}, source)
     dst = destination.resolve()
-    for source_dir in [source_dirs] if isinstance(source_dirs, Path) else source_dirs:
-        src = source_dir.resolve()
-        if dst == src or src in dst.parents or dst in src.parents:
-            raise UsageError(
-                f"-o {destination}: refusing to write into or over the source checkpoint's "
-                f"directory {source_dir}",
-                "write the migrated checkpoint to a new directory, e.g. -o ckpts/migrated",
-            )
     cwd = Path.cwd().resolve()
     if dst == cwd or dst in cwd.parents:
         raise UsageError(
@@ -274,12 +275,13 @@ def migrate(
     verification found a problem.
     """
     opts = make_options(options, **kwargs)
+    if is_remote(str(destination)):
+        raise UsageError(
+            f"-o {destination}: migrate writes a local directory only",
+            "write it locally, then copy it into the bucket (aws s3 cp --recursive, gsutil cp -r)",
+        )
     dst = Path(destination)
-    location = locate(source)
-    if not location.is_remote:
-        check_destination(location.protected_directories, dst, force)
-    elif dst.exists() and not force:
-        raise UsageError(f"-o {dst}: already exists", "choose a new directory, or pass --force")
+    check_destination(source, dst, force)
     if model is None:
         with _parents(dst):
             return _rename_only(source, dst, opts.maps, force)
@@ -298,7 +300,7 @@ def migrate(
         destination=str(dst),
         written=None,
         model=report.model,
-        key=report.key,
+        root_child=report.root_child,
         restore=report,
         carried=sorted(extras.carried),
         dropped=extras.dropped,
@@ -315,7 +317,7 @@ def migrate(
                 dst, force, live_model, live_optimizer, extras, model, opts, report
             )
     out.ok = out.verified = True
-    out.key = "model" if report.key == ROOT else report.key
+    out.root_child = "model" if report.root_child == ROOT else report.root_child
     out.values = report.restored + len(extras.carried)
     return out
 
@@ -362,7 +364,7 @@ def _write_checkpoint(
     report: RestoreReport,
 ) -> str:
     tf = _tf.tensorflow()
-    key = "model" if report.key == ROOT else report.key
+    key = "model" if report.root_child == ROOT else report.root_child
     optimizer_name = (
         report.optimizer_key
         if report.optimizer_key and "." not in (report.optimizer_key)
@@ -416,6 +418,8 @@ def _root_extras(
         for name, child in graph.nodes[0].children:
             if name == SAVE_COUNTER or name in model_children or opts.key == ROOT:
                 continue
+            if child == 0:
+                continue  # `root`: tf.train.Checkpoint(root=model) names the root itself
             if name in optimizers:
                 if opts.optimizer is None:
                     dropped.append(name)
@@ -514,7 +518,7 @@ def _compare_restored(
                 "nothing was written; run again with --debug and report it",
             )
         for a, b in zip(a_vars, b_vars, strict=True):
-            if np.asarray(a.numpy()).tobytes() != np.asarray(b.numpy()).tobytes():
+            if not identical(np.asarray(b.numpy()), np.asarray(a.numpy())):
                 raise CheckpointError(
                     f"{prefix}: {getattr(b, 'path', b.name)} differs after migration",
                     "nothing was written; run again with --debug and report it",
@@ -523,9 +527,7 @@ def _compare_restored(
     for batch in batches:
         out_a = flatten_outputs(call_model(source_model, batch))
         out_b = flatten_outputs(call_model(fresh, batch))
-        if len(out_a) != len(out_b) or any(
-            x.tobytes() != y.tobytes() for x, y in zip(out_a, out_b, strict=True)
-        ):
+        if not compare_outputs(out_b, out_a, 0.0, 0.0)[0]:
             raise CheckpointError(
                 f"{prefix}: a model restored from the migrated checkpoint gives other outputs",
                 "nothing was written; run again with --debug and report it",
@@ -542,7 +544,7 @@ def _rename_only(
 ) -> MigrateReport:
     path_map = parse_maps(maps)
     with open_checkpoint(source) as ckpt:
-        if ckpt.format != "name-based":
+        if ckpt.naming != "name-based":
             raise UsageError(
                 f"{ckpt.prefix}: an object-based checkpoint is migrated through its model",
                 "pass --model MODULE:NAME (and --map rules for changed paths)",
@@ -552,19 +554,10 @@ def _rename_only(
                 "migrate without --model renames keys: pass --map OLD=NEW rules",
                 "or pass --model to rewrite through the model",
             )
-        renamed: list[RenamedKey] = []
-        names: dict[str, str] = {}
-        used_rules: set[str] = set()
-        for e in ckpt.entries:
-            new, applied = path_map.apply(e.key)
-            used_rules.update(applied)
-            if new in names:
-                raise UsageError(f"--map renames both {names[new]} and {e.key} to {new}")
-            names[new] = e.key
-            renamed.append(RenamedKey(e.key, new, ", ".join(applied) or None))
-        for rule in path_map.rules:
-            if rule.text not in used_rules:
-                raise UsageError(f"--map {rule.text!r} matches no key in {ckpt.prefix}")
+        renamed = [
+            RenamedKey(p.name, p.new_name, ", ".join(p.rules) or None)
+            for p in place_once(path_map, (e.key for e in ckpt.entries), ckpt.prefix).values()
+        ]
         tf = _tf.tensorflow()
         with _staging(dst, force) as tmp:
             prefix = tmp / PREFIX_NAME
@@ -579,7 +572,7 @@ def _rename_only(
             with open_checkpoint(prefix) as written:
                 for r in renamed:
                     a, b = ckpt.read(r.key), written.read(r.new_key)
-                    if a.dtype != b.dtype or a.shape != b.shape or not _same(a, b):
+                    if not identical(b, a):
                         raise CheckpointError(f"{prefix}: {r.new_key} differs after migration")
         return MigrateReport(
             ok=True,
@@ -587,7 +580,7 @@ def _rename_only(
             destination=str(dst),
             written=str(dst / PREFIX_NAME),
             model=None,
-            key=None,
+            root_child=None,
             values=len(renamed),
             verified=True,
             renamed=renamed,
@@ -598,9 +591,3 @@ def _tensor(tf: Any, value: np.ndarray) -> Any:
     if value.dtype == object:
         return tf.constant(value.tolist() if value.shape else value.item(), dtype=tf.string)
     return tf.constant(value)
-
-
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    if a.dtype == object:
-        return bool(a.tolist() == b.tolist())
-    return a.tobytes() == b.tobytes()

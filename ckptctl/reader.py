@@ -11,20 +11,25 @@ import os
 import time
 from collections.abc import Iterator
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from ckptctl._renamed import deprecated_alias
+from ckptctl.chunks import CHUNK_BYTES as CHUNK_BYTES
+from ckptctl.chunks import split_flat
 from ckptctl.entry import Entry as Entry
 from ckptctl.errors import CheckpointError
 from ckptctl.location import Location, locate
 from ckptctl.objgraph import OBJECT_GRAPH_KEY, KeyInfo, ObjectGraph, parse_object_graph
+from ckptctl.storage import AnyPath
 
 if TYPE_CHECKING:
     import numpy as np
 
-Format = Literal["object-graph", "name-based", "keras", "keras-legacy"]
+Naming = Literal["object-graph", "name-based", "keras", "keras-legacy"]
+"""How a checkpoint names its values: by object graph, by variable name, or by Keras's saving
+layout (Keras 3 files, Keras 2 HDF5); not the file format."""
+Format = Naming  # the earlier name
 BackendName = Literal["auto", "tf", "native"]
-CHUNK_BYTES = 64 << 20
 SAVE_COUNTER_KEY = "save_counter/.ATTRIBUTES/VARIABLE_VALUE"
 
 
@@ -96,11 +101,14 @@ class Checkpoint:
         return key in self._all_entries
 
     @property
-    def format(self) -> Format:
-        declared = getattr(self._backend, "format", None)
+    def naming(self) -> Naming:
+        """How this checkpoint names its values (see :data:`Naming`)."""
+        declared = getattr(self._backend, "naming", None)
         if declared is not None:
             return declared  # type: ignore[no-any-return]
         return "object-graph" if OBJECT_GRAPH_KEY in self._all_entries else "name-based"
+
+    format = deprecated_alias("format", "naming")
 
     def read(self, key: str) -> np.ndarray:
         """The stored value of ``key`` as a numpy array (strings as an object array of bytes)."""
@@ -108,7 +116,7 @@ class Checkpoint:
 
     @cached_property
     def object_graph(self) -> ObjectGraph | None:
-        if self.format != "object-graph":
+        if self.naming != "object-graph":
             return None
         raw = self.read(OBJECT_GRAPH_KEY)
         data = raw.item() if raw.shape == () else raw.reshape(-1)[0]
@@ -148,10 +156,7 @@ class Checkpoint:
         if stream is not None:
             yield from stream(key, max_bytes)
             return
-        flat = self.read(key).reshape(-1)
-        step = max(1, max_bytes // max(1, flat.itemsize))
-        for start in range(0, flat.size, step):
-            yield flat[start : start + step]
+        yield from split_flat(self.read(key), max_bytes)
 
     def iter_values(self, keys: list[str] | None = None) -> Iterator[tuple[Entry, np.ndarray]]:
         for e in self.entries if keys is None else [self.entry(k) for k in keys]:
@@ -237,10 +242,12 @@ def _open_whole(location: Location, backend: BackendName, verify: bool) -> Check
     """The checkpoint at ``location`` with its index read and its data shards open, or None
     when its files were deleted (or replaced) meanwhile: never one checkpoint's index with
     another's data."""
+    if location.is_remote:  # no other reader deletes its files under ours
+        return open_location(location, backend, verify=verify)
     before = _identity(location.index_file)
     ckpt = open_location(location, backend, verify=verify)
     open_shards = getattr(ckpt._backend, "open_shards", None)
-    if location.is_remote or open_shards is None:
+    if open_shards is None:
         return ckpt
     complete = getattr(ckpt._backend, "num_shards", 0) > PIN_SHARDS_MAX or open_shards()
     after = _identity(location.index_file)
@@ -255,9 +262,9 @@ def _open_whole(location: Location, backend: BackendName, verify: bool) -> Check
     return None
 
 
-def _identity(path: Path) -> tuple[int, int, int, int] | None:
+def _identity(path: AnyPath) -> tuple[int, int, int, int] | None:
     try:
-        st = os.stat(path)
+        st = os.stat(path)  # type: ignore[arg-type]  # a local path (see _open_whole)
     except OSError:
         return None
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
@@ -303,18 +310,34 @@ def open_location(
     """Open the checkpoint at ``location`` with the backend asked for (see open_checkpoint)."""
     if location.is_single_file:
         return _keras_checkpoint(location, backend)
-    if backend == "tf" or (location.is_remote and backend == "auto"):
+    if location.via_tensorflow:
+        if backend == "native":
+            raise CheckpointError(
+                f"{location.name}: the TensorFlow-free reader does not read this scheme",
+                "only tf.io.gfile does: use backend 'auto' or 'tf'",
+            )
         return _tf_checkpoint(location)
-    if location.is_remote:
-        raise CheckpointError(
-            f"{location.name}: the TensorFlow-free reader reads local files only",
-            "use backend 'auto' or 'tf' for paths with a scheme",
+    remote = location.is_remote
+    if backend == "tf" and remote:
+        from ckptctl.errors import UsageError
+
+        raise UsageError(
+            f"--backend tf: TensorFlow's reader does not read {location.name} (object storage)",
+            "ckptctl reads it without TensorFlow: leave --backend at auto or native",
         )
+    if backend == "tf":
+        return _tf_checkpoint(location)
     from ckptctl.bundle import NativeBackend, Unsupported
 
     try:
         native = NativeBackend(location, verify=verify)
     except Unsupported as e:
+        if remote:
+            raise CheckpointError(
+                f"{location.index_file}: the TensorFlow-free reader cannot read this "
+                f"checkpoint: {e}",
+                "TensorFlow's reader needs a local copy: copy the checkpoint's files locally",
+            ) from e
         if backend == "native":
             raise CheckpointError(
                 f"{location.index_file}: the TensorFlow-free reader cannot read this "

@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ckptctl.chunks import CHUNK_BYTES
+
 if TYPE_CHECKING:
     from ckptctl.reader import Checkpoint, Entry
 
-CHUNK_BYTES = 2 << 20  # fits in cache: smaller chunks reduce faster than larger ones
 HIST_BINS = 10
 _IN_FLIGHT = 3
-_SCRATCH_MAX = (64 << 20) // 4
+_SCRATCH_MAX = CHUNK_BYTES // 4  # elements: one float32 chunk; larger chunks go without
 
 
 @dataclass
@@ -49,7 +50,12 @@ class ValueStats:
 
 @dataclass
 class _Part:
-    """Mergeable partial statistics of some elements."""
+    """Mergeable partial statistics of some elements.
+
+    ``m2`` (the sum of squared deviations from the mean) is kept in units of ``scale``
+    squared: for values near the float64 limit (1e300) it would overflow otherwise, while
+    ``m2 / scale**2`` and the standard deviation ``sqrt(m2 / finite) * scale`` fit.
+    """
 
     n: int = 0  # all elements
     finite: int = 0
@@ -60,16 +66,25 @@ class _Part:
     nan: int = 0
     inf: int = 0
     zeros: int = 0
+    scale: float = 1.0  # a power of two
 
     def merge(self, o: _Part) -> _Part:
         n = self.finite + o.finite
         if not self.finite or not o.finite:
             first = self if self.finite else o
-            mean, m2 = first.mean, first.m2
+            mean, m2, scale = first.mean, first.m2, first.scale
         else:
-            delta = o.mean - self.mean
-            mean = self.mean + delta * o.finite / n
-            m2 = self.m2 + o.m2 + delta * delta * self.finite * o.finite / n
+            # Chan's update, with every term in units of the larger scale (exact powers of
+            # two, so nothing is lost but what would underflow) and the mean as a weighted
+            # average: no intermediate overflows where the inputs are finite.
+            scale = max(self.scale, o.scale)
+            delta = o.mean / scale - self.mean / scale
+            mean = self.mean * (self.finite / n) + o.mean * (o.finite / n)
+            m2 = (
+                self.m2 * (self.scale / scale) ** 2
+                + o.m2 * (o.scale / scale) ** 2
+                + delta * delta * self.finite * o.finite / n
+            )
         return _Part(
             n=self.n + o.n,
             finite=n,
@@ -80,7 +95,17 @@ class _Part:
             nan=self.nan + o.nan,
             inf=self.inf + o.inf,
             zeros=self.zeros + o.zeros,
+            scale=scale,
         )
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(self.m2 / self.finite) * self.scale
+
+
+_HUGE = 2.0**400
+"""Above this magnitude a chunk is scaled by a power of two before it is summed and squared:
+squares of up to 2**800, summed over any realistic count, still fit in a float64."""
 
 
 def _reduce(chunk: np.ndarray) -> _Part:
@@ -137,6 +162,16 @@ def _reduce_quietly(chunk: np.ndarray) -> _Part:
         m2 = float(np.dot(d, d)) - rest * rest / n
         mean = float(centre) + rest / n
         return _Part(n, n, mean, max(m2, 0.0), float(lo), float(hi), 0, 0, zeros)
+    amax = max(abs(float(lo)), abs(float(hi)))
+    if amax > _HUGE:
+        # Near the float64 limit: in units of a power of two at most the largest magnitude,
+        # so that neither the sum nor the squares overflow (|x / scale| < 2).
+        scale = math.ldexp(1.0, math.frexp(amax)[1] - 1)
+        xs = x.astype(np.float64) / scale
+        mean_s = float(np.sum(xs)) / finite
+        ds = xs - mean_s
+        m2s = float(np.dot(ds, ds))
+        return _Part(n, finite, mean_s * scale, m2s, float(lo), float(hi), nan, inf, zeros, scale)
     mean = float(np.sum(x, dtype=np.float64)) / finite
     if x.dtype.kind == "f" and (
         x.dtype.itemsize != 4 or max(abs(float(lo)), abs(float(hi))) > 1e15
@@ -222,7 +257,7 @@ def value_stats(
         out.zeros = part.zeros / part.n
     if part.finite:
         out.min, out.max, out.mean = part.lo, part.hi, part.mean
-        out.std = math.sqrt(part.m2 / part.finite)
+        out.std = part.std
     if hist_bins and part.finite:
         out.hist = _histogram(ckpt, entry, hist_bins, part.lo, part.hi, chunk_bytes)
         out.hist_range = [part.lo, part.hi]
@@ -239,7 +274,9 @@ def _histogram(
         x = chunk.reshape(-1)
         if x.dtype.kind == "c":
             return []
-        if x.dtype.kind not in "fiub":
+        if x.dtype.kind == "b":  # as 0 and 1 (np.histogram warns when it converts bools)
+            x = x.view(np.uint8)
+        elif x.dtype.kind not in "fiu":
             x = x.astype(np.float32)
         if x.dtype.kind == "f":
             x = x[np.isfinite(x)]

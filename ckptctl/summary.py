@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from ckptctl.fold import fold_rows
-from ckptctl.layout import Cell, CellKind, Table, number_column, plain, table_lines, wrap_words
+from ckptctl.layout import (
+    Cell,
+    CellKind,
+    Table,
+    number_column,
+    plain,
+    printable,
+    table_lines,
+    wrap_words,
+)
 from ckptctl.objgraph import ROOT
 
 if TYPE_CHECKING:
@@ -82,8 +91,8 @@ class Verdict:
 def restore_header(report: RestoreReport) -> list[tuple[str, str]]:
     """Label and value of each header line: checkpoint, model, key, inputs, what matched."""
     rows = [("Checkpoint", report.checkpoint), ("Model", report.model)]
-    if report.format == "object-graph":
-        rows.append(("Key", "(root)" if report.key == ROOT else report.key))
+    if report.naming == "object-graph":
+        rows.append(("Key", "(root)" if report.root_child == ROOT else report.root_child))
     shapes = ", ".join(shape_str(s) for s in report.input_shapes)
     rows.append(("Inputs", f"{shapes} {report.input_dtype}"))
     matched = plural(report.matched, "value")
@@ -112,7 +121,7 @@ def restore_tables(report: RestoreReport) -> list[Table]:
     """
     tables = []
     if report.mapped:
-        rows = [[m.path, m.model_path, m.rule] for m in report.mapped]
+        rows = [[printable(m.path), printable(m.model_path), m.rule] for m in report.mapped]
         tables.append(
             Table(
                 "Mapped: placed by --map",
@@ -124,14 +133,14 @@ def restore_tables(report: RestoreReport) -> list[Table]:
     if report.unused:
         rows = [
             [
-                _accepted(u.path or u.key, u.accepted),
+                _accepted(printable(u.path or u.key), u.accepted),
                 shape_str(u.shape),
                 u.dtype,
-                u.suggestion or "",
+                printable(u.suggestion or ""),
             ]
             for u in report.unused
         ]
-        first = "checkpoint path" if report.format == "object-graph" else "checkpoint key"
+        first = "checkpoint path" if report.naming == "object-graph" else "checkpoint key"
         tables.append(
             Table(
                 "Unused: in the checkpoint, taken by nothing in the model",
@@ -144,7 +153,12 @@ def restore_tables(report: RestoreReport) -> list[Table]:
         )
     if report.missing:
         rows = [
-            [_accepted(m.path, m.accepted), shape_str(m.shape), m.dtype, m.suggestion or ""]
+            [
+                _accepted(printable(m.path), m.accepted),
+                shape_str(m.shape),
+                m.dtype,
+                printable(m.suggestion or ""),
+            ]
             for m in report.missing
         ]
         tables.append(
@@ -165,14 +179,16 @@ def restore_tables(report: RestoreReport) -> list[Table]:
                 f"Not checkpointed: {', '.join(why)} (never saved by tf.train.Checkpoint; "
                 "not a failure)",
                 ["model path", "shape", "dtype"],
-                _cells(fold_rows([[n.path, shape_str(n.shape), n.dtype] for n in unsaved])),
+                _cells(
+                    fold_rows([[printable(n.path), shape_str(n.shape), n.dtype] for n in unsaved])
+                ),
                 drop=(0, 2, 1),
             )
         )
     if report.mismatched:
         rows = [
             [
-                m.path,
+                printable(m.path),
                 f"{shape_str(m.checkpoint_shape)} {m.checkpoint_dtype}",
                 f"{shape_str(m.model_shape)} {m.model_dtype}",
             ]
@@ -291,7 +307,7 @@ def restore_verdict(report: RestoreReport, partial_hint: bool = True) -> Verdict
         if report.suggested_maps and not report.maps and not report.mismatched:
             rules = " ".join(f"--map {r!r}" for r in report.suggested_maps)
             suggestion = f"If the paths were renamed on purpose, restore with: {rules}"
-        elif partial_hint and report.format != "keras":
+        elif partial_hint and report.naming != "keras":
             suggestion = (
                 "--partial restores what fits; --allow-unused and --allow-missing accept "
                 "leftovers you intend."
@@ -364,8 +380,8 @@ def diff_verdict(report: DiffReport) -> Verdict:
 
 def diff_header(report: DiffReport) -> list[tuple[str, str]]:
     rows = [("A", report.a), ("B", report.b)]
-    if report.a_format != report.b_format:
-        rows.append(("Formats", f"A {report.a_format}, B {report.b_format}"))
+    if report.a_naming != report.b_naming:
+        rows.append(("Formats", f"A {report.a_naming}, B {report.b_naming}"))
     return rows
 
 
@@ -418,8 +434,8 @@ def _changed_table(changed: list[ChangedValue], renamed: list[Renamed]) -> Table
     rows: list[list[Cell]] = []
     notes: list[str | None] = []
     for c, abs_text, rel_text in zip(changed, max_abs, max_rel, strict=True):
-        label = c.path or c.key
-        b_label = c.b_path or c.b_key
+        label = printable(c.path or c.key)
+        b_label = printable(c.b_path or c.b_key)
         same = b_label == label or bool(c.path and _renamed_path(c.path, renamed) == b_label)
         notes.append(None if same else f"B: {b_label}")
         if c.kind == "values":
@@ -444,5 +460,5 @@ def _changed_table(changed: list[ChangedValue], renamed: list[Renamed]) -> Table
 
 
 def _only_table(title: str, values: list[OnlyIn]) -> Table:
-    rows = [[v.path or v.key, shape_str(v.shape), v.dtype] for v in values]
+    rows = [[printable(v.path or v.key), shape_str(v.shape), v.dtype] for v in values]
     return Table(title, ["path or key", "shape", "dtype"], _cells(fold_rows(rows)), drop=(0, 2, 1))

@@ -7,6 +7,7 @@ likely cause.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -14,7 +15,14 @@ import numpy as np
 
 from ckptctl import _tf
 from ckptctl.entry import Entry
-from ckptctl.errors import CheckpointError
+from ckptctl.errors import (
+    COPY_CHECKPOINT_AGAIN,
+    COPY_MISSING_SHARDS,
+    CheckpointError,
+    file_corrupt,
+    file_missing,
+    file_truncated,
+)
 from ckptctl.location import Location
 
 _MISSING_FILE_RE = re.compile(r"(\S+\.data-\d{5}-of-\d{5})")
@@ -53,10 +61,8 @@ class TFBackend:
         index = f"{self.location.name}.index"
         msg = _first_line(e)
         if "sstable" in msg or "magic" in msg or "corrupt" in msg.lower():
-            return CheckpointError(
-                f"{index}: not a readable checkpoint index ({msg})",
-                "the file is truncated, corrupt, or not a checkpoint index; "
-                "copy the checkpoint again from where it was written",
+            return file_corrupt(
+                index, f"not a readable checkpoint index: {msg}", COPY_CHECKPOINT_AGAIN
             )
         return CheckpointError(f"{index}: TensorFlow cannot open this checkpoint ({msg})")
 
@@ -109,28 +115,44 @@ class TFBackend:
 
     def _value_error(self, key: str, e: BaseException) -> CheckpointError:
         msg = _first_line(e)
-        if "No such file" in msg or _MISSING_FILE_RE.search(msg):
+        missing = "No such file" in msg or _MISSING_FILE_RE.search(msg)
+        short = "Read less bytes" in msg or "truncated" in msg.lower()
+        if missing or short:
+            # The same words as the TensorFlow-free reader's, which can say how many values a
+            # missing shard holds and how many bytes a short one lacks.
+            for problem in self._file_problems():
+                if missing or f"value {key} " in problem.message:
+                    return problem
+        if missing:
             m = _MISSING_FILE_RE.search(msg)
-            missing = m.group(1) if m else f"{self.location.prefix}.data-*"
+            path = m.group(1) if m else f"{self.location.prefix}.data-*"
             n = len((self._keys or set()) - {"_CHECKPOINTABLE_OBJECT_GRAPH"})
-            return CheckpointError(
-                f"{missing}: data shard missing; the index lists {n} values but their data "
-                "cannot be read",
-                "such a checkpoint cannot be restored; copy the missing .data-* file(s) from "
-                "where the checkpoint was written",
-            )
+            return file_missing(path, f"the index lists {n} values", COPY_MISSING_SHARDS)
         shard_file = self._shard_file(msg)
-        if "Read less bytes" in msg or "truncated" in msg.lower():
-            return CheckpointError(
-                f"{shard_file}: cut short; value {key} ends past the end of the file",
-                "the data file is truncated; copy it again from where it was written",
+        if short:
+            size = _size(shard_file)
+            return file_truncated(
+                shard_file, size, None, f"value {key} ends past the end", COPY_CHECKPOINT_AGAIN
             )
         if "Checksum does not match" in msg or "checksum" in msg.lower():
-            return CheckpointError(
-                f"{shard_file}: value {key} fails its checksum; the file is corrupt",
-                "copy the checkpoint again from where it was written",
+            return file_corrupt(
+                shard_file, f"value {key} fails its checksum", COPY_CHECKPOINT_AGAIN
             )
         return CheckpointError(f"{shard_file}: cannot read value {key} ({msg})")
+
+    def _file_problems(self) -> list[CheckpointError]:
+        if self.location.is_remote:
+            return []
+        from ckptctl.bundle import NativeBackend, Unsupported
+
+        try:
+            native = NativeBackend(self.location, verify=False)
+        except (Unsupported, CheckpointError, OSError):
+            return []
+        try:
+            return native.file_problems()
+        finally:
+            native.close()
 
     def _shard_file(self, msg: str) -> str:
         files = self.location.data_files
@@ -146,6 +168,13 @@ class TFBackend:
 
     def close(self) -> None:
         self._reader = None
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _first_line(e: BaseException) -> str:

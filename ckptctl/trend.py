@@ -20,11 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from ckptctl.chunks import CHUNK_BYTES
+from ckptctl.compare import compare_streams
 from ckptctl.errors import CheckpointError, UsageError
 from ckptctl.location import Location, locate
 from ckptctl.reader import Checkpoint, open_checkpoint
+from ckptctl.storage import AnyPath, path_of
 
-CHUNK_BYTES = 2 << 20
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(path, values_done, values_total)``."""
 _NUMBER_RE = re.compile(r"(\d+)")
@@ -89,7 +91,7 @@ def _json(x: float | None) -> float | str | None:
 
 def checkpoints_of(directory: str | os.PathLike[str]) -> list[Location]:
     """Every checkpoint the directory keeps, oldest first."""
-    path = Path(directory)
+    path = path_of(directory)
     if not path.is_dir():
         raise UsageError(f"{path}: not a directory", "trend reads a directory of checkpoints")
     latest = locate(path)
@@ -122,9 +124,9 @@ def trend(
             f"{directory}: holds {len(locations)} checkpoint; a trend needs two or more",
             "point trend at the directory a training run saves into",
         )
-    opened = [open_checkpoint(loc.prefix if not loc.is_remote else loc.name) for loc in locations]
+    opened = [open_checkpoint(loc.name) for loc in locations]
     try:
-        return _trend(Path(directory), opened, filter, model_only, top, progress)
+        return _trend(path_of(directory), opened, filter, model_only, top, progress)
     finally:
         for c in opened:
             c.close()
@@ -150,7 +152,7 @@ def _wanted(ckpt: Checkpoint, pattern: str | None, model_only: bool) -> dict[str
 
 
 def _trend(
-    directory: Path,
+    directory: AnyPath,
     ckpts: list[Checkpoint],
     pattern: str | None,
     model_only: bool,
@@ -206,47 +208,35 @@ def _trend(
 def _step(
     here: Checkpoint | None, before: Checkpoint | None, key: str
 ) -> tuple[float | None, int, int, float | None]:
-    """(norm, NaN count, Inf count, relative change from ``before``) of one value."""
+    """(norm, NaN count, Inf count, relative change from ``before``) of one value.
+
+    The change is :mod:`ckptctl.compare`'s: a NaN or an infinity where the step before had
+    the same one is no change; a NaN on one side only makes the change NaN."""
     if here is None:
         return None, 0, 0, None
-    sq = 0.0
-    nan = inf = 0
-    diff_sq = 0.0
-    prev_sq = 0.0
-    a_chunks = here.read_chunks(key, CHUNK_BYTES)
-    comparable = before is not None and before.entry(key).shape == here.entry(key).shape
-    b_chunks = before.read_chunks(key, CHUNK_BYTES) if comparable and before is not None else None
-    b_buf = np.empty(0)
-    with np.errstate(all="ignore"):
-        for chunk in a_chunks:
+    counts = [0.0, 0, 0]  # sum of squares of the finite elements, NaN, Inf
+
+    def tally(chunk: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
             x = np.asarray(chunk, dtype=np.float64).reshape(-1)
-            bad_nan = np.isnan(x)
-            bad_inf = np.isinf(x)
-            nan += int(bad_nan.sum())
-            inf += int(bad_inf.sum())
+            bad_nan, bad_inf = np.isnan(x), np.isinf(x)
             finite = x[~(bad_nan | bad_inf)]
-            sq += float(np.dot(finite, finite))
-            if b_chunks is not None:
-                while b_buf.size < x.size:
-                    nxt = next(b_chunks, None)
-                    if nxt is None:
-                        break
-                    b_buf = np.concatenate([b_buf, np.asarray(nxt, np.float64).reshape(-1)])
-                y, b_buf = b_buf[: x.size], b_buf[x.size :]
-                d = x - y
-                diff_sq += float(np.dot(d, d))
-                prev_sq += float(np.dot(y, y))
-        if b_chunks is not None:
-            for _ in b_chunks:  # finish the stream: its checksum is verified at the end
-                pass
-    norm = math.sqrt(sq)
-    if b_chunks is None:
-        return norm, nan, inf, None
-    if math.isnan(diff_sq):
-        return norm, nan, inf, math.nan
-    if prev_sq == 0:
-        return norm, nan, inf, 0.0 if diff_sq == 0 else math.inf
-    return norm, nan, inf, math.sqrt(diff_sq) / math.sqrt(prev_sq)
+            counts[0] += float(np.dot(finite, finite))
+        counts[1] += int(bad_nan.sum())
+        counts[2] += int(bad_inf.sum())
+        return chunk
+
+    chunks = (tally(c) for c in here.read_chunks(key, CHUNK_BYTES))
+    rel: float | None = None
+    if before is not None and before.entry(key).shape == here.entry(key).shape:
+        change = compare_streams(
+            chunks, before.read_chunks(key, CHUNK_BYTES), dtype=here.entry(key).dtype, norms=True
+        )
+        rel = change.relative_change()
+    else:
+        for _ in chunks:  # read to the end: the checksum is verified there
+            pass
+    return math.sqrt(counts[0]), int(counts[1]), int(counts[2]), rel
 
 
 def _step_number(ckpt: Checkpoint, index: int) -> int | None:

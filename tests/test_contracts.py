@@ -111,7 +111,10 @@ def test_migrate_with_mixed_input_dtypes(tmp_path: Path) -> None:
     np.testing.assert_array_equal(fresh.layers[-1].kernel.numpy(), m.layers[-1].kernel.numpy())
 
 
-def test_migrate_a_checkpoint_whose_root_is_the_model(tmp_path: Path) -> None:
+@pytest.mark.parametrize("key", [".", None], ids=["--key .", "found"])
+def test_migrate_a_checkpoint_whose_root_is_the_model(tmp_path: Path, key: str | None) -> None:
+    """`tf.train.Checkpoint(root=model)` makes the model the root, with a child `root` that
+    names the root itself: not a value saved beside the model, nothing to carry or refuse."""
     import tensorflow as tf
 
     from sample_models.models import MyModel
@@ -119,9 +122,10 @@ def test_migrate_a_checkpoint_whose_root_is_the_model(tmp_path: Path) -> None:
     m = MyModel()
     m(np.zeros((2, 20), np.float32))
     prefix = tf.train.Checkpoint(root=m).write(str(tmp_path / "src" / "ckpt"))
-    report = migrate(prefix, tmp_path / "dst", MY_MODEL, input_shapes=[(4, 20)], key=".")
+    report = migrate(prefix, tmp_path / "dst", MY_MODEL, input_shapes=[(4, 20)], key=key)
     assert report.ok, report.detail
-    assert report.key == "model"
+    assert report.root_child == "model"
+    assert (report.carried, report.dropped) == ([], [])
     fresh = MyModel()
     fresh(np.zeros((2, 20), np.float32))
     tf.train.Checkpoint(model=fresh).restore(

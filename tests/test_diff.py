@@ -430,7 +430,7 @@ def test_to_dict_is_strict_json(special_pair: tuple[Path, Path]) -> None:
 
 def test_name_based_against_a_changed_copy(name_based_ckpt: Path, name_based_variant: Path) -> None:
     report = diff(name_based_ckpt, name_based_variant)
-    assert (report.a_format, report.b_format) == ("name-based", "name-based")
+    assert (report.a_naming, report.b_naming) == ("name-based", "name-based")
     changed = changed_by_path(report)
     assert set(changed) == {"dense/bias", "global_step"}
     assert changed["dense/bias"].path is None

@@ -122,7 +122,7 @@ def my_model(samples_dir: Path) -> InspectReport:
 def test_my_model_summary(samples_dir: Path, my_model: InspectReport) -> None:
     prefix = samples_dir / "my_model" / "ckpt-3"
     assert my_model.checkpoint == str(prefix)
-    assert my_model.format == "object-graph"
+    assert my_model.naming == "object-graph"
     assert my_model.source == "checkpoint"
     assert my_model.shards == 1
     assert my_model.save_counter == 3
@@ -250,7 +250,7 @@ def test_versioned_model(samples_dir: Path) -> None:
 
 def test_name_based(name_based_ckpt: Path) -> None:
     report = ckptctl.inspect(name_based_ckpt)
-    assert report.format == "name-based"
+    assert report.naming == "name-based"
     assert report.source == "checkpoint"
     assert report.save_counter is None
     assert report.error is None
@@ -267,7 +267,7 @@ def test_name_based(name_based_ckpt: Path) -> None:
 
 def test_name_based_values_read_back(name_based_ckpt: Path) -> None:
     with ckptctl.open_checkpoint(name_based_ckpt) as ckpt:
-        assert ckpt.format == "name-based"
+        assert ckpt.naming == "name-based"
         assert ckpt.object_graph is None
         for key, value in NAME_BASED_VALUES.items():
             np.testing.assert_array_equal(ckpt.read(key), value)
@@ -288,7 +288,7 @@ def test_sharded(sharded_ckpt: Path) -> None:
 def test_saved_model(saved_model_dir: Path) -> None:
     report = ckptctl.inspect(saved_model_dir)
     assert report.source == "saved_model"
-    assert report.format == "object-graph"
+    assert report.naming == "object-graph"
     assert report.checkpoint == str(saved_model_dir / "variables" / "variables")
     got = {v.path: (v.dtype, tuple(v.shape)) for v in report.variables}
     assert got == SAVED_MODEL_EXPECTED
@@ -343,7 +343,7 @@ def test_every_dtype_reads_back_as_tensorflow_reads_it(dtypes_ckpt: Path) -> Non
 
 def test_keras2_checkpoint(keras2_dir: Path) -> None:
     report = ckptctl.inspect(keras2_dir)
-    assert report.format == "object-graph"
+    assert report.naming == "object-graph"
     model = [v.path for v in report.variables if v.owner == "model"]
     assert model == [
         "model.dense1.kernel",
@@ -372,7 +372,7 @@ def test_keras2_optimizer_slots_name_their_variable(keras2_dir: Path) -> None:
 def test_external_name_based(external_fixtures: Path) -> None:
     parent = external_fixtures / "saved_model_half_plus_two_cpu"
     report = ckptctl.inspect(parent)
-    assert report.format == "name-based"
+    assert report.naming == "name-based"
     assert report.source == "saved_model"
     assert report.note is not None
     assert "00000123" in report.note
@@ -389,7 +389,7 @@ def test_external_object_based(external_fixtures: Path) -> None:
     version = external_fixtures / "saved_model_half_plus_two_tf2_cpu" / "00000123"
     report = ckptctl.inspect(version)
     assert report.error is None
-    assert report.format == "object-graph"
+    assert report.naming == "object-graph"
     assert report.source == "saved_model"
     assert [(v.path, v.owner) for v in report.variables] == [("a", "a"), ("b", "b"), ("c", "c")]
     tree = ckptctl.inspect(version, tree=True).tree
@@ -591,7 +591,7 @@ def test_missing_data_shard_fails_every_read_of_its_values_cleanly(
 
 
 @pytest.mark.parametrize(
-    ("breakage", "words"), [(truncate_data, "cut short"), (flip_data_byte, "checksum")]
+    ("breakage", "words"), [(truncate_data, "truncated ("), (flip_data_byte, "checksum")]
 )
 @pytest.mark.parametrize("name", BREAKABLE)
 def test_corrupt_data_is_reported_naming_the_file(

@@ -484,4 +484,6 @@ def test_a_state_file_leading_outside_its_directory_is_noted(
     loc = locate(pointing)
     assert loc.prefix == target
     assert loc.note is not None and f"leads outside {pointing}" in loc.note
-    assert loc.protected_directories == (samples_dir / "my_model", pointing)
+    from ckptctl.outputs import location_directories
+
+    assert location_directories(loc) == (samples_dir / "my_model", pointing)

@@ -445,7 +445,7 @@ def test_name_based_checkpoint_with_map(name_based_ckpt: Path) -> None:
         name_based_ckpt, make_tf1_encoder, input_shapes=[(4, 2)], maps=["^dense/=encoder/"]
     )
     assert_clean(report)
-    assert report.format == "name-based"
+    assert report.naming == "name-based"
     assert report.matched == 3
     assert mapped_tuples(report) == [
         ("dense/kernel", "dense/kernel", "encoder/kernel", "^dense/=encoder/"),
@@ -492,3 +492,33 @@ def test_name_based_redundant_rule_is_a_usage_error(name_based_ckpt: Path) -> No
             input_shapes=[(4, 2)],
             maps=["^dense/=encoder/", "dense/=encoder/"],
         )
+
+
+# ---------------------------------------------------------------- place_once
+
+
+def test_place_once_rewrites_each_name_once_and_keeps_the_rest() -> None:
+    from ckptctl.mapping import Placed, parse_maps, place_once
+
+    placed = place_once(parse_maps(["^dense1/=encoder/"]), ["dense1/kernel", "out/bias"], "c")
+    assert placed == {
+        "encoder/kernel": Placed("dense1/kernel", "encoder/kernel", ["^dense1/=encoder/"]),
+        "out/bias": Placed("out/bias", "out/bias", []),
+    }
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        (["dense.=dense"], "--map places both dense1/kernel and dense2/kernel onto dense/kernel"),
+        (["dense1=x", "nothing=y"], "--map 'nothing=y' matches no key in ckpt-1"),
+    ],
+    ids=["two-onto-one", "matches-nothing"],
+)
+def test_place_once_refuses_collisions_and_idle_rules(rules: list[str], message: str) -> None:
+    from ckptctl.mapping import parse_maps, place_once
+
+    with pytest.raises(UsageError) as err:
+        place_once(parse_maps(rules), ["dense1/kernel", "dense2/kernel"], "ckpt-1")
+    assert err.value.message == message
+    assert err.value.exit_code == 2

@@ -12,8 +12,8 @@ def report(only_in_a: list[OnlyIn], changed: list[ChangedValue]) -> DiffReport:
     return DiffReport(
         a="runs/a/ckpt-1",
         b="runs/b/ckpt-1",
-        a_format="object-graph",
-        b_format="object-graph",
+        a_naming="object-graph",
+        b_naming="object-graph",
         equal=False,
         atol=0.0,
         rtol=0.0,

@@ -86,6 +86,28 @@ def test_locate_does_not_import_tensorflow(samples_dir: Path, saved_model_dir: P
     ]
 
 
+def test_local_inspect_and_diff_load_no_tensorflow_and_no_storage_library(
+    samples_dir: Path,
+) -> None:
+    """Object storage's libraries (fsspec, s3fs, botocore) load for a URL only."""
+    out = run_fresh(
+        """
+        import json, sys
+        from typer.testing import CliRunner
+        from ckptctl.cli.app import app
+        d = sys.argv[1]
+        runner = CliRunner()
+        codes = [runner.invoke(app, args).exit_code for args in (
+            ["inspect", d, "--stats", "--json"], ["diff", d + "/ckpt-3", d, "--json"])]
+        names = ["tensorflow", "keras", "fsspec", "s3fs", "gcsfs", "botocore", "aiobotocore",
+                 "boto3"]
+        print(json.dumps({"codes": codes, "loaded": [n for n in names if n in sys.modules]}))
+        """,
+        str(samples_dir / "my_model"),
+    )
+    assert out == {"codes": [0, 0], "loaded": []}
+
+
 def test_a_bad_path_is_reported_without_importing_tensorflow(tmp_path: Path) -> None:
     """Nothing to read, so nothing to import: the error comes from locate alone."""
     out = run_fresh(

@@ -284,7 +284,7 @@ def test_save_golden_into_a_checkpoint_directory_is_refused(
         shutil.rmtree(sub)
         (paths.saved_model / "golden.npz").unlink(missing_ok=True)
     assert result.exit_code == 2, result.output
-    assert "refusing to write into the checkpoint's directory" in result.stderr
+    assert "refusing to write into or over the checkpoint's directory" in result.stderr
     assert after == before
 
 
@@ -365,7 +365,7 @@ def test_migrate_refuses_to_write_into_the_source(
     finally:
         shutil.rmtree(paths.saved_model / "migrated", ignore_errors=True)
     assert result.exit_code == 2, result.output
-    assert "refusing to write into or over the source" in result.stderr
+    assert "refusing to write into or over the checkpoint's" in result.stderr
     assert after == before
 
 
@@ -469,7 +469,7 @@ def test_reports_into_an_unreadable_checkpoints_directory_are_refused(
     before = snapshot(odd.stale)
     result = invoke(paths.words(command, out, **odd.names()))
     assert result.exit_code == 2, result.output
-    assert f"refusing to write into the checkpoint's directory {odd.stale}" in result.stderr
+    assert f"refusing to write into or over the checkpoint's directory {odd.stale}" in result.stderr
     assert_same(odd.stale, before)
 
 
@@ -479,16 +479,19 @@ def test_reports_into_an_unreadable_checkpoints_directory_are_refused(
     [
         (
             f"restore {{src}} -m {{my_model}} {SHAPE} --junit-xml {{src}}/r.xml",
-            "refusing to write into the checkpoint's directory",
+            "refusing to write into or over the checkpoint's directory",
         ),
         (
             f"restore {{src}} -m {{my_model}} {SHAPE} --save-golden {{src}}/g.npz",
-            "refusing to write into the checkpoint's directory",
+            "refusing to write into or over the checkpoint's directory",
         ),
-        ("diff {src} {dir} --junit-xml {src}/d.xml", "refusing to write into the checkpoint's"),
+        (
+            "diff {src} {dir} --junit-xml {src}/d.xml",
+            "refusing to write into or over the checkpoint's",
+        ),
         (
             f"migrate {{src}} -o {{src}}/migrated -m {{my_model}} {SHAPE}",
-            "refusing to write into or over the source checkpoint's directory",
+            "refusing to write into or over the checkpoint's directory",
         ),
     ],
     ids=["--junit-xml", "--save-golden", "diff --junit-xml", "migrate -o"],

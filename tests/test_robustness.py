@@ -312,7 +312,7 @@ def test_debug_shows_the_traceback(broken: dict[str, Broken], flag: str) -> None
         out = run_in_process(args, env={"CKPTCTL_DEBUG": "1"})
     assert out.code == 3
     assert PYTHON_TRACEBACK in out.stderr
-    assert f"error: {b.named}: not a readable checkpoint index" in out.stderr
+    assert f"error: {b.named}: corrupt (not a readable checkpoint index: " in out.stderr
 
 
 def test_save_golden_into_a_missing_directory_is_a_usage_error(good: Path, tmp_path: Path) -> None:

@@ -129,11 +129,6 @@ def test_stats_json_is_strict_even_when_a_moment_overflows(tmp_path: Path) -> No
     assert (stats["min"], stats["max"], stats["count"]) == (-1e300, 1e300, 3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stats.py sums squares of deviations in float64 without scaling: for values near "
-    "1e300 the sum overflows and std (and for 1e308 the mean too) comes out inf",
-)
 @pytest.mark.parametrize(
     "values", [[1e300, -1e300, 1e300], [1e308, 1e308], [-1.7e308, 1.7e308]], ids=str
 )
@@ -167,3 +162,22 @@ def test_a_flipped_byte_fails_stats_naming_the_file(
     result = CliRunner().invoke(app, ["inspect", str(directory), "--stats"])
     assert result.exit_code == 3
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("chunk_bytes", [8, 16, 1 << 20])
+def test_huge_and_small_values_merged_across_chunks(tmp_path: Path, chunk_bytes: int) -> None:
+    """Chunks near the float64 limit (scaled) merge with ordinary ones (not scaled): the mean
+    and standard deviation are the exact ones, whatever the chunk boundaries."""
+    import tensorflow as tf
+
+    values = [1e308, 1.0, -1.7e308, 2.5, 1.7e308, -3.0, 1e300]
+    v = tf.Variable(np.array(values, np.float64))
+    prefix = tf.train.Checkpoint(v=v).write(str(tmp_path / "c"))
+    with open_checkpoint(prefix) as ckpt:
+        st = value_stats(ckpt, ckpt.entry("v/.ATTRIBUTES/VARIABLE_VALUE"), chunk_bytes=chunk_bytes)
+    exact = [Fraction(x) for x in values]
+    mean = sum(exact) / len(exact)
+    variance = sum((x - mean) ** 2 for x in exact) / len(exact)
+    assert st.mean == pytest.approx(float(mean), rel=1e-12)
+    assert st.std == pytest.approx(math.sqrt(float(variance / 10**600)) * 1e300, rel=1e-12)
+    assert (st.min, st.max, st.nan, st.inf) == (-1.7e308, 1.7e308, 0, 0)

@@ -226,7 +226,7 @@ def test_importing_and_failing_load_neither_the_terminal_layer_nor_tensorflow() 
         imported = sorted(m for m in ("typer", "click", "rich", "tensorflow") if m in sys.modules)
         from ckptctl.restoration import MissingEntry, OutputCheck, RestoreReport, ValueCheck
         report = RestoreReport(
-            ok=False, checkpoint="ckpts/release/ckpt-3", model="pkg.model:Net", key="model",
+            ok=False, checkpoint="ckpts/release/ckpt-3", model="pkg.model:Net", root_child="model",
             input_shapes=[[4, 20]], matched=3, unused=[], mismatched=[],
             missing=[MissingEntry("model.head._kernel", [16, 3], "float32")],
             values=ValueCheck(), outputs=OutputCheck(),

@@ -68,7 +68,7 @@ def test_every_value_equals_tensorflows_reading(v1: dict[str, Path]) -> None:
     reader = tf.train.load_checkpoint(str(v1["v1"]))
     shapes = reader.get_variable_to_shape_map()
     with ckptctl.open_checkpoint(v1["v1"]) as ckpt:
-        assert (ckpt.format, ckpt.location.source, ckpt.backend_name) == (
+        assert (ckpt.naming, ckpt.location.source, ckpt.backend_name) == (
             "name-based",
             "checkpoint-v1",
             "native",

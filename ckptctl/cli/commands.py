@@ -77,7 +77,8 @@ app.command(
     "migrate",
     cls=Command,
     epilog=_examples(
-        "ckptctl migrate old/ckpt-9 -o new/ --model mypkg.model:Net --map 'dense1=encoder'",
+        "ckptctl migrate old/ckpt-9 -o new/ --model mypkg.model:Net \\",
+        "    --map 'dense1=encoder'",
     ),
 )(migrate_cmd.migrate)
 app.command(

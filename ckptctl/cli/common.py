@@ -6,7 +6,7 @@ import contextlib
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
@@ -15,7 +15,7 @@ from ckptctl import _tf
 from ckptctl.errors import EXIT_INTERRUPTED, EXIT_UNREADABLE, CkptctlError, ModelError
 
 if TYPE_CHECKING:
-    from ckptctl.caught import CaughtWarning
+    pass
 
 
 def debug_enabled(flag: bool) -> bool:
@@ -49,7 +49,10 @@ def reporting_errors(
         if isinstance(e, ModelError) and e.user_traceback:
             stderr_console().print(e.user_traceback, markup=False, highlight=False)
         print_error(e)
-        _record_error(command, e, junit_xml, markdown)
+        if command is not None:
+            from ckptctl.cli.formats import Context, publish_error
+
+            publish_error(e, Context(command), junit_xml, markdown)
         raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt:
         from ckptctl.cli.render import stderr_console
@@ -138,102 +141,3 @@ def progress_bar(what: str) -> Iterator[ProgressCallback | None]:
             bar.update(task, description=short.ljust(32), completed=done, total=total)
 
         yield update
-
-
-def _record_error(
-    command: str | None,
-    error: CkptctlError,
-    junit_xml: os.PathLike[str] | None,
-    markdown: os.PathLike[str] | None,
-) -> None:
-    if command is None:
-        return
-    from ckptctl import github
-
-    if github.enabled():
-        print(
-            github.workflow_command("error", error.message, title=f"ckptctl {command}"),
-            file=sys.stderr,
-        )
-    if junit_xml is not None:
-        from ckptctl.junit import error_junit
-
-        with contextlib.suppress(CkptctlError):
-            error_junit(command, error, junit_xml)
-    if markdown is not None or github.step_summary_file() is not None:
-        from ckptctl.markdown import error_markdown, write_markdown
-
-        text = error_markdown(command, error)
-        with contextlib.suppress(CkptctlError):
-            github.append_step_summary(text)
-        if markdown is not None:
-            with contextlib.suppress(CkptctlError):
-                write_markdown(markdown, text)
-
-
-def _write_markdown(text: str, markdown: os.PathLike[str] | None) -> None:
-    """``text`` to GitHub's job summary and to ``--markdown FILE``, whichever apply.
-
-    A job summary that cannot be appended to is reported and changes nothing else; a
-    ``--markdown`` file that cannot be written is a usage error, as for ``--junit-xml``.
-    """
-    from ckptctl import github
-    from ckptctl.cli.render import print_error
-    from ckptctl.markdown import write_markdown
-
-    try:
-        github.append_step_summary(text)
-    except CkptctlError as e:
-        print_error(e)
-    if markdown is not None:
-        with reporting_errors(False):
-            write_markdown(markdown, text)
-
-
-def publish(
-    report: Any,
-    command: str,
-    junit_xml: os.PathLike[str] | None,
-    markdown: os.PathLike[str] | None = None,
-    warnings: Sequence[CaughtWarning] = (),
-) -> None:
-    """The CI side of a report: JUnit XML and Markdown when asked, annotations and the job
-    summary in GitHub Actions."""
-    from ckptctl import github
-
-    github.emit(report)
-    if junit_xml is not None:
-        from ckptctl.junit import diff_junit, restore_junit
-
-        with reporting_errors(False):
-            (restore_junit if command == "restore" else diff_junit)(report, junit_xml)
-    if markdown is not None or github.step_summary_file() is not None:
-        from ckptctl.markdown import diff_markdown, restore_markdown
-
-        text = restore_markdown(report, warnings) if command == "restore" else diff_markdown(report)
-        _write_markdown(text, markdown)
-
-
-def refuse_output_into(option: str, output: os.PathLike[str] | None, *sources: str) -> None:
-    """Exit 2 if ``output`` would land inside a checkpoint's directory (ckptctl never writes
-    there): the directory the user named, and the one its state file led to. Refused even when
-    the checkpoint cannot be read (a state file naming a deleted prefix)."""
-    if output is None:
-        return
-    from ckptctl.errors import UsageError
-    from ckptctl.location import is_remote, locate, named_directory, protecting
-
-    for source in sources:
-        if is_remote(source):
-            continue
-        try:
-            directories = locate(source).protected_directories
-        except CkptctlError:
-            named = named_directory(source)  # unreadable: reported by the command itself
-            directories = (named,) if named is not None else ()
-        directory = protecting(directories, output)
-        if directory is not None:
-            raise UsageError(
-                f"{option} {output}: refusing to write into the checkpoint's directory {directory}",
-                "write the report elsewhere, e.g. reports/ckptctl.xml",
-            )

@@ -6,14 +6,10 @@ from typing import Annotated
 
 import typer
 
-from ckptctl.cli.common import (
-    progress_bar,
-    publish,
-    refuse_output_into,
-    reporting_errors,
-    user_output_to_stderr,
-)
+from ckptctl.cli.common import progress_bar, reporting_errors, user_output_to_stderr
+from ckptctl.cli.formats import Context, Format, publish, show
 from ckptctl.cli.options import (
+    CHECKPOINT_FORMS,
     BackendOpt,
     DebugOpt,
     FilterOpt,
@@ -23,7 +19,6 @@ from ckptctl.cli.options import (
     NoVerifyOpt,
     backend_name,
 )
-from ckptctl.cli.output import print_json
 from ckptctl.cli.restore_cmd import (
     InputDtypeOpt,
     InputShapeOpt,
@@ -34,10 +29,7 @@ from ckptctl.cli.restore_cmd import (
 )
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM
 
-_SIDE_HELP = (
-    "Checkpoint directory, prefix, .index or .data-* file, SavedModel directory, or Keras "
-    "weights file (.weights.h5, .weights.json, .keras)."
-)
+_SIDE_HELP = f"{CHECKPOINT_FORMS}."
 AArg = Annotated[str, typer.Argument(metavar="A", help=_SIDE_HELP, show_default=False)]
 BArg = Annotated[str, typer.Argument(metavar="B", help=_SIDE_HELP, show_default=False)]
 AtolOpt = Annotated[
@@ -106,8 +98,9 @@ def diff(
     from ckptctl.diffing import diff as run_diff
 
     with reporting_errors(debug):
-        refuse_output_into("--junit-xml", junit_xml, a, b)
-        refuse_output_into("--markdown", markdown, a, b)
+        from ckptctl.outputs import refuse_outputs_into_checkpoints
+
+        refuse_outputs_into_checkpoints({"--junit-xml": junit_xml, "--markdown": markdown}, a, b)
     with (
         reporting_errors(debug, "diff", junit_xml, markdown),
         progress_bar("comparing") as progress,
@@ -115,15 +108,9 @@ def diff(
     ):
         options = None
         if model is not None:
-            options = restore_options(
-                model_arg=model_arg,
-                input_shape=input_shape,
-                input_dtype=input_dtype,
-                input_range="0,10",
-                maps=None,
-                key=key,
-                optimizer=optimizer,
-            )
+            # Not --atol/--rtol: here they are the diff's tolerances, not the restore's.
+            params = dict(model_arg=model_arg, input_shape=input_shape, input_dtype=input_dtype)
+            options = restore_options({**params, "key": key, "optimizer": optimizer})
         with user_output_to_stderr():
             report = run_diff(
                 a,
@@ -138,15 +125,7 @@ def diff(
                 options=options,
                 verify=not no_verify,
             )
-    if json:
-        print_json({**report.to_dict(), "warnings": [w.to_dict() for w in caught]})
-    else:
-        from ckptctl.cli.render import render_warnings, stdout_console
-        from ckptctl.cli.render_diff import render_diff
-
-        console = stdout_console()
-        render_diff(report, console)
-        when = f"while running {model.rpartition(':')[2]}" if model else "while comparing"
-        render_warnings(console, when, caught)
-    publish(report, "diff", junit_xml, markdown)
+    ctx = Context("diff", warnings=caught, model=model)
+    show(report, Format.JSON if json else Format.TABLE, ctx)
+    publish(report, ctx, junit_xml, markdown)
     raise typer.Exit(EXIT_OK if report.equal else EXIT_PROBLEM)

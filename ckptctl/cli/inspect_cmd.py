@@ -8,6 +8,7 @@ import typer
 
 from ckptctl.cli.common import progress_bar, reporting_errors
 from ckptctl.cli.options import (
+    CHECKPOINT_FORMS,
     BackendOpt,
     DebugOpt,
     FilterOpt,
@@ -15,7 +16,6 @@ from ckptctl.cli.options import (
     NoVerifyOpt,
     backend_name,
 )
-from ckptctl.cli.output import print_json
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM, EXIT_UNREADABLE, CheckpointError
 
 TreeOpt = Annotated[bool, typer.Option("--tree", help="Show the object graph as a tree.")]
@@ -41,9 +41,8 @@ CheckpointsArg = Annotated[
     list[str],
     typer.Argument(
         metavar="CHECKPOINT...",
-        help="Checkpoint directory, prefix (dir/ckpt-3), its .index or .data-* file, a "
-        "SavedModel directory, or a Keras file; several are inspected one after another "
-        "(a pre-commit hook passes each committed checkpoint).",
+        help=f"{CHECKPOINT_FORMS}; several are inspected one after another (a pre-commit "
+        "hook passes each committed checkpoint).",
         show_default=False,
     ),
 ]
@@ -111,7 +110,8 @@ def _inspect_one(
 ) -> None:
     """Inspect one checkpoint; always ends in ``typer.Exit`` with its exit code."""
     # Imported here, not at the top: `ckptctl --help` imports every command module.
-    from ckptctl.cli.plain import RICH_TABLE_LIMIT, print_plain_inspect
+    from ckptctl.cli.formats import Context, Format, show
+    from ckptctl.cli.plain import RICH_TABLE_LIMIT
     from ckptctl.inspection import inspect as run_inspect
     from ckptctl.summary import plural
 
@@ -127,13 +127,12 @@ def _inspect_one(
             progress=(lambda done, total: progress("reading", done, total)) if progress else None,
         )
     if json:
-        print_json(report.to_dict())
+        fmt = Format.JSON
     elif len(report.variables) > RICH_TABLE_LIMIT and not (report.stats or report.tree):
-        print_plain_inspect(report)  # thousands of rows: aligned text, without Rich
+        fmt = Format.PLAIN  # thousands of rows: aligned text, without Rich
     else:
-        from ckptctl.cli.render import render_inspect, stdout_console
-
-        render_inspect(report, stdout_console())
+        fmt = Format.TABLE
+    show(report, fmt, Context("inspect"))
     if report.error:
         from ckptctl.cli.render import print_error
 

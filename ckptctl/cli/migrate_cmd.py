@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ckptctl.cli.common import reporting_errors, user_output_to_stderr
+from ckptctl.cli.formats import Context, Format, show
 from ckptctl.cli.options import CheckpointArg, DebugOpt, JsonOpt
-from ckptctl.cli.output import print_json
 from ckptctl.cli.restore_cmd import (
     AllowFileOpt,
     AllowMissingOpt,
@@ -31,7 +30,7 @@ from ckptctl.cli.restore_cmd import (
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM
 
 OutputOpt = Annotated[
-    Path,
+    str,
     typer.Option(
         "--output",
         "-o",
@@ -99,29 +98,8 @@ def migrate(
     from ckptctl.migration import migrate as run_migrate
 
     with reporting_errors(debug), catching_warnings() as caught:
-        options = restore_options(
-            model_arg=model_arg,
-            input_shape=input_shape,
-            input_dtype=input_dtype,
-            input_range=input_range,
-            key=key,
-            optimizer=optimizer,
-            optimizer_key=optimizer_key,
-            seed=seed,
-            batches=batches,
-            atol=atol,
-            rtol=rtol,
-            maps=map,
-            allow_unused=allow_unused,
-            allow_missing=allow_missing,
-            allow_file=allow_file,
-        )
+        options = restore_options(locals())
         with user_output_to_stderr():
             report = run_migrate(checkpoint, output, model, options, force=force, drop=drop or [])
-    if json:
-        print_json({**report.to_dict(), "warnings": [w.to_dict() for w in caught]})
-    else:
-        from ckptctl.cli.render import render_migrate, stdout_console
-
-        render_migrate(report, stdout_console(), warnings=caught)
+    show(report, Format.JSON if json else Format.TABLE, Context("migrate", warnings=caught))
     raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEM)

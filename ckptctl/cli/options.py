@@ -24,14 +24,16 @@ FilterOpt = Annotated[
         "--filter", "-f", metavar="GLOB", help="Only values whose key or object path matches."
     ),
 ]
+CHECKPOINT_FORMS = (
+    "Checkpoint directory, prefix (dir/ckpt-3), its .index or .data-* file, a SavedModel "
+    "directory, or a Keras file (.weights.h5, .weights.json, .keras, Keras 2 .h5); on disk "
+    "or at a URL (s3://bucket/run, gs://, any fsspec protocol)"
+)
+"""Every form of path a command reads, said once for every command's help."""
+
 CheckpointArg = Annotated[
     str,
-    typer.Argument(
-        metavar="CHECKPOINT",
-        help="Checkpoint directory, prefix (dir/ckpt-3), its .index or .data-* file, "
-        "or a SavedModel directory.",
-        show_default=False,
-    ),
+    typer.Argument(metavar="CHECKPOINT", help=f"{CHECKPOINT_FORMS}.", show_default=False),
 ]
 BackendOpt = Annotated[
     str,

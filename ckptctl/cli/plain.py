@@ -20,6 +20,7 @@ from ckptctl.layout import (
     label_lines,
     number_column,
     plain,
+    printable,
     table_lines,
     wrap_words,
 )
@@ -60,10 +61,10 @@ FORMAT_NAMES = {
 def second_column(report: InspectReport, wide: bool) -> tuple[str, Callable[[Any], str]] | None:
     """The column after the path: Keras's layer names for a Keras file (whose keys are the
     paths), TensorFlow's checkpoint keys on a wide terminal, else none."""
-    if report.format in ("keras", "keras-legacy"):
-        return "layer", lambda v: v.layer_name or ""
-    if wide and report.format == "object-graph":
-        return "checkpoint key", lambda v: v.key
+    if report.naming in ("keras", "keras-legacy"):
+        return "layer", lambda v: printable(v.layer_name or "")
+    if wide and report.naming == "object-graph":
+        return "checkpoint key", lambda v: printable(v.key)
     return None
 
 
@@ -94,7 +95,7 @@ def print_plain_inspect(report: InspectReport, out: TextIO | None = None) -> Non
     """`inspect`'s header and value table as aligned plain text, as wide as the terminal."""
     out = out if out is not None else sys.stdout
     width = output_width()
-    kind = FORMAT_NAMES.get((report.format, report.source), report.format)
+    kind = FORMAT_NAMES.get((report.naming, report.source), report.naming)
     shards = f"{report.shards} shard" + ("s" if report.shards != 1 else "")
     header = [
         ("Checkpoint", report.checkpoint),
@@ -153,7 +154,7 @@ def stats_table(report: InspectReport) -> Table:
     roles: list[str | None] = []
     for i, v in enumerate(report.variables):
         st = v.stats
-        first: list[Part] = [(v.path or v.key, None)]
+        first: list[Part] = [(printable(v.path or v.key), None)]
         if st is not None and st.hist:
             first.append(("  " + _sparkline(st.hist), "slot"))
         # One-line text cells where there is no style to carry: the layout's quick path.
@@ -171,7 +172,7 @@ def stats_table(report: InspectReport) -> Table:
         cells.append([(nonfinite, "worst")] if bad else nonfinite)
         rows.append(cells)
         roles.append("bad" if bad else None)
-    first_header = "object path" if report.format == "object-graph" else "key"
+    first_header = "object path" if report.naming == "object-graph" else "key"
     return Table(
         "",
         [first_header, *STATS_COLUMNS, "zeros", "NaN/Inf"],
@@ -187,7 +188,7 @@ def variables_table(report: InspectReport, wide: bool, plain_text: bool) -> Tabl
 
     On a narrow terminal ``elements`` is left out first (the shape says it), then ``bytes``.
     """
-    named = report.format in ("object-graph", "keras", "keras-legacy")
+    named = report.naming in ("object-graph", "keras", "keras-legacy")
     second = second_column(report, wide)
     with_key = second is not None
     groups: dict[str, list[VariableInfo]] = {}
@@ -203,7 +204,7 @@ def variables_table(report: InspectReport, wide: bool, plain_text: bool) -> Tabl
             if rows:
                 sections.append(len(rows) - 1)
             o = owners[name]
-            title = f"{name} ({plural(o.values, 'value')})"
+            title = f"{printable(name)} ({plural(o.values, 'value')})"
             totals = [f"{o.params:,}", human_bytes(o.nbytes)]
             rows.append([title, *([""] * (3 if with_key else 2)), *totals])
             roles.append("group")
@@ -236,13 +237,13 @@ def _variable_cells(
     v: VariableInfo, indent: bool, second: tuple[str, Any] | None, plain_text: bool
 ) -> list[Cell]:
     named = v.path is not None
-    first: list[Part] = [(("  " if indent else "") + (v.path or v.key), None)]
+    first: list[Part] = [(("  " if indent else "") + printable(v.path or v.key), None)]
     if named and v.slot_of:
-        first.append((f"   {v.slot_name} of {v.slot_of}", "slot"))
+        first.append((f"   {printable(v.slot_name or '')} of {printable(v.slot_of)}", "slot"))
     elif named and v.full_name and _is_slot_like(v) and not plain_text:
-        first.append((f"   {v.full_name}", "slot"))
+        first.append((f"   {printable(v.full_name)}", "slot"))
     if second is None and v.path is not None and v.key != _standard_key(v.path) and not plain_text:
-        first.append((f"   key: {v.key}", "dim"))
+        first.append((f"   key: {printable(v.key)}", "dim"))
     cells: list[Cell] = [first if len(first) > 1 else first[0][0]]
     if second is not None:
         cells.append(second[1](v))

@@ -10,12 +10,13 @@ import io
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, TextIO, cast
 
 from rich.color import ColorSystem
 from rich.console import Console
 from rich.markup import escape
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from rich.tree import Tree
@@ -42,6 +43,7 @@ from ckptctl.layout import (
     fold_path,
     label_lines,
     plain,
+    printable,
     table_lines,
     wrap_words,
 )
@@ -118,16 +120,30 @@ class _TrimmedLines(io.TextIOBase):
         return getattr(self._stream, "encoding", None) or "utf-8"
 
 
+class SafeConsole(Console):
+    """A Rich console that prints control characters in text as escapes (``\\x1b``), so a
+    name from a crafted checkpoint cannot clear the screen, move the cursor or fake a line;
+    Rich's own styling and cursor controls pass through. Every console ckptctl prints to is
+    one of these."""
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        safe = (
+            seg if seg.control else Segment(printable(seg.text, keep_newlines=True), seg.style)
+            for seg in buffer
+        )
+        return super()._render_buffer(safe)
+
+
 def stdout_console() -> Console:
     width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", _PIPE_WIDTH))
-    return Console(
+    return SafeConsole(
         highlight=False, soft_wrap=False, width=width, file=cast(TextIO, _TrimmedLines(sys.stdout))
     )
 
 
 def stderr_console() -> Console:
     # soft_wrap: a message that names a long path stays on its line instead of being cut.
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_error(err: CkptctlError) -> None:
@@ -155,9 +171,10 @@ def print_lines(console: Console, lines: list[Line]) -> None:
 
 def write_lines(console: Console, lines: list[Line]) -> None:
     """``lines`` straight to the console's file: plain text, or with each role's style as
-    SGR escape codes where the console shows colour."""
+    SGR escape codes where the console shows colour; control characters in the text are
+    escaped as :class:`SafeConsole` escapes them."""
     if console.no_color or console.color_system is None or not console.is_terminal:
-        text = "\n".join(plain(line) for line in lines)
+        text = "\n".join(printable(plain(line)) for line in lines)
     else:
         codes: dict[str, tuple[str, str]] = {}
         for role, style in STYLES.items():
@@ -171,6 +188,7 @@ def write_lines(console: Console, lines: list[Line]) -> None:
             parts = []
             for part, part_role in line:
                 before, after = codes.get(part_role or "", none)
+                part = printable(part)
                 parts.append(f"{before}{part}{after}" if before else part)
             out.append("".join(parts))
         text = "\n".join(out)
@@ -188,7 +206,7 @@ def print_wrapped(console: Console, text: str, role: str | None = None, hang: st
 
 
 def render_inspect(report: InspectReport, console: Console) -> None:
-    kind = FORMAT_NAMES.get((report.format, report.source), report.format)
+    kind = FORMAT_NAMES.get((report.naming, report.source), report.naming)
     shards = f"{report.shards} shard" + ("s" if report.shards != 1 else "")
     values = f"{plural(report.total_values, 'value')}, {plural(report.total_params, 'parameter')}"
     header = [
@@ -269,14 +287,14 @@ def _rich_tree(node: TreeNode, levels: int, width: int = 200) -> tuple[Tree, boo
     while stack:
         branch, parent, depth = stack.pop()
         for child in parent.children:
-            label = Text(child.name, style="bold" if child.children else "")
+            label = Text(printable(child.name), style="bold" if child.children else "")
             room = max(width - _TREE_INDENT * (depth + 1), 24)
             if child.alias_of is not None:
                 if len(child.name) + 4 + len(child.alias_of) <= room:
                     label.append(f"  -> {child.alias_of}", style="dim")
                 else:  # an alias's path folds after a ".", never inside a name
                     label.append("  ->", style="dim")
-                    for line in fold_path(child.alias_of, max(room - 2, 20)):
+                    for line in fold_path(printable(child.alias_of), max(room - 2, 20)):
                         label.append(f"\n  {line}", style="dim")
             elif child.key is not None:
                 label.append(f"  {child.dtype} {shape_str(child.shape)}", style="cyan")

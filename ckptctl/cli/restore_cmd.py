@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ckptctl.cli.common import (
-    publish,
-    refuse_output_into,
-    reporting_errors,
-    user_output_to_stderr,
-)
+from ckptctl.cli.common import reporting_errors, user_output_to_stderr
+from ckptctl.cli.formats import Context, Format, publish, show
 from ckptctl.cli.options import CheckpointArg, DebugOpt, JsonOpt, JunitOpt, MarkdownOpt
-from ckptctl.cli.output import print_json
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM, UsageError
 
 if TYPE_CHECKING:
@@ -159,29 +155,27 @@ def parse_range(text: str) -> tuple[int, int]:
     return low, high
 
 
-def restore_options(
-    *,
-    model_arg: list[str] | None,
-    input_shape: list[str] | None,
-    input_range: str,
-    maps: list[str] | None,
-    allow_unused: list[str] | None = None,
-    allow_missing: list[str] | None = None,
-    **options: Any,
-) -> RestoreOptions:
-    """The library's options from the command line's, for ``restore`` and ``migrate``."""
+_CLI_NAMES = {"model_arg": "model_args", "input_shape": "input_shapes", "map": "maps"}
+"""Parameters whose library option is named otherwise (repeatable options in the plural)."""
+
+
+def restore_options(params: Mapping[str, Any]) -> RestoreOptions:
+    """The library's options from a command's parameters, each named as its CLI option
+    (``restore`` and ``migrate`` pass their ``locals()``); others are left out, and options the
+    command does not have keep their defaults."""
     from ckptctl.loader import parse_model_args
     from ckptctl.restoration import RestoreOptions, parse_shape
+    from ckptctl.restoration.options import OPTION_NAMES
 
-    return RestoreOptions(
-        model_args=parse_model_args(model_arg or []),
-        input_shapes=[parse_shape(s) for s in input_shape or []],
-        input_range=parse_range(input_range),
-        maps=maps or [],
-        allow_unused=allow_unused or [],
-        allow_missing=allow_missing or [],
-        **options,
-    )
+    values = {_CLI_NAMES.get(k, k): v for k, v in params.items()}
+    values = {k: v for k, v in values.items() if k in OPTION_NAMES}
+    values["model_args"] = parse_model_args(values.get("model_args") or [])
+    values["input_shapes"] = [parse_shape(s) for s in values.get("input_shapes") or []]
+    if "input_range" in values:
+        values["input_range"] = parse_range(values["input_range"])
+    for name in ("maps", "allow_unused", "allow_missing"):
+        values[name] = values.get(name) or []
+    return RestoreOptions(**values)
 
 
 def restore(
@@ -222,37 +216,15 @@ def restore(
     from ckptctl.restoration import restore as run_restore
 
     with reporting_errors(debug):
-        refuse_output_into("--junit-xml", junit_xml, checkpoint)
-        refuse_output_into("--markdown", markdown, checkpoint)
+        from ckptctl.outputs import refuse_outputs_into_checkpoints
+
+        outputs = {"--junit-xml": junit_xml, "--markdown": markdown, "--save-golden": save_golden}
+        refuse_outputs_into_checkpoints(outputs, checkpoint)
     with reporting_errors(debug, "restore", junit_xml, markdown), catching_warnings() as caught:
-        options = restore_options(
-            model_arg=model_arg,
-            input_shape=input_shape,
-            input_dtype=input_dtype,
-            input_range=input_range,
-            key=key,
-            optimizer=optimizer,
-            optimizer_key=optimizer_key,
-            by_name=by_name,
-            partial=partial,
-            seed=seed,
-            batches=batches,
-            atol=atol,
-            rtol=rtol,
-            save_golden=save_golden,
-            golden=golden,
-            maps=map,
-            allow_unused=allow_unused,
-            allow_missing=allow_missing,
-            allow_file=allow_file,
-        )
+        options = restore_options(locals())
         with user_output_to_stderr():
             report = run_restore(checkpoint, model, options)
-    if json:
-        print_json({**report.to_dict(), "warnings": [w.to_dict() for w in caught]})
-    else:
-        from ckptctl.cli.render import render_restore, stdout_console
-
-        render_restore(report, stdout_console(), warnings=caught)
-    publish(report, "restore", junit_xml, markdown, caught)
+    ctx = Context("restore", warnings=caught)
+    show(report, Format.JSON if json else Format.TABLE, ctx)
+    publish(report, ctx, junit_xml, markdown)
     raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEM)

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from ckptctl.cli.common import progress_bar, reporting_errors
+from ckptctl.cli.formats import Context, Format, show
 from ckptctl.cli.options import DebugOpt, FilterOpt, JsonOpt
-from ckptctl.cli.output import print_json
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM
 
 DirArg = Annotated[
@@ -59,20 +59,13 @@ def trend(
     from ckptctl.trend import trend as run_trend
 
     with reporting_errors(debug), progress_bar("reading") as progress:
-        if html is not None:
-            from ckptctl.cli.common import refuse_output_into
+        from ckptctl.outputs import refuse_outputs_into_checkpoints
 
-            refuse_output_into("--html", html, directory)
+        refuse_outputs_into_checkpoints({"--html": html}, directory)
         report = run_trend(directory, filter=filter, model_only=not all, top=top, progress=progress)
         if html is not None:
             from ckptctl.trend_html import write_html
 
             write_html(report, html)
-    if json:
-        print_json(report.to_dict())
-    else:
-        from ckptctl.cli.render import stdout_console
-        from ckptctl.cli.render_trend import render_trend
-
-        render_trend(report, stdout_console())
+    show(report, Format.JSON if json else Format.TABLE, Context("trend"))
     raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEM)

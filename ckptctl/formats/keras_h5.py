@@ -18,14 +18,23 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
-from ckptctl.errors import CheckpointError
+from ckptctl.chunks import flat_slabs
+from ckptctl.errors import (
+    SAVE_WEIGHTS_AGAIN,
+    CheckpointError,
+    file_corrupt,
+    file_missing,
+    file_truncated,
+)
 from ckptctl.names import digits_order
 from ckptctl.objgraph import KeyInfo
+from ckptctl.storage import AnyPath, open_binary, open_hdf5
 
 if TYPE_CHECKING:
     import zipfile
@@ -42,7 +51,7 @@ _JSON_LIMIT = 64 << 20  # metadata.json, config.json and .weights.json are small
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
-def source_of(path: Path) -> KerasSource | None:
+def source_of(path: AnyPath) -> KerasSource | None:
     """The Keras file a name says ``path`` is, if any."""
     name = path.name
     if name.endswith(".weights.h5"):
@@ -54,7 +63,7 @@ def source_of(path: Path) -> KerasSource | None:
     return None
 
 
-def shard_paths(path: Path) -> list[Path]:
+def shard_paths(path: AnyPath) -> list[AnyPath]:
     """The shard files a ``.weights.json`` names, beside it, in the order it names them."""
     doc = _read_json(path, path.read_bytes, "a Keras .weights.json")
     weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
@@ -103,7 +112,7 @@ class _Dataset:
 class KerasStore:
     """An opened Keras weights file (or set of shards): the backend behind ``Checkpoint``."""
 
-    path: Path
+    path: AnyPath
     source: KerasSource
     info: KerasInfo = field(default_factory=KerasInfo)
     name = "native"
@@ -114,7 +123,7 @@ class KerasStore:
         self._datasets: dict[str, _Dataset] = {}
         self._layer_names: dict[str, str] = {}
         self._missing: list[CheckpointError] = []
-        self.shard_files: list[Path] = []
+        self.shard_files: list[AnyPath] = []
         try:
             self._open()
         except BaseException:
@@ -135,8 +144,9 @@ class KerasStore:
                     self._add_file(shard, h5py)
                 else:
                     self._missing.append(
-                        CheckpointError(
-                            f"{shard}: missing (a shard {self.path.name} names)",
+                        file_missing(
+                            shard,
+                            f"a shard {self.path.name} names",
                             "copy every shard the .weights.json names beside it",
                         )
                     )
@@ -144,21 +154,21 @@ class KerasStore:
             self._open_archive(h5py)
         self._index()
 
-    def _shards(self) -> list[Path]:
+    def _shards(self) -> list[AnyPath]:
         return shard_paths(self.path)
 
-    def _add_file(self, path: Path, h5py: Any, handle: BinaryIO | None = None) -> None:
+    def _add_file(self, path: AnyPath, h5py: Any, handle: BinaryIO | None = None) -> None:
         try:
             if handle is None:
-                with open(path, "rb") as f:
+                with open_binary(path) as f:
                     magic = f.read(8)
                 if magic != HDF5_MAGIC:
-                    raise CheckpointError(
-                        f"{path}: not an HDF5 file (a Keras weights file is one)",
-                        "the file is damaged or is something else; save it again with "
-                        "model.save_weights(...)",
+                    raise file_corrupt(
+                        path, "not an HDF5 file, which a Keras weights file is", SAVE_WEIGHTS_AGAIN
                     )
-                h5 = h5py.File(path, "r")
+                h5, remote = open_hdf5(path)
+                if remote is not None:
+                    self._handles.append(remote)  # type: ignore[arg-type]
             else:
                 h5 = h5py.File(handle, "r")
         except CheckpointError:
@@ -166,17 +176,16 @@ class KerasStore:
         except PermissionError as e:
             raise CheckpointError(f"{path}: cannot be read (Permission denied)") from e
         except OSError as e:
-            raise CheckpointError(
-                f"{path}: not a readable HDF5 file ({_first_line(e)})",
-                "the file is truncated or damaged; save it again with model.save_weights(...)",
-            ) from e
+            raise hdf5_error(path, e) from e
         self._files.append(h5)
 
     def _open_archive(self, h5py: Any) -> None:
         import zipfile
 
         try:
-            archive = zipfile.ZipFile(self.path)
+            raw = open_binary(self.path, hdf5=True)
+            self._handles.append(raw)  # type: ignore[arg-type]
+            archive = zipfile.ZipFile(raw)
         except (zipfile.BadZipFile, OSError) as e:
             raise CheckpointError(
                 f"{self.path}: not a .keras archive (not a zip file)",
@@ -203,10 +212,7 @@ class KerasStore:
             try:
                 h5.visititems(lambda name, obj, out=found: out.append((name, obj)))
             except (OSError, RuntimeError, KeyError) as e:
-                raise CheckpointError(
-                    f"{self._file_name(i)}: damaged HDF5 structure ({_first_line(e)})",
-                    "save the weights again",
-                ) from e
+                raise hdf5_error(self._file_name(i), e) from e
             for name, obj in sorted(found, key=lambda item: _natural(item[0])):
                 if isinstance(obj, h5py.Dataset):
                     if _stored_elsewhere(obj):
@@ -243,7 +249,7 @@ class KerasStore:
         return list(self._missing)
 
     @property
-    def format(self) -> str:
+    def naming(self) -> str:
         return "keras"
 
     def entries(self) -> list[Entry]:
@@ -268,29 +274,24 @@ class KerasStore:
         return np.asarray(value)
 
     def read_chunks(self, key: str, max_bytes: int) -> Iterator[np.ndarray]:
-        """Consecutive flat chunks of at most ``max_bytes``: rows at a time, never the whole
-        value at once unless one row is bigger than the bound."""
+        """Consecutive flat chunks of at most ``max_bytes``: hyperslabs over the flat index
+        space, so a value of one row is cut along its last axes, never read whole."""
         import numpy as np
 
         d = self._dataset(key)
         if d.shape == () or d.size == 0:
             yield np.asarray(self.read(key)).reshape(-1)
             return
-        row = max(1, d.nbytes // max(1, d.shape[0]))
-        step = max(1, max_bytes // row)
-        for start in range(0, d.shape[0], step):
+        for index in flat_slabs(tuple(d.shape), d.dtype.itemsize, max_bytes):
             try:
-                part = d[start : start + step]
+                part = d[index]
             except (OSError, ValueError, RuntimeError) as e:
                 raise self._read_error(key, e) from e
             yield np.asarray(part).reshape(-1)
 
     def _read_error(self, key: str, e: BaseException) -> CheckpointError:
         ds = self._datasets[key]
-        return CheckpointError(
-            f"{self._file_name(ds.file)}: cannot read {key} ({_first_line(e)})",
-            "the file is truncated or damaged; save the weights again",
-        )
+        return hdf5_error(self._file_name(ds.file), e, f"cannot read {key}")
 
     def key_infos(self) -> dict[str, KeyInfo]:
         infos = {}
@@ -351,12 +352,28 @@ def _dtype_name(dtype: Any) -> str:
     return name
 
 
+_TRUNCATED_RE = re.compile(r"truncated file: eof = (\d+).*stored_eof = (\d+)")
+
+
+def hdf5_error(
+    path: object, e: BaseException, what: str | None = None, hint: str = SAVE_WEIGHTS_AGAIN
+) -> CheckpointError:
+    """h5py's error on a file as ckptctl words it: truncated (HDF5 records the size it should
+    have) or corrupt."""
+    text = _first_line(e)
+    m = _TRUNCATED_RE.search(str(e))
+    if m:
+        return file_truncated(path, int(m.group(1)), int(m.group(2)), what, hint)
+    detail = f"{what}: {text}" if what else f"not a readable HDF5 file: {text}"
+    return file_corrupt(path, detail, hint)
+
+
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return (text[0] if text else type(e).__name__)[:200]
 
 
-def _read_json(path: Path, read: Any, what: str) -> Any:
+def _read_json(path: AnyPath, read: Any, what: str) -> Any:
     try:
         data = read()
     except OSError as e:
@@ -369,7 +386,7 @@ def _read_json(path: Path, read: Any, what: str) -> Any:
         raise CheckpointError(f"{path}: not {what} (invalid JSON: {_first_line(e)})") from e
 
 
-def _archive_info(path: Path, archive: zipfile.ZipFile, members: set[str]) -> KerasInfo:
+def _archive_info(path: AnyPath, archive: zipfile.ZipFile, members: set[str]) -> KerasInfo:
     info = KerasInfo()
     for member in ("metadata.json", "config.json"):
         if member not in members:
@@ -399,8 +416,8 @@ def _text(value: Any) -> str | None:
 class _Window:
     """A read-only file object over one stored (uncompressed) member of a zip archive."""
 
-    def __init__(self, path: Path, start: int, size: int) -> None:
-        self._f = open(path, "rb")  # noqa: SIM115 (closed by close())
+    def __init__(self, path: AnyPath, start: int, size: int) -> None:
+        self._f = open_binary(path, hdf5=True)
         self._start, self._size, self._pos = start, size, 0
 
     def read(self, n: int = -1) -> bytes:
@@ -434,13 +451,13 @@ class _Window:
         self._f.close()
 
 
-def _member_handle(path: Path, member: zipfile.ZipInfo) -> BinaryIO:
+def _member_handle(path: AnyPath, member: zipfile.ZipInfo) -> BinaryIO:
     """A file object over ``member``, read in place: a window onto the archive when the member
     is stored (Keras stores, never compresses), else zipfile's own seekable stream."""
     import zipfile
 
     if member.compress_type == zipfile.ZIP_STORED:
-        with open(path, "rb") as f:
+        with open_binary(path) as f:
             f.seek(member.header_offset)
             header = f.read(30)
         if len(header) == 30 and header[:4] == b"PK\x03\x04":
@@ -448,5 +465,5 @@ def _member_handle(path: Path, member: zipfile.ZipInfo) -> BinaryIO:
             extra_len = int.from_bytes(header[28:30], "little")
             start = member.header_offset + 30 + name_len + extra_len
             return _Window(path, start, member.file_size)  # type: ignore[return-value]
-    archive = zipfile.ZipFile(path)
+    archive = zipfile.ZipFile(open_binary(path, hdf5=True))
     return archive.open(member)  # type: ignore[return-value]

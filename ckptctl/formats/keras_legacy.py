@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ckptctl.errors import CheckpointError
-from ckptctl.formats.keras_h5 import HDF5_MAGIC, KerasInfo, _first_line
+from ckptctl.chunks import flat_slabs, split_flat
+from ckptctl.errors import SAVE_WEIGHTS_AGAIN, CheckpointError, file_corrupt
+from ckptctl.formats.keras_h5 import HDF5_MAGIC, KerasInfo, hdf5_error
 from ckptctl.objgraph import KeyInfo
+from ckptctl.storage import AnyPath, open_binary, open_hdf5
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,32 +65,29 @@ class LegacyWeight:
 class LegacyStore:
     """An opened Keras 2 HDF5 file: the backend behind ``Checkpoint``."""
 
-    path: Path
+    path: AnyPath
     info: KerasInfo = field(default_factory=KerasInfo)
     name = "native"
 
     def __post_init__(self) -> None:
-        import h5py
-
+        self._handle = None
         try:
-            with open(self.path, "rb") as f:
+            with open_binary(self.path) as f:
                 if f.read(8) != HDF5_MAGIC:
-                    raise CheckpointError(f"{self.path}: not an HDF5 file")
-            self._h5 = h5py.File(self.path, "r")
+                    raise file_corrupt(self.path, "not an HDF5 file", SAVE_WEIGHTS_AGAIN)
+            self._h5, self._handle = open_hdf5(self.path)
+        except CheckpointError:
+            raise
         except PermissionError as e:
             raise CheckpointError(f"{self.path}: cannot be read (Permission denied)") from e
         except OSError as e:
-            raise CheckpointError(
-                f"{self.path}: not a readable HDF5 file ({_first_line(e)})",
-                "the file is truncated or damaged",
-            ) from e
+            raise hdf5_error(self.path, e, hint=SAVE_WEIGHTS_AGAIN) from e
         try:
             self._index()
         except (OSError, KeyError, RuntimeError, ValueError) as e:
             self._h5.close()
-            raise CheckpointError(
-                f"{self.path}: not a readable Keras 2 HDF5 file ({_first_line(e)})",
-                "the file is truncated or damaged",
+            raise hdf5_error(
+                self.path, e, "not a readable Keras 2 weights file", SAVE_WEIGHTS_AGAIN
             ) from e
 
     def _index(self) -> None:
@@ -112,9 +110,11 @@ class LegacyStore:
                 )
         for w in [*self.weights, *self.optimizer_weights]:
             if w.key not in h5:
-                raise CheckpointError(
-                    f"{self.path}: {w.key} is listed in weight_names but missing",
-                    "the file is damaged, or was written by an interrupted save",
+                raise file_corrupt(
+                    self.path,
+                    f"{w.key} is listed in weight_names but missing",
+                    "the file is damaged, or was written by an interrupted save: "
+                    + SAVE_WEIGHTS_AGAIN,
                 )
             d = h5[w.key]
             if d.external or d.is_virtual:
@@ -145,7 +145,7 @@ class LegacyStore:
         return info
 
     @property
-    def format(self) -> str:
+    def naming(self) -> str:
         return "keras-legacy"
 
     @property
@@ -173,29 +173,24 @@ class LegacyStore:
         except KeyError as e:
             raise CheckpointError(f"{self.path}: no value {key!r}") from e
         except (OSError, ValueError, RuntimeError) as e:
-            raise CheckpointError(
-                f"{self.path}: cannot read {key} ({_first_line(e)})",
-                "the file is truncated or damaged",
-            ) from e
+            raise hdf5_error(self.path, e, f"cannot read {key}", SAVE_WEIGHTS_AGAIN) from e
 
     def read_chunks(self, key: str, max_bytes: int) -> Iterator[np.ndarray]:
+        """Consecutive flat chunks of at most ``max_bytes`` (hyperslabs, as for Keras 3 files)."""
         import numpy as np
 
         if key not in self._h5:
             raise CheckpointError(f"{self.path}: no value {key!r}")
         d = self._h5[key]
-        if d.shape == () or d.size == 0:
-            yield self.read(key).reshape(-1)
+        if d.shape == () or d.size == 0 or d.dtype.kind in "SO":
+            yield from split_flat(self.read(key), max_bytes)
             return
-        step = max(1, max_bytes // max(1, d.nbytes // d.shape[0]))
-        for start in range(0, d.shape[0], step):
+        for index in flat_slabs(tuple(d.shape), d.dtype.itemsize, max_bytes):
             try:
-                yield np.asarray(d[start : start + step]).reshape(-1)
+                part = d[index]
             except (OSError, ValueError, RuntimeError) as e:
-                raise CheckpointError(
-                    f"{self.path}: cannot read {key} ({_first_line(e)})",
-                    "the file is truncated or damaged",
-                ) from e
+                raise hdf5_error(self.path, e, f"cannot read {key}", SAVE_WEIGHTS_AGAIN) from e
+            yield np.asarray(part).reshape(-1)
 
     def key_infos(self) -> dict[str, KeyInfo]:
         infos: dict[str, KeyInfo] = {}
@@ -231,6 +226,8 @@ class LegacyStore:
 
     def close(self) -> None:
         self._h5.close()
+        if self._handle is not None:
+            self._handle.close()
 
 
 def _attr(attrs: Any, name: str) -> str | None:

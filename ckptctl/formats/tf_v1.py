@@ -13,11 +13,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ckptctl import _proto as pb
-from ckptctl.errors import CheckpointError
+from ckptctl.chunks import split_flat
+from ckptctl.errors import CheckpointError, file_corrupt
+from ckptctl.storage import AnyPath, open_binary
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,7 +50,7 @@ _FIELD_OF = {
 }
 
 
-def is_v1_file(path: Path) -> bool:
+def is_v1_file(path: AnyPath) -> bool:
     """An SSTable that is not a V2 ``.index``: a V1 checkpoint, by its footer's magic."""
     from ckptctl.bundle import FOOTER_SIZE, TABLE_MAGIC
 
@@ -57,7 +58,7 @@ def is_v1_file(path: Path) -> bool:
         size = path.stat().st_size
         if size < FOOTER_SIZE:
             return False
-        with open(path, "rb") as f:
+        with open_binary(path) as f:
             f.seek(size - 8)
             return int.from_bytes(f.read(8), "little") == TABLE_MAGIC
     except OSError:
@@ -65,6 +66,9 @@ def is_v1_file(path: Path) -> bool:
 
 
 Slice = tuple[tuple[int, int], ...]  # (start, length) per dimension; length -1: the whole
+
+
+_FIX = "the file is truncated or damaged: copy it again from where it was written"
 
 
 @dataclass
@@ -81,7 +85,7 @@ class V1Store:
 
     name = "native"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: AnyPath) -> None:
         self.path = path
         from ckptctl.bundle import read_table
 
@@ -92,17 +96,16 @@ class V1Store:
         try:
             rows = read_table(data)
         except ValueError as e:
-            raise CheckpointError(
-                f"{path}: not a readable TF1 V1 checkpoint ({e})",
-                "the file is truncated or damaged; copy it again from where it was written",
-            ) from e
+            # The table's footer is its last 48 bytes: a file cut short has none, so it
+            # cannot tell how long it should be.
+            raise file_corrupt(path, f"not a readable TF1 V1 checkpoint: {e}", _FIX) from e
         self._tensors: dict[str, _Tensor] = {}
         self._data: dict[tuple[str, Slice], bytes] = {}
         try:
             for key, value in rows:
                 self._record(key, value)
         except (pb.ProtoError, ValueError, KeyError) as e:
-            raise CheckpointError(f"{path}: a damaged TF1 V1 checkpoint record ({e})") from e
+            raise file_corrupt(path, f"a damaged TF1 V1 checkpoint record: {e}", _FIX) from e
         if not self._tensors and rows:
             raise CheckpointError(f"{path}: an SSTable, but not a TF1 checkpoint (no meta)")
 
@@ -188,9 +191,8 @@ class V1Store:
         for sl in t.slices or [tuple((0, -1) for _ in t.shape)]:
             data = self._data.get((key, sl))
             if data is None:
-                raise CheckpointError(
-                    f"{self.path}: {key} lists a slice {_slice_text(sl)} that the file lacks",
-                    "the file is truncated or damaged; copy it again from where it was written",
+                raise file_corrupt(
+                    self.path, f"{key} lists a slice {_slice_text(sl)} that the file lacks", _FIX
                 )
             index = tuple(
                 slice(start, None if length < 0 else start + length)
@@ -209,9 +211,8 @@ class V1Store:
                 out = values.reshape(t.shape)
             covered += target.size
         if covered != out.size:
-            raise CheckpointError(
-                f"{self.path}: the slices of {key} cover {covered} of its {out.size} values",
-                "the file is damaged; copy it again from where it was written",
+            raise file_corrupt(
+                self.path, f"the slices of {key} cover {covered} of its {out.size} values", _FIX
             )
         return out
 
@@ -238,10 +239,8 @@ class V1Store:
         return np.array(raw, dtype=t.np_dtype)
 
     def read_chunks(self, key: str, max_bytes: int) -> Iterator[np.ndarray]:
-        flat = self.read(key).reshape(-1)
-        step = max(1, max_bytes // max(1, flat.itemsize))
-        for start in range(0, flat.size, step):
-            yield flat[start : start + step]
+        """Slices are protobuf records, decoded whole: the value is assembled once, then cut."""
+        yield from split_flat(self.read(key), max_bytes)
 
     def close(self) -> None:
         self._data.clear()

@@ -3,30 +3,58 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ckptctl import _tf
+from ckptctl.chunks import CHUNK_BYTES, split_flat
+from ckptctl.compare import compare_arrays, identical_streams
 from ckptctl.errors import CheckpointError, UsageError
-from ckptctl.reader import Checkpoint
+from ckptctl.reader import Checkpoint, Entry
 from ckptctl.restoration.inputs import call_model
 from ckptctl.restoration.plan import Pair
 from ckptctl.restoration.report import OutputCheck, ValueCheck
 
 
 def check_values(ckpt: Checkpoint, pairs: list[Pair]) -> ValueCheck:
+    """Every restored variable against the stored tensor, streamed in chunks: bit for bit
+    (:func:`ckptctl.compare.identical_streams`)."""
     check = ValueCheck()
     for p in pairs:
-        stored = ckpt.read(p.entry.key)
         live = np.asarray(p.var.numpy())
         check.checked += 1
-        same = stored.shape == live.shape and stored.dtype == live.dtype
-        if not same or stored.tobytes() != live.tobytes():
+        if not stored_equals(ckpt, p.entry.key, live):
             check.differing.append(p.path)
     return check
+
+
+def stored_equals(ckpt: Checkpoint, key: str, live: np.ndarray) -> bool:
+    """Whether ``live`` holds the value stored at ``key`` bit for bit (same shape and dtype)."""
+    entry = ckpt.entry(key)
+    if tuple(entry.shape) != live.shape or not _same_dtype(entry.dtype, live.dtype):
+        return False
+    return identical_streams(ckpt.read_chunks(key, CHUNK_BYTES), split_flat(live, CHUNK_BYTES))
+
+
+def streams_equal(
+    a: Entry, chunks_a: Iterable[np.ndarray], b: Entry, chunks_b: Iterable[np.ndarray]
+) -> bool:
+    """Whether two stored values (their entries, and their chunks) are bit-for-bit copies, of
+    the same shape and dtype."""
+    if (a.shape, a.dtype) != (b.shape, b.dtype):
+        return False
+    return identical_streams(chunks_a, chunks_b)
+
+
+def _same_dtype(stored: str, live: np.dtype[Any]) -> bool:
+    if stored == "string":
+        return live.kind in "OSU"
+    return stored == str(live.name)
 
 
 class NotTensors(Exception):
@@ -89,26 +117,19 @@ def _structure(kind: str, *parts: Any) -> np.ndarray:
 def compare_outputs(
     a: list[np.ndarray], b: list[np.ndarray], atol: float, rtol: float
 ) -> tuple[bool, float, bool]:
-    """(equal, max |a-b|, all finite). Numbers are compared under the tolerances; bools,
-    strings and structure exactly."""
+    """(equal, max |a-b|, all finite), under :mod:`ckptctl.compare`'s rule: numbers under the
+    tolerances; bools, strings and structure exactly. A count or shape that differs is not
+    equal, infinitely far."""
     if len(a) != len(b):
-        return False, float("inf"), True
+        return False, math.inf, True
     equal, worst, finite = True, 0.0, True
     for x, y in zip(a, b, strict=True):
-        if x.shape != y.shape:
-            return False, float("inf"), finite
-        numeric = x.dtype.kind in "fciu" and y.dtype.kind in "fciu"
         if x.dtype.kind in "fc":
             finite = finite and bool(np.isfinite(x).all() and np.isfinite(y).all())
-        if numeric and x.size:
-            with np.errstate(all="ignore"):  # inf - inf: NaN, left out below
-                diff = np.abs(x.astype(np.float64) - y.astype(np.float64))
-            diff = diff[~np.isnan(diff)]
-            worst = max(worst, float(diff.max())) if diff.size else worst
-        if (atol == 0 and rtol == 0) or not numeric:
-            equal = equal and np.array_equal(x, y)
-        else:
-            equal = equal and bool(np.allclose(x, y, atol=atol, rtol=rtol, equal_nan=False))
+        result = compare_arrays(x, y, atol=atol, rtol=rtol)
+        equal = equal and result.equal
+        if result.max_abs_diff is not None:
+            worst = max(worst, result.max_abs_diff)
     return equal, worst, finite
 
 

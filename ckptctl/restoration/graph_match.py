@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ckptctl.errors import UsageError
-from ckptctl.mapping import KERAS2, PathMap, keras2_normal
+from ckptctl.mapping import KERAS2, PathMap, collision, keras2_normal
 from ckptctl.objgraph import ROOT, SAVE_COUNTER, VARIABLE_VALUE, ObjectGraph
 from ckptctl.reader import Checkpoint
 from ckptctl.restoration.live import is_rng_state, live_graph, var_dtype, var_label, var_shape
@@ -30,6 +30,11 @@ UNTRACKED = (
     "held in a Python list or dict, which Keras 3 does not track under the model: the "
     "checkpoint has such values only through the optimizer; pass --optimizer to restore "
     "them from there, or hold the layers as attributes"
+)
+UNTRACKED_NOT_TRAINABLE = (
+    "not trainable, and held in a Python list or dict, which Keras 3 does not track under the "
+    "model: no checkpoint of this model saves them (the optimizer holds only trainable "
+    "variables); hold the layers as attributes so that the model saves them"
 )
 
 
@@ -328,8 +333,9 @@ def match_graph(
         if is_rng_state(var):
             not_checkpointed.append(_not_checkpointed(var_label(var), var))
         else:
+            why = UNTRACKED if getattr(var, "trainable", True) else UNTRACKED_NOT_TRAINABLE
             missing.append(
-                MissingEntry(var_label(var), list(var_shape(var)), var_dtype(var), reason=UNTRACKED)
+                MissingEntry(var_label(var), list(var_shape(var)), var_dtype(var), reason=why)
             )
     not_requested = [
         i.key
@@ -384,11 +390,7 @@ def _map_values(
         if target is None or not rule:
             continue
         if target in placed_by:
-            other = ck_label(placed_by[target])
-            raise UsageError(
-                f"--map places both {other} and {ck_label(c)} onto {live_label(target)}",
-                "make the rules more specific (anchor them, e.g. '^model\\.dense1\\.')",
-            )
+            raise collision(ck_label(placed_by[target]), ck_label(c), live_label(target))
         match[c] = target
         placed_by[target] = c
         rule_of[c] = rule

@@ -151,7 +151,7 @@ def input_specs(
     declared = declared_inputs(model, dtype)
     if declared:
         return declared
-    proposal = proposed_shape(ckpt, scope) if ckpt.format == "object-graph" else None
+    proposal = proposed_shape(ckpt, scope) if ckpt.naming == "object-graph" else None
     raise UsageError(
         f"{label} declares no input shape: pass --input-shape (repeat it for several inputs)",
         f"e.g. --input-shape {proposal}"

@@ -13,16 +13,18 @@ compares every dataset with the source bit for bit.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from ckptctl.chunks import CHUNK_BYTES
 from ckptctl.errors import CheckpointError, ModelError, UsageError
 from ckptctl.formats.keras_h5 import KerasStore
 from ckptctl.loader import one_line, user_traceback
 from ckptctl.reader import Checkpoint, Entry
+from ckptctl.restoration.checks import streams_equal
+from ckptctl.restoration.live import is_auto_name
 from ckptctl.restoration.plan import Pair, Plan, suggest
 from ckptctl.restoration.report import (
     LayerDrift,
@@ -191,20 +193,22 @@ def layer_drift(
         if live is None or live == saved:
             continue
         base = _COUNTER_RE.sub("", group.rsplit("/", 1)[-1])
-        if _is_auto_name(saved, base) or _is_auto_name(live, base):
+        if is_auto_name(saved, base) or is_auto_name(live, base):
             continue  # Keras numbered it; nothing the user named moved
         out.append(LayerDrift(group, saved, live))
     return out
 
 
-def _is_auto_name(name: str, base: str) -> bool:
-    return name == base or re.fullmatch(rf"{re.escape(base)}_\d+", name) is not None
+def load_into(model: Any, ckpt: Checkpoint, label: str, with_optimizer: bool = True) -> None:
+    """Keras's own ``load_weights``, once the plan says it will do what it should.
 
-
-def load_into(model: Any, ckpt: Checkpoint, label: str) -> None:
-    """Keras's own ``load_weights``, once the plan says it will do what it should."""
+    Without ``with_optimizer``, the optimizer state in the file is not requested, and Keras's
+    warning that it skipped it ("Skipping variable loading for optimizer") says nothing new."""
     try:
-        model.load_weights(str(ckpt.location.prefix))
+        with warnings.catch_warnings():
+            if not with_optimizer:
+                warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
+            model.load_weights(str(ckpt.location.prefix))
     except Exception as e:
         raise CheckpointError(
             f"{ckpt.prefix}: Keras's load_weights failed after matching: {one_line(e)}",
@@ -218,11 +222,13 @@ def check_keras_values(ckpt: Checkpoint, model: Any, pairs: list[Pair], path: Pa
     try:
         check = ValueCheck()
         for p in pairs:
-            stored = ckpt.read(p.entry.key)
-            got = np.asarray(live.store.read(p.entry.key))
             check.checked += 1
-            same = stored.shape == got.shape and stored.dtype == got.dtype
-            if not same or stored.tobytes() != got.tobytes():
+            key = p.entry.key
+            got = live.entries.get(key)
+            if got is None or not streams_equal(
+                p.entry, ckpt.read_chunks(key, CHUNK_BYTES), got,
+                live.store.read_chunks(key, CHUNK_BYTES),
+            ):  # fmt: skip
                 check.differing.append(p.path)
         return check
     finally:

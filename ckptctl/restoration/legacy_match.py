@@ -15,11 +15,9 @@ from typing import Any
 from ckptctl.errors import UsageError
 from ckptctl.formats.keras_legacy import TOP_LEVEL
 from ckptctl.reader import Checkpoint
-from ckptctl.restoration.live import var_dtype, var_label, var_shape
+from ckptctl.restoration.live import is_auto_name, var_dtype, var_label, var_shape
 from ckptctl.restoration.plan import Pair, Plan, mismatch, suggest
 from ckptctl.restoration.report import LayerDrift, MissingEntry, UnusedEntry
-
-_COUNTER_RE = re.compile(r"_\d+$")
 
 
 def _legacy_weights(layer: Any) -> list[Any]:
@@ -135,11 +133,7 @@ def _drifted(saved: str, layer: Any) -> bool:
     if live == saved:
         return False
     base = _snake(type(layer).__name__)
-    return not (_auto(saved, base) or _auto(live, base))
-
-
-def _auto(name: str, base: str) -> bool:
-    return name == base or re.fullmatch(rf"{re.escape(base)}_\d+", name) is not None
+    return not (is_auto_name(saved, base) or is_auto_name(live, base))
 
 
 def _snake(name: str) -> str:

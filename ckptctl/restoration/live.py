@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -104,3 +105,9 @@ def make_optimizer(optimizer: str | Callable[[], Any], model: Any) -> Any:
             f"({one_line(e)})"
         ) from e
     return opt
+
+
+def is_auto_name(name: str, base: str) -> bool:
+    """Whether ``name`` is one Keras made up from ``base`` (``dense``, ``dense_3``): a change
+    between such names is Keras's counter, not a layer the user renamed."""
+    return name == base or re.fullmatch(rf"{re.escape(base)}_\d+", name) is not None

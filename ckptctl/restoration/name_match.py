@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ckptctl.errors import UsageError
-from ckptctl.mapping import PathMap
-from ckptctl.reader import Checkpoint, Entry
+from ckptctl.mapping import PathMap, place_once
+from ckptctl.reader import Checkpoint
 from ckptctl.restoration.live import var_dtype, var_shape
 from ckptctl.restoration.plan import Pair, Plan, mismatch, suggest
 from ckptctl.restoration.report import MissingEntry, UnusedEntry
@@ -26,23 +25,10 @@ def _name_candidates(var: Any) -> list[str]:
 
 def match_by_name(ckpt: Checkpoint, model: Any, path_map: PathMap | None = None) -> Plan:
     """Each model variable takes the key named as it is (after ``--map``)."""
-    keys: dict[str, Entry] = {}
-    rules: dict[str, str] = {}
-    for e in ckpt.entries:
-        name, applied = path_map.apply(e.key) if path_map else (e.key, [])
-        if name in keys:
-            raise UsageError(
-                f"--map places both {keys[name].key} and {e.key} onto {name}",
-                "make the rules more specific (anchor them with ^ and $)",
-            )
-        keys[name] = e
-        if applied:
-            rules[name] = ", ".join(applied)
-    if path_map:
-        used_rules = {t for e in ckpt.entries for t in path_map.apply(e.key)[1]}
-        for rule in path_map.rules:
-            if rule.text not in used_rules:
-                raise UsageError(f"--map {rule.text!r} matches no key in {ckpt.prefix}")
+    entries = {e.key: e for e in ckpt.entries}
+    placed = place_once(path_map or PathMap(), entries, ckpt.prefix)
+    keys = {new: entries[p.name] for new, p in placed.items()}
+    rules = {new: ", ".join(p.rules) for new, p in placed.items() if p.rules}
     pairs, mismatched, missing, used = [], [], [], set()
     for var in model.variables:
         candidates = _name_candidates(var)

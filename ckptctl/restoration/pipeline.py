@@ -13,6 +13,7 @@ The order matters (see docs/TF_NOTES.md):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -26,6 +27,7 @@ from ckptctl.errors import CheckpointError, UsageError
 from ckptctl.loader import construct, one_line, parse_spec, resolve_factory
 from ckptctl.mapping import parse_maps
 from ckptctl.objgraph import ROOT
+from ckptctl.outputs import refuse_outputs_into_checkpoints
 from ckptctl.reader import Checkpoint, open_checkpoint
 from ckptctl.restoration.checks import (
     check_outputs,
@@ -97,7 +99,23 @@ def restore_into(
     **kwargs: Any,
 ) -> tuple[RestoreReport, Any, Any]:
     """:func:`restore`, also returning the restored model and optimizer (None when nothing
-    was restored)."""
+    was restored). A checkpoint in object storage is restored from a temporary local copy
+    (see :func:`~ckptctl.location.local_copy`); the report names it by its URL."""
+    from ckptctl.location import local_copy
+
+    with local_copy(checkpoint) as (local, remote):
+        report, live_model, live_optimizer = _restore_local(local, model, options, **kwargs)
+    if remote is not None:
+        report = dataclasses.replace(report, checkpoint=remote)
+    return report, live_model, live_optimizer
+
+
+def _restore_local(
+    checkpoint: str | os.PathLike[str],
+    model: str | Callable[..., Any],
+    options: RestoreOptions | None = None,
+    **kwargs: Any,
+) -> tuple[RestoreReport, Any, Any]:
     opts = make_options(options, **kwargs)
     spec = parse_spec(model) if isinstance(model, str) else None
     golden_path = Path(opts.golden) if opts.golden is not None else None
@@ -106,6 +124,8 @@ def restore_into(
     allow_unused, allow_missing = opts.accepted_patterns()
     input_shapes, input_dtype = opts.input_shapes, opts.input_dtype
 
+    if save_path is not None:
+        _check_golden_destination(save_path, checkpoint)
     golden_data = load_golden(golden_path) if golden_path is not None else None
     if golden_data is not None and not input_shapes and golden_data[0]:
         # The golden file records the inputs: their shapes and dtype are the ones to use.
@@ -125,10 +145,8 @@ def restore_into(
         else:
             assert callable(model)
             factory, label = model, getattr(model, "__qualname__", repr(model))
-        if save_path is not None:
-            _refuse_checkpoint_dir(save_path, ckpt)
-        named = ckpt.format == "object-graph"
-        if opts.by_name and ckpt.format != "keras-legacy":
+        named = ckpt.naming == "object-graph"
+        if opts.by_name and ckpt.naming != "keras-legacy":
             raise UsageError(
                 f"--by-name: {ckpt.prefix} is not a Keras 2 HDF5 file",
                 "--by-name pairs the layers of a Keras 2 .h5 file by name; other formats "
@@ -149,7 +167,7 @@ def restore_into(
 
         def prepare(m: Any, chosen: str) -> _Instance:
             opt = make_optimizer(opts.optimizer, m) if opts.optimizer is not None else None
-            if ckpt.format == "keras":
+            if ckpt.naming == "keras":
                 if opt is not None:
                     attach_optimizer(m, opt)
                 live = save_live(m, scratch / f"live-{id(m)}.weights.h5", label)
@@ -159,7 +177,7 @@ def restore_into(
                     live.store.close()
                 accept(plan, allow_unused, allow_missing)
                 return _Instance(m, opt, None, plan)
-            if ckpt.format == "keras-legacy":
+            if ckpt.naming == "keras-legacy":
                 plan = match_legacy(ckpt, m, opt is not None, path_map, opts.by_name)
                 accept(plan, allow_unused, allow_missing)
                 return _Instance(m, opt, None, plan)
@@ -197,7 +215,7 @@ def restore_into(
             ok=False,
             checkpoint=ckpt.prefix,
             model=label,
-            key=chosen_key,
+            root_child=chosen_key,
             input_shapes=[list(s.shape) for s in specs],
             input_dtype=",".join(sorted({s.dtype for s in specs})),
             input_dtypes=[s.dtype for s in specs],
@@ -207,7 +225,7 @@ def restore_into(
             mismatched=a.plan.mismatched,
             values=ValueCheck(),
             outputs=OutputCheck(),
-            format=ckpt.format,
+            naming=ckpt.naming,
             optimizer=_optimizer_label(opts.optimizer),
             optimizer_key=ref.name if ref is not None else None,
             partial=opts.partial,
@@ -229,7 +247,7 @@ def restore_into(
         _verify_readable(ckpt, a.plan.pairs)
         _restore_instance(ckpt, a, opts.partial)
         report.restored = len(a.plan.pairs)
-        if ckpt.format == "keras":
+        if ckpt.naming == "keras":
             restored = scratch / "restored.weights.h5"
             report.values = check_keras_values(ckpt, a.model, a.plan.pairs, restored)
         else:
@@ -271,13 +289,8 @@ def _optimizer_label(optimizer: str | Callable[[], Any] | None) -> str | None:
     return optimizer if isinstance(optimizer, str) or optimizer is None else repr(optimizer)
 
 
-def _refuse_checkpoint_dir(path: Path, ckpt: Checkpoint) -> None:
-    directory = ckpt.location.protecting(path)
-    if directory is not None:
-        raise UsageError(
-            f"--save-golden {path}: refusing to write into the checkpoint's directory {directory}",
-            "write the golden file elsewhere, e.g. tests/golden/model.npz",
-        )
+def _check_golden_destination(path: Path, checkpoint: str | os.PathLike[str]) -> None:
+    refuse_outputs_into_checkpoints({"--save-golden": path}, checkpoint)
     if not path.expanduser().resolve().parent.is_dir():
         raise UsageError(
             f"--save-golden {path}: the directory {path.parent} does not exist",
@@ -312,14 +325,14 @@ def _scratch() -> Iterator[Path]:
 
 def _restore_instance(ckpt: Checkpoint, inst: _Instance, partial: bool) -> None:
     plan = inst.plan
-    if ckpt.format == "keras":
+    if ckpt.naming == "keras":
         if plan.leftovers:
             raise UsageError(
                 f"{ckpt.prefix}: --partial and accepted leftovers are not supported for Keras "
                 "files: Keras's load_weights loads all of a file or fails part-way",
                 "restore without them, or migrate the file to a checkpoint first",
             )
-        load_into(inst.model, ckpt, "")
+        load_into(inst.model, ckpt, "", with_optimizer=inst.optimizer is not None)
         return
     if partial or inst.root is None or plan.leftovers or plan.assign_by_ckptctl:
         # TensorFlow's restore can apply no mapping and fails part-way on a mismatch.

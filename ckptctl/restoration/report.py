@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ckptctl._renamed import deprecated_alias, json_names
+
 RNG_STATE = "random-number state"
 """Why a value is not checkpointed: Keras keeps a ``SeedGenerator``'s state (Dropout, random
 augmentation layers) in a variable that ``tf.train.Checkpoint`` never saves."""
@@ -99,13 +101,18 @@ class OutputCheck:
     """False when the outputs hold no tensors (``None``, a Python number): not compared."""
 
 
+JSON_NAMES = {"root_child": "key", "naming": "format"}
+"""Fields whose JSON name (the schema's) is not their Python name."""
+
+
 @dataclass
 class RestoreReport:
     ok: bool
     checkpoint: str
     model: str
-    key: str
-    """The child of the checkpoint's root holding the model (``.`` for the root itself)."""
+    root_child: str
+    """The child of the checkpoint's root holding the model (``.`` for the root itself); not a
+    checkpoint key. JSON ``key``."""
     input_shapes: list[list[int]]
     matched: int
     unused: list[UnusedEntry]
@@ -113,7 +120,8 @@ class RestoreReport:
     mismatched: list[MismatchedEntry]
     values: ValueCheck
     outputs: OutputCheck
-    format: str = "object-graph"
+    naming: str = "object-graph"
+    """How the checkpoint names its values (:data:`ckptctl.reader.Naming`); JSON ``format``."""
     input_dtype: str = "float32"
     input_dtypes: list[str] = field(default_factory=list)
     optimizer: str | None = None
@@ -129,8 +137,11 @@ class RestoreReport:
     suggested_maps: list[str] = field(default_factory=list)
     drifted: list[LayerDrift] = field(default_factory=list)
 
+    key = deprecated_alias("key", "root_child")
+    format = deprecated_alias("format", "naming")
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return json_names(asdict(self), JSON_NAMES)
 
     @property
     def problems(self) -> bool:

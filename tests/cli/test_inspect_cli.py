@@ -263,7 +263,7 @@ def test_no_verify_reads_a_value_whose_checksum_fails(
     verified = inspect(prefix, "--stats", "--json")
     assert verified.exit_code == 3, verified.output
     assert parse_json(verified)["error"] == (
-        f"{shard}: value a/.ATTRIBUTES/VARIABLE_VALUE fails its checksum; the file is corrupt"
+        f"{shard}: corrupt (value a/.ATTRIBUTES/VARIABLE_VALUE fails its checksum)"
     )
     for backend in ("auto", "native"):
         unverified = inspect(prefix, "--stats", "--json", "--no-verify", "--backend", backend)
@@ -415,7 +415,7 @@ def test_truncated_data_shard_exits_3_after_the_listing(
     lines = result.stderr.strip().splitlines()
     assert 1 <= len(lines) <= 2, result.stderr
     assert str(shard) in result.stderr
-    assert "cut short" in result.stderr
+    assert ": truncated (" in result.stderr
     assert "Traceback" not in result.stderr
     doc = parse_json(inspect(directory, "--json"))
     assert doc["error"] is not None

@@ -171,7 +171,7 @@ def test_save_golden_into_checkpoint_directory_exits_2(samples_dir: Path) -> Non
     target = samples_dir / "my_model" / "golden.npz"
     result = my_model(samples_dir, "--save-golden", str(target))
     assert result.exit_code == 2
-    assert "refusing to write into the checkpoint's directory" in result.stderr
+    assert "refusing to write into or over the checkpoint's directory" in result.stderr
     assert not target.exists()
 
 

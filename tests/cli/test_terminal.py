@@ -39,6 +39,9 @@ class Shown:
     code: int
     stdout: str
     stderr: str
+    raw_stdout: bytes = b""
+    raw_stderr: bytes = b""
+    """What the terminal received, colour codes and all."""
 
     @property
     def lines(self) -> list[str]:
@@ -91,7 +94,8 @@ def in_terminal(width: int, *args: str | Path) -> Shown:
         plain = _ANSI.sub("", raw.decode("utf-8").replace("\r\n", "\n"))
         return "\n".join(line.split("\r")[-1] for line in plain.split("\n"))
 
-    return Shown(code, text(received[out_main]), text(received[err_main]))
+    out, err = received[out_main], received[err_main]
+    return Shown(code, text(out), text(err), out, err)
 
 
 def assert_fits(shown: Shown, width: int) -> None:

@@ -70,6 +70,23 @@ class ListModel(keras.Model):
         return x
 
 
+class ListNormModel(keras.Model):
+    """Blocks of Dense then BatchNormalization held in a Python list ``blocks``. Declares
+    ``(2, 8)``. Their trainable variables reach a checkpoint through the optimizer only; the
+    moving mean and variance (not trainable) reach it by no path at all."""
+
+    ckptctl_input_shapes: ClassVar[list[tuple[int, ...]]] = [(2, FEATURES)]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.blocks = [keras.layers.Dense(4), keras.layers.BatchNormalization()]
+
+    def call(self, x: Any, training: bool = False) -> Any:
+        for layer in self.blocks:
+            x = layer(x, training=training) if layer is self.blocks[1] else layer(x)
+        return x
+
+
 class DictModel(keras.Model):
     """Layers held in a dict ``branches`` (``left``, ``right``), summed. No declared shape."""
 
@@ -286,6 +303,7 @@ def not_a_model() -> int:
 TRAINED: dict[str, tuple[Any, list[tuple[int, ...]], str]] = {
     "nested": (NestedModel, [(2, FEATURES)], "float32"),
     "list": (ListModel, [(2, FEATURES)], "float32"),
+    "list_norm": (ListNormModel, [(2, FEATURES)], "float32"),
     "dict": (DictModel, [(2, FEATURES)], "float32"),
     "custom_weights": (CustomWeightsModel, [(2, FEATURES)], "float32"),
     "layer_norm": (LayerNormModel, [(2, FEATURES)], "float32"),
