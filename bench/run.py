@@ -4,8 +4,10 @@ Usage: ``python bench/run.py [--rebuild] [--only ROW_ID ...] [--data-dir DIR]`` 
 
 1. Builds the checkpoints once, with TensorFlow, in a subprocess (``bench/build.py``), under
    ``bench/.data/``; they are reused on later runs (``--rebuild`` writes them again). About
-   6.7 GB: 5,000 small variables; and pairs (A and a slightly changed B) of single-tensor
-   checkpoints of 64 MiB, 256 MiB, 1 GiB and 2 GiB.
+   13 GB, shaped like real models: 5,000 values (small variables and their Adam slots) with
+   one 2 GiB embedding; 100,000 values of ``[4]``; a ``.weights.h5`` of 5,000 datasets; a
+   1 GiB Keras model (``bench/models.py``) to restore; 5,000 small variables; and pairs (A
+   and a slightly changed B) of single-tensor checkpoints of 64 MiB, 256 MiB, 1 GiB and 2 GiB.
 2. Measures every command in a fresh process: ``bench/_measure.py`` spawns it as its only
    child and reports wall time and the child's peak RSS (``ru_maxrss`` of
    ``RUSAGE_CHILDREN``). ckptctl runs through ``bench/_ckptctl.py``, which also records
@@ -16,14 +18,18 @@ Usage: ``python bench/run.py [--rebuild] [--only ROW_ID ...] [--data-dir DIR]`` 
    same results to ``bench/.data/results.json`` (and a Markdown table to ``results.md``).
 
 Throughput is bytes of tensor data read divided by wall time; ``diff`` reads both
-checkpoints, so both count. Exit status: 0 when every command ran as expected (targets met or
-not), 1 when a command failed.
+checkpoints, so both count. Each row reports ratios from the one run: against TensorFlow's own
+tool, against what a user would run instead (a bare interpreter for ``--help``, an h5py walk,
+a bare restore script), or against another ckptctl row (``--tree`` against plain
+``inspect``: measure those rows together). Exit status: 0 when every command ran as expected
+(targets met or not), 1 when a command failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -57,20 +63,25 @@ class Fixture:
     """A checkpoint (or an A/B pair) that ``bench/build.py`` writes into ``data_dir/name``."""
 
     name: str
-    kind: str  # "many" or "big"
-    elements: int = 0  # float32 elements of the big tensor ("big" only)
+    kind: str  # what bench/build.py writes: "many", "model", "tiny", "h5", "restore" or "big"
+    elements: int = 0  # float32 elements of the big tensor ("big" and "model")
     label: str = ""
 
     @property
     def approx_bytes(self) -> int:
         """Disk space the fixture takes (both checkpoints of a pair)."""
-        return 2 * 4 * self.elements if self.kind == "big" else 2 * MiB
+        sizes = {"big": 2 * 4 * self.elements, "model": 4 * self.elements, "restore": 1 << 30}
+        return sizes.get(self.kind, 32 * MiB)
 
 
 FIXTURES: dict[str, Fixture] = {
     f.name: f
     for f in (
         Fixture("many5000", "many", label="5,000 small variables"),
+        Fixture("model", "model", 512 << 20, "5,000 values + 2 GiB embedding"),
+        Fixture("tiny100k", "tiny", label="100,000 values of [4]"),
+        Fixture("h5", "h5", label=".weights.h5, 5,000 datasets"),
+        Fixture("restore1g", "restore", label="1 GiB model"),
         Fixture("big64m", "big", 16 << 20, "64 MiB"),
         Fixture("big256m", "big", 64 << 20, "256 MiB"),
         Fixture("big1g", "big", 256 << 20, "1 GiB"),
@@ -102,7 +113,7 @@ def ensure_fixture(fixture: Fixture, data_dir: Path, rebuild: bool) -> dict[str,
             f"{free / GB:.1f} GB free under {data_dir}"
         )
     cmd = [PYTHON, str(BENCH / "build.py"), fixture.kind, str(out)]
-    if fixture.kind == "big":
+    if fixture.elements:
         cmd += ["--elements", str(fixture.elements)]
     _say(f"building {fixture.name} ({fixture.label}) with TensorFlow ...")
     start = time.perf_counter()
@@ -243,6 +254,18 @@ class Row:
     baseline: Measurement | None = None
     data_bytes: int | None = None
     targets: list[Target] = field(default_factory=list)
+    reference: Measurement | None = None
+    """For a row judged against another ckptctl row (``--tree`` against plain ``inspect``)."""
+
+    @property
+    def slowdown(self) -> float | None:
+        """ckptctl's best time over the baseline's (the rows whose baseline does less)."""
+        return self.ckptctl.best / self.baseline.best if self.baseline else None
+
+    @property
+    def relative(self) -> float | None:
+        """ckptctl's best time over its reference row's."""
+        return self.ckptctl.best / self.reference.best if self.reference else None
 
     @property
     def speedup(self) -> float | None:
@@ -271,6 +294,8 @@ class Plan:
     data_bytes: Callable[[dict[str, dict[str, object]]], int] | None = None
     targets: Callable[[Row], list[Target]] | None = None
     check_output: Callable[[str], None] | None = None
+    reference: str | None = None
+    """The id of a row measured earlier whose ckptctl time this row is judged against."""
 
 
 def _prefix(info: dict[str, object], key: str = "prefix") -> str:
@@ -317,6 +342,60 @@ def _stats_targets(row: Row) -> list[Target]:
             row.ckptctl.max_rss_mib < 500,
         ),
     ]
+
+
+def _fast_inspect_targets(times: float, rss_mib: float) -> Callable[[Row], list[Target]]:
+    """``inspect`` at least ``times`` faster than TensorFlow's tool, within ``rss_mib``."""
+
+    def targets(row: Row) -> list[Target]:
+        ratio = row.speedup or 0.0
+        rss = row.ckptctl.max_rss_mib
+        return [
+            Target(f">= {times:g}x faster than TF (is {ratio:.1f}x)", ratio >= times),
+            Target(f"peak RSS <= {rss_mib:g} MiB (is {rss:.0f})", rss <= rss_mib),
+            *_no_tf_target(row),
+        ]
+
+    return targets
+
+
+def _gbps_targets(gbps_min: float, rss_mib: float | None = None) -> Callable[[Row], list[Target]]:
+    def targets(row: Row) -> list[Target]:
+        gbps = row.throughput(row.ckptctl) or 0.0
+        out = [Target(f">= {gbps_min:g} GB/s (is {gbps:.2f})", gbps >= gbps_min)]
+        if rss_mib is not None:
+            rss = row.ckptctl.max_rss_mib
+            out.append(Target(f"peak RSS <= {rss_mib:g} MiB (is {rss:.0f})", rss <= rss_mib))
+        return [*out, *_no_tf_target(row)]
+
+    return targets
+
+
+def _within_targets(times: float, of: str, rss: bool = False) -> Callable[[Row], list[Target]]:
+    """ckptctl at most ``times`` the baseline's time (and peak RSS, with ``rss``)."""
+
+    def targets(row: Row) -> list[Target]:
+        ratio = row.slowdown or math.inf
+        out = [Target(f"<= {times:g}x {of} (is {ratio:.2f}x)", ratio <= times)]
+        if rss and row.baseline is not None:
+            r = row.ckptctl.max_rss_mib / row.baseline.max_rss_mib
+            out.append(Target(f"peak RSS <= {times:g}x {of}'s (is {r:.2f}x)", r <= times))
+        return out
+
+    return targets
+
+
+def _relative_targets(times: float, of: str) -> Callable[[Row], list[Target]]:
+    """ckptctl at most ``times`` its reference row's time."""
+
+    def targets(row: Row) -> list[Target]:
+        ratio = row.relative or math.inf
+        return [
+            Target(f"<= {times:g}x {of} (is {ratio:.2f}x)", ratio <= times),
+            *_no_tf_target(row),
+        ]
+
+    return targets
 
 
 def _no_tf_target(row: Row) -> list[Target]:
@@ -369,20 +448,164 @@ def _diff_plan(name: str) -> Plan:
     )
 
 
-def plans() -> list[Plan]:
-    """Every row, in table order."""
-    tool = ["-m", "tensorflow.python.tools.inspect_checkpoint"]
-    out: list[Plan] = [
+def _tf_tool(name: str) -> Callable[[dict[str, dict[str, object]]], list[str]]:
+    """TensorFlow's ``inspect_checkpoint`` listing every value of fixture ``name``."""
+    return lambda f: [
+        PYTHON,
+        "-m",
+        "tensorflow.python.tools.inspect_checkpoint",
+        f"--file_name={_prefix(f[name])}",
+        "--all_tensor_names",
+    ]
+
+
+def _check_json_values(expected: int) -> Callable[[str], None]:
+    def check(text: str) -> None:
+        listed = len(json.loads(text)["variables"])
+        if listed != expected:
+            raise CommandFailed(f"inspect --json listed {listed} values, not {expected}")
+
+    return check
+
+
+def _values(info: dict[str, object]) -> int:
+    value = info["values"]
+    assert isinstance(value, int)
+    return value
+
+
+def model_plans() -> list[Plan]:
+    """Rows on checkpoints shaped like real models (the headline table)."""
+    tiny = "tiny100k"
+    return [
         Plan(
             "help",
-            "ckptctl --help (start-up)",
+            "ckptctl --help vs a bare `python -c pass`",
             [],
             lambda f: ["--help"],
+            baseline=lambda f: [PYTHON, "-c", "pass"],
             targets=lambda r: [
-                Target(f"< 0.3 s (is {r.ckptctl.best:.3f})", r.ckptctl.best < 0.3),
+                *_within_targets(3, "a bare interpreter")(r),
                 *_no_tf_target(r),
             ],
         ),
+        Plan(
+            "model-inspect",
+            "inspect, 5,000 values + 2 GiB embedding",
+            ["model"],
+            lambda f: ["inspect", _prefix(f["model"])],
+            baseline=_tf_tool("model"),
+            targets=_fast_inspect_targets(20, 60),
+            check_output=_check_lines(5000),
+        ),
+        Plan(
+            "model-stats",
+            "inspect --stats, 5,000 values + 2 GiB embedding",
+            ["model"],
+            lambda f: ["inspect", _prefix(f["model"]), "--stats"],
+            baseline=lambda f: [PYTHON, str(BENCH / "tf_stats.py"), _prefix(f["model"])],
+            repeat=BIG_REPEAT,
+            data_bytes=lambda f: _bytes(f["model"]),
+            targets=_gbps_targets(2, 500),
+            check_output=_check_lines(5000),
+        ),
+        Plan(
+            "stats-2g",
+            "inspect --stats, one 2 GiB value",
+            ["big2g"],
+            lambda f: ["inspect", _prefix(f["big2g"], "prefix_a"), "--stats"],
+            baseline=lambda f: [
+                PYTHON,
+                str(BENCH / "tf_stats.py"),
+                _prefix(f["big2g"], "prefix_a"),
+            ],
+            repeat=BIG_REPEAT,
+            data_bytes=lambda f: _bytes(f["big2g"]),
+            targets=_gbps_targets(4, 500),
+        ),
+        Plan(
+            "tiny-inspect",
+            "inspect, 100,000 values of [4]",
+            [tiny],
+            lambda f: ["inspect", _prefix(f[tiny])],
+            baseline=_tf_tool(tiny),
+            repeat=BIG_REPEAT,
+            targets=_fast_inspect_targets(10, 150),
+            check_output=_check_lines(100_000),
+        ),
+        Plan(
+            "tiny-tree",
+            "inspect --tree, 100,000 values",
+            [tiny],
+            lambda f: ["inspect", _prefix(f[tiny]), "--tree"],
+            repeat=BIG_REPEAT,
+            reference="tiny-inspect",
+            targets=_relative_targets(2, "plain inspect"),
+            check_output=_check_lines(100_000),
+        ),
+        Plan(
+            "tiny-json",
+            "inspect --json, 100,000 values",
+            [tiny],
+            lambda f: ["inspect", _prefix(f[tiny]), "--json"],
+            repeat=BIG_REPEAT,
+            reference="tiny-inspect",
+            targets=_relative_targets(2, "plain inspect"),
+            check_output=_check_json_values(100_000),
+        ),
+        Plan(
+            "tiny-diff",
+            "diff A A, 100,000 values",
+            [tiny],
+            lambda f: ["diff", _prefix(f[tiny]), _prefix(f[tiny])],
+            repeat=BIG_REPEAT,
+            reference="tiny-inspect",
+            targets=_relative_targets(2, "plain inspect"),
+        ),
+        Plan(
+            "tiny-stats",
+            "inspect --stats, 100,000 values",
+            [tiny],
+            lambda f: ["inspect", _prefix(f[tiny]), "--stats"],
+            repeat=BIG_REPEAT,
+            reference="tiny-inspect",
+            targets=_no_tf_target,
+            check_output=_check_lines(100_000),
+        ),
+        Plan(
+            "h5-inspect",
+            "inspect a .weights.h5 of 5,000 datasets vs a bare h5py walk",
+            ["h5"],
+            lambda f: ["inspect", _prefix(f["h5"])],
+            baseline=lambda f: [PYTHON, str(BENCH / "h5_walk.py"), _prefix(f["h5"])],
+            targets=lambda r: [*_within_targets(2, "the h5py walk")(r), *_no_tf_target(r)],
+            check_output=_check_lines(5000),
+        ),
+        Plan(
+            "restore-1g",
+            "restore + verify, 1 GiB model vs a bare restore script",
+            ["restore1g"],
+            lambda f: [
+                "restore",
+                _prefix(f["restore1g"]),
+                "--model",
+                f"{BENCH / 'models.py'}:Wide",
+                "--input-shape",
+                "2,8192",
+            ],
+            baseline=lambda f: [PYTHON, str(BENCH / "tf_restore.py"), _prefix(f["restore1g"])],
+            repeat=BIG_REPEAT,
+            data_bytes=lambda f: _bytes(f["restore1g"]),
+            targets=_within_targets(1.2, "the bare script", rss=True),
+        ),
+    ]
+
+
+def plans() -> list[Plan]:
+    """Every row, in table order: the model-shaped rows, then the earlier ones."""
+    tool = ["-m", "tensorflow.python.tools.inspect_checkpoint"]
+    out: list[Plan] = [
+        *model_plans(),
         Plan(
             "inspect-5000",
             "inspect, 5,000 values (table)",
@@ -411,15 +634,31 @@ def plans() -> list[Plan]:
             targets=lambda r: [*_inspect_targets(r), *_no_tf_target(r)],
             check_output=_check_inspect_json,
         ),
+        Plan(
+            "stats-5000",
+            "inspect --stats, 5,000 small variables",
+            ["many5000"],
+            lambda f: ["inspect", _prefix(f["many5000"]), "--stats"],
+            baseline=lambda f: [PYTHON, str(BENCH / "tf_stats.py"), _prefix(f["many5000"])],
+            data_bytes=lambda f: _bytes(f["many5000"]),
+            targets=_no_tf_target,
+            check_output=_check_lines(5000),
+        ),
     ]
-    out += [_stats_plan("big2g", headline=True), _diff_plan("big2g")]
+    out += [_diff_plan("big2g")]
     out += [_stats_plan(name) for name in ("big64m", "big256m", "big1g")]
     out += [_diff_plan(name) for name in ("big64m", "big256m", "big1g")]
     return out
 
 
-def run_plan(plan: Plan, fixtures: dict[str, dict[str, object]], logs: Path) -> Row:
-    """Measure ckptctl (and the baseline) for ``plan``; judge the targets."""
+def run_plan(
+    plan: Plan,
+    fixtures: dict[str, dict[str, object]],
+    logs: Path,
+    done: dict[str, Row] | None = None,
+) -> Row:
+    """Measure ckptctl (and the baseline) for ``plan``; judge the targets (against the row
+    ``plan.reference`` names, from ``done``, the rows measured so far)."""
     _say(f"{plan.id}: {plan.title}")
     ckptctl = measure(
         f"{plan.id}.ckptctl",
@@ -447,6 +686,8 @@ def run_plan(plan: Plan, fixtures: dict[str, dict[str, object]], logs: Path) -> 
         baseline,
         plan.data_bytes(fixtures) if plan.data_bytes else None,
     )
+    if plan.reference is not None and done and plan.reference in done:
+        row.reference = done[plan.reference].ckptctl
     if plan.targets is not None:
         row.targets = plan.targets(row)
     return row
@@ -510,6 +751,9 @@ def machine() -> dict[str, object]:
         "python": platform.python_version(),
         "tensorflow": _package_version("tensorflow-cpu", "tensorflow"),
         "numpy": _package_version("numpy"),
+        "keras": _package_version("keras"),
+        "h5py": _package_version("h5py"),
+        "ml_dtypes": _package_version("ml_dtypes"),
         "ckptctl": _package_version("ckptctl"),
         "ckptctl_commit": ckptctl_commit(),
     }
@@ -519,7 +763,8 @@ def machine_line(m: dict[str, object]) -> str:
     """The machine description in one line."""
     return (
         f"{m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, {m['os']}, "
-        f"Python {m['python']}, TensorFlow {m['tensorflow']}, numpy {m['numpy']}, "
+        f"Python {m['python']}, TensorFlow {m['tensorflow']}, Keras {m.get('keras')}, "
+        f"numpy {m['numpy']}, h5py {m.get('h5py')}, ml_dtypes {m.get('ml_dtypes')}, "
         f"ckptctl {m['ckptctl']} ({m['ckptctl_commit']})"
     )
 
@@ -529,7 +774,7 @@ HEADER = [
     "ckptctl",
     "GB/s",
     "RSS MiB",
-    "TensorFlow",
+    "baseline",
     "GB/s",
     "RSS MiB",
     "speed-up",
@@ -629,7 +874,7 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[str] = []
     for plan in selected:
         try:
-            rows.append(run_plan(plan, fixtures, logs))
+            rows.append(run_plan(plan, fixtures, logs, {r.id: r for r in rows}))
         except CommandFailed as e:
             failures.append(str(e))
             _say(f"\n  FAILED: {e}")
@@ -640,7 +885,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Load average (1 min) at start and end: {load_start:.2f}, {os.getloadavg()[0]:.2f}")
     print(
         f"Best of {QUICK_REPEAT} runs (< 1 GiB) or {BIG_REPEAT} (>= 1 GiB) after one untimed "
-        "warm-up run (page cache warm); peak RSS of the process. speed-up = TensorFlow time "
+        "warm-up run (page cache warm); peak RSS of the process. speed-up = baseline time "
         "/ ckptctl time.\n"
     )
     print(text_table(rows))

@@ -8,7 +8,6 @@ inside the function that needs it, never at module level.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -66,6 +65,8 @@ def tensorflow() -> Any:
 
 
 def _quiet_python_loggers() -> None:
+    import logging
+
     for name in ("tensorflow", "absl", "keras", "h5py"):
         logging.getLogger(name).setLevel(logging.ERROR)
     with contextlib.suppress(Exception):

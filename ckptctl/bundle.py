@@ -27,7 +27,6 @@ from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 import google_crc32c
-import ml_dtypes
 import numpy as np
 
 from ckptctl import _proto as pb
@@ -66,51 +65,71 @@ _BUNDLE_VERSION = 1
 _STRING = 7
 
 
-def _numeric_types() -> dict[int, tuple[str, np.dtype[Any]]]:
-    """DataType enum number -> (TensorFlow's dtype name, little-endian numpy dtype)."""
-    table: dict[int, tuple[str, Any]] = {
-        1: ("float32", "<f4"),
-        2: ("float64", "<f8"),
-        3: ("int32", "<i4"),
-        4: ("uint8", "u1"),
-        5: ("int16", "<i2"),
-        6: ("int8", "i1"),
-        8: ("complex64", "<c8"),
-        9: ("int64", "<i8"),
-        10: ("bool", "?"),
-        # TensorFlow hands quantized tensors to Python as the plain integer type.
-        11: ("qint8", "i1"),
-        12: ("quint8", "u1"),
-        13: ("qint32", "<i4"),
-        15: ("qint16", "<i2"),
-        16: ("quint16", "<u2"),
-        17: ("uint16", "<u2"),
-        18: ("complex128", "<c16"),
-        19: ("float16", "<f2"),
-        22: ("uint32", "<u4"),
-        23: ("uint64", "<u8"),
-    }
-    extra = {
-        14: "bfloat16",
-        24: "float8_e5m2",
-        25: "float8_e4m3fn",
-        26: "float8_e4m3fnuz",
-        27: "float8_e4m3b11fnuz",
-        28: "float8_e5m2fnuz",
-        29: "int4",
-        30: "uint4",
-        31: "int2",
-        32: "uint2",
-        33: "float4_e2m1fn",
-    }
-    for number, name in extra.items():
-        scalar = getattr(ml_dtypes, name, None)
-        if scalar is not None:
-            table[number] = (name, scalar)
-    return {number: (name, np.dtype(t)) for number, (name, t) in table.items()}
+_PLAIN_TYPES: dict[int, tuple[str, str]] = {
+    1: ("float32", "<f4"),
+    2: ("float64", "<f8"),
+    3: ("int32", "<i4"),
+    4: ("uint8", "u1"),
+    5: ("int16", "<i2"),
+    6: ("int8", "i1"),
+    8: ("complex64", "<c8"),
+    9: ("int64", "<i8"),
+    10: ("bool", "?"),
+    # TensorFlow hands quantized tensors to Python as the plain integer type.
+    11: ("qint8", "i1"),
+    12: ("quint8", "u1"),
+    13: ("qint32", "<i4"),
+    15: ("qint16", "<i2"),
+    16: ("quint16", "<u2"),
+    17: ("uint16", "<u2"),
+    18: ("complex128", "<c16"),
+    19: ("float16", "<f2"),
+    22: ("uint32", "<u4"),
+    23: ("uint64", "<u8"),
+}
+"""DataType enum number -> (TensorFlow's dtype name, numpy's little-endian type code)."""
+
+_ML_DTYPES: dict[int, tuple[str, int]] = {
+    14: ("bfloat16", 2),
+    24: ("float8_e5m2", 1),
+    25: ("float8_e4m3fn", 1),
+    26: ("float8_e4m3fnuz", 1),
+    27: ("float8_e4m3b11fnuz", 1),
+    28: ("float8_e5m2fnuz", 1),
+    # One byte per element is how TensorFlow stores the sub-byte types.
+    29: ("int4", 1),
+    30: ("uint4", 1),
+    31: ("int2", 1),
+    32: ("uint2", 1),
+    33: ("float4_e2m1fn", 1),
+}
+"""DataType enum number -> (name, bytes per stored element) of the types numpy has only
+through ml_dtypes. ml_dtypes takes from 0.05 s to over a second to import, so it is imported
+when a value of one of these types is read, never to list a checkpoint."""
+
+_NUMERIC: dict[int, tuple[str, int, np.dtype[Any] | None]] = {
+    **{n: (name, np.dtype(t).itemsize, np.dtype(t)) for n, (name, t) in _PLAIN_TYPES.items()},
+    **{n: (name, size, None) for n, (name, size) in _ML_DTYPES.items()},
+}
+"""DataType number -> (name, bytes per element, numpy dtype); the dtype is None for the
+ml_dtypes types, resolved by :func:`ml_dtype` when such a value is read."""
 
 
-_NUMERIC = _numeric_types()
+def ml_dtype(name: str) -> np.dtype[Any]:
+    """The numpy dtype of ml_dtypes' type ``name`` (``bfloat16``), importing ml_dtypes."""
+    import ml_dtypes
+
+    scalar = getattr(ml_dtypes, name, None)
+    if scalar is None:
+        raise CheckpointError(
+            f"values of dtype {name} need a newer ml_dtypes than "
+            f"{getattr(ml_dtypes, '__version__', 'the one installed')}",
+            "upgrade it: pip install -U ml_dtypes",
+        )
+    dtype: np.dtype[Any] = np.dtype(scalar)
+    return dtype
+
+
 _OTHER_TYPE_NAMES = {0: "invalid", 20: "resource", 21: "variant"}
 _SUB_BYTE = frozenset({"int4", "uint4", "int2", "uint2", "float4_e2m1fn"})
 
@@ -200,11 +219,23 @@ def _int32(v: int) -> int:
 class _Stored:
     """One value as its ``BundleEntryProto`` describes it."""
 
-    __slots__ = ("count", "crc", "dtype", "name", "offset", "parts", "shape", "shard", "size")
+    __slots__ = (
+        "_dtype",
+        "count",
+        "crc",
+        "itemsize",
+        "name",
+        "offset",
+        "parts",
+        "shape",
+        "shard",
+        "size",
+    )
 
     def __init__(
         self,
         name: str,
+        itemsize: int,
         dtype: np.dtype[Any] | None,
         shape: tuple[int, ...],
         count: int,
@@ -214,7 +245,8 @@ class _Stored:
         crc: int,
     ) -> None:
         self.name = name
-        self.dtype = dtype  # None for strings
+        self.itemsize = itemsize  # bytes per element as stored; 0 for strings
+        self._dtype = dtype  # None for strings, and for ml_dtypes types until first read
         self.shape = shape
         self.count = count
         self.shard = shard
@@ -224,6 +256,13 @@ class _Stored:
         # A partitioned value: its slices, each (slice, stored value); shard is -1. A shared
         # empty tuple for the others: a list each would be 56 bytes per value.
         self.parts: Sequence[tuple[tuple[tuple[int, int], ...], _Stored]] = ()
+
+    @property
+    def dtype(self) -> np.dtype[Any] | None:
+        """The numpy dtype of the elements; None for strings."""
+        if self._dtype is None and self.name != "string":
+            self._dtype = ml_dtype(self.name)
+        return self._dtype
 
 
 # ------------------------------------------------------------------------------- the SSTable
@@ -551,8 +590,9 @@ def _parse_entry(buf: bytes, shapes: _Shapes | None = None) -> _Fields:
     return dtype, dims, unknown_rank, shard, offset, size, crc, has_slices
 
 
-_Layout = tuple[str, "np.dtype[Any] | None", int, int]
-"""(dtype name, numpy dtype or None for strings, element count, bytes it needs or -1)."""
+_Layout = tuple[str, int, "np.dtype[Any] | None", int, int]
+"""(dtype name, bytes per stored element (0 for strings), numpy dtype (None for strings, and
+for ml_dtypes types until read), element count, bytes it needs or -1 for strings)."""
 
 _Layouts = dict[tuple[int, tuple[int, ...], bool], _Layout]
 
@@ -561,9 +601,9 @@ def _layout(key: str, dtype: int, dims: tuple[int, ...], unknown_rank: bool) -> 
     """What an entry's dtype and shape decide, checked (``key`` names it in errors)."""
     np_dtype: np.dtype[Any] | None
     if dtype == _STRING:
-        name, np_dtype = "string", None
+        name, itemsize, np_dtype = "string", 0, None
     elif dtype in _NUMERIC:
-        name, np_dtype = _NUMERIC[dtype]
+        name, itemsize, np_dtype = _NUMERIC[dtype]
     else:
         kind = _OTHER_TYPE_NAMES.get(dtype, f"number {dtype}")
         raise Unsupported(f"value {key} has dtype {kind}")
@@ -572,7 +612,7 @@ def _layout(key: str, dtype: int, dims: tuple[int, ...], unknown_rank: bool) -> 
     count = math.prod(dims)
     if count > _MAX_ELEMENTS:
         raise _Corrupt(f"value {key} has an invalid shape {list(dims)}")
-    return name, np_dtype, count, -1 if np_dtype is None else count * np_dtype.itemsize
+    return name, itemsize, np_dtype, count, -1 if name == "string" else count * itemsize
 
 
 # ------------------------------------------------------------------------------ the backend
@@ -593,6 +633,8 @@ class NativeBackend:
         self.location = location
         self.verify = verify
         self._files: dict[int, IO[bytes]] = {}
+        self._sizes: dict[int, int] = {}  # of the open shards, measured once each
+        self._paths: dict[int, AnyPath] = {}
         self._values: dict[str, _Stored] = {}
         self._num_shards = 0
         self._entries: list[Entry] | None = None
@@ -699,8 +741,8 @@ class NativeBackend:
                 raise _Corrupt(f"value {key} has a slice {sl} of shape {stored.shape}")
             parts.append((sl, stored))
             covered += stored.count
-        name, np_dtype = _NUMERIC[dtype]
-        whole = _Stored(name, np_dtype, tuple(dims), math.prod(dims), -1, 0, 0, 0)
+        name, itemsize, np_dtype = _NUMERIC[dtype]
+        whole = _Stored(name, itemsize, np_dtype, tuple(dims), math.prod(dims), -1, 0, 0, 0)
         if covered != whole.count:
             raise _Corrupt(f"value {key}: its slices hold {covered} of {whole.count} elements")
         whole.parts = parts
@@ -728,7 +770,7 @@ class NativeBackend:
             layout = _layout(key, dtype, dims, unknown_rank)
             if layouts is not None:
                 layouts[(dtype, dims, unknown_rank)] = layout
-        name, np_dtype, count, nbytes = layout
+        name, itemsize, np_dtype, count, nbytes = layout
         if not 0 <= shard < self._num_shards:
             raise _Corrupt(f"value {key} is in shard {shard} of {self._num_shards}")
         if offset < 0 or size < 0:
@@ -742,7 +784,7 @@ class NativeBackend:
                 raise _Corrupt(f"value {key} is stored in {size} bytes; its shape needs {nbytes}")
         elif size < count + 4 and not (size == 0 and count == 0):
             raise _Corrupt(f"value {key} is stored in {size} bytes; it needs at least {count + 4}")
-        return key, _Stored(name, np_dtype, dims, count, shard, offset, size, crc)
+        return key, _Stored(name, itemsize, np_dtype, dims, count, shard, offset, size, crc)
 
     # --- listing
 
@@ -761,7 +803,11 @@ class NativeBackend:
 
     def shard_path(self, shard: int) -> AnyPath:
         """The data file of shard number ``shard``, as the header's shard count names it."""
-        return suffixed(self.location.prefix, f".data-{shard:05d}-of-{self._num_shards:05d}")
+        path = self._paths.get(shard)
+        if path is None:
+            path = suffixed(self.location.prefix, f".data-{shard:05d}-of-{self._num_shards:05d}")
+            self._paths[shard] = path
+        return path
 
     def open_shards(self) -> bool:
         """Open every data shard now, so that the files of this one checkpoint stay readable
@@ -848,9 +894,20 @@ class NativeBackend:
         return file_corrupt(path, f"value {key} fails its checksum", COPY_CHECKPOINT_AGAIN)
 
     def _open(self, key: str, s: _Stored) -> tuple[IO[bytes], AnyPath]:
-        """The open shard of value ``key``, after checking the value lies inside it."""
-        path = self.shard_path(s.shard)
+        """The open shard of value ``key``, after checking the value lies inside it. Each
+        shard is opened and measured once; a file cut short later fails the read itself."""
         f = self._files.get(s.shard)
+        size = self._sizes.get(s.shard)
+        if f is None or size is None:
+            f, size = self._open_shard(key, s.shard)
+        if s.offset + s.size > size:
+            raise self._short_error(self.shard_path(s.shard), key)
+        return f, self.shard_path(s.shard)
+
+    def _open_shard(self, key: str, shard: int) -> tuple[IO[bytes], int]:
+        """Shard ``shard`` opened (unless it is) and its size; errors name ``key``."""
+        path = self.shard_path(shard)
+        f = self._files.get(shard)
         if f is None:
             try:
                 f = open_binary(path)  # kept open until close()
@@ -859,21 +916,20 @@ class NativeBackend:
                     1
                     for v in self._values.values()
                     for piece in self._pieces(v)
-                    if piece.shard == s.shard
+                    if piece.shard == shard
                 )
                 raise self._missing_error(path, n) from None
             except OSError as e:
                 raise CheckpointError(
                     f"{path}: cannot read value {key} ({e.strerror or e})"
                 ) from None
-            self._files[s.shard] = f
+            self._files[shard] = f
         try:
             size = file_size(f)
         except OSError as e:
             raise CheckpointError(f"{path}: cannot read value {key} ({e.strerror or e})") from None
-        if s.offset + s.size > size:
-            raise self._short_error(path, key)
-        return f, path
+        self._sizes[shard] = size
+        return f, size
 
     def _read_into(
         self, f: IO[bytes], offset: int, out: np.ndarray, path: AnyPath, key: str
@@ -1032,10 +1088,21 @@ class NativeBackend:
 
     def close(self) -> None:
         files, self._files = self._files, {}
+        self._sizes = {}
         for f in files.values():
             f.close()
 
 
 def numeric_dtype(number: int) -> tuple[str, np.dtype[Any]] | None:
-    """TensorFlow's ``DataType`` number -> (its name, the little-endian numpy dtype)."""
-    return _NUMERIC.get(number)
+    """TensorFlow's ``DataType`` number -> (its name, the little-endian numpy dtype); an
+    ml_dtypes type imports ml_dtypes (None if the installed one lacks it)."""
+    found = _NUMERIC.get(number)
+    if found is None:
+        return None
+    name, _, dtype = found
+    if dtype is None:
+        try:
+            dtype = ml_dtype(name)
+        except CheckpointError:
+            return None
+    return name, dtype

@@ -22,7 +22,7 @@ import fnmatch
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -37,6 +37,8 @@ from ckptctl.objgraph import ROOT, KeyInfo
 from ckptctl.reader import BackendName, Checkpoint, Entry, open_located, open_location
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ckptctl.restoration import RestoreOptions
 
 ROOT_GROUP = ROOT  # the root itself counts as a group
@@ -367,8 +369,16 @@ def _compare_pair(
         if progress is not None:
             progress(label, done + size * seen // count, total)
 
+    chunks_a: Iterable[np.ndarray]
+    chunks_b: Iterable[np.ndarray]
+    if size <= chunk_bytes and _size(p.b.entry) <= chunk_bytes:
+        # One chunk each (most of a model's values): read whole, without the streams.
+        chunks_a, chunks_b = [ca.read(p.a.key).reshape(-1)], [cb.read(p.b.key).reshape(-1)]
+    else:
+        chunks_a = ca.read_chunks(p.a.key, chunk_bytes)
+        chunks_b = cb.read_chunks(p.b.key, chunk_bytes)
     result = compare_streams(
-        ca.read_chunks(p.a.key, chunk_bytes), cb.read_chunks(p.b.key, chunk_bytes),
+        chunks_a, chunks_b,
         atol=atol, rtol=rtol, dtype=p.a.entry.dtype, progress=report,
     )  # fmt: skip
     if progress is not None and result.num_elements == 0:

@@ -206,16 +206,40 @@ def _scratch(n: int) -> np.ndarray | None:
     return buf
 
 
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _shared_pool() -> ThreadPoolExecutor:
+    """The process's one pool of two reducer threads, made on first use: a command reading
+    thousands of values starts two threads, not two per value."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ckptctl-stats")
+        return _pool
+
+
 def _parallel(chunks: Iterable[np.ndarray], fn: Callable[[np.ndarray], _Part]) -> _Part:
+    """``fn`` of every chunk, merged in order. A value of one chunk (most of a model's values)
+    is reduced on the calling thread; longer ones on the shared pool, a few chunks in flight,
+    reading the next while two are reduced."""
+    it = iter(chunks)
+    first = next(it, None)
+    if first is None:
+        return _Part()
+    second = next(it, None)
+    if second is None:
+        return fn(first)
+    pool = _shared_pool()
     total = _Part()
-    pending: deque[Future[_Part]] = deque()
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for chunk in chunks:
-            pending.append(pool.submit(fn, chunk))
-            if len(pending) >= _IN_FLIGHT:
-                total = total.merge(pending.popleft().result())
-        while pending:
+    pending: deque[Future[_Part]] = deque([pool.submit(fn, first), pool.submit(fn, second)])
+    for chunk in it:
+        pending.append(pool.submit(fn, chunk))
+        if len(pending) >= _IN_FLIGHT:
             total = total.merge(pending.popleft().result())
+    while pending:
+        total = total.merge(pending.popleft().result())
     return total
 
 

@@ -159,3 +159,69 @@ def test_without_tensorflow_restore_and_migrate_exit_3_with_the_pip_hint(
         "  install it with: pip install 'ckptctl[tensorflow]'  (or 'ckptctl[tensorflow-cpu]')\n",
     }
     assert not (tmp_path / "dst").exists()
+
+
+HEAVY = ("tensorflow", "keras", "ml_dtypes", "h5py", "fsspec", "plotly")
+"""What a float32 checkpoint's `inspect` never needs: TensorFlow and Keras, ml_dtypes (over a
+second to import in 0.7), h5py (Keras files), fsspec (remote paths), plotly (trend --html)."""
+
+
+@pytest.mark.parametrize("options", [[], ["--stats"], ["--json"], ["--stats", "--json"]])
+def test_float32_inspect_imports_nothing_heavy(samples_dir: Path, options: list[str]) -> None:
+    out = run_fresh(
+        """
+        import contextlib, io, json, sys
+        from ckptctl.cli.app import main
+        names = set(sys.argv.pop().split(","))
+        sys.argv = ["ckptctl", "inspect", *sys.argv[1:]]
+        with contextlib.redirect_stdout(io.StringIO()) as stdout:
+            try:
+                main()
+            except SystemExit as e:
+                code = e.code
+        heavy = sorted({m.split(".")[0] for m in sys.modules} & names)
+        print(json.dumps({"code": code, "heavy": heavy, "out": len(stdout.getvalue())}))
+        """,
+        str(samples_dir / "my_model"),
+        *options,
+        ",".join(HEAVY),
+    )
+    assert out["code"] == 0
+    assert out["heavy"] == []
+    assert out["out"] > 0
+
+
+@pytest.fixture(scope="module")
+def bfloat16_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.half = tf.Variable(tf.constant([1.5, -2.0, 0.0, 4.0], dtype=tf.bfloat16))
+    module.full = tf.Variable(tf.constant([1.0, 2.0], dtype=tf.float32))
+    return Path(tf.train.Checkpoint(model=module).write(str(tmp_path_factory.mktemp("bf16") / "c")))
+
+
+def test_ml_dtypes_is_imported_only_to_read_a_value_of_its_types(bfloat16_ckpt: Path) -> None:
+    """Listing a bfloat16 value needs only its name; reading it needs ml_dtypes."""
+    out = run_fresh(
+        """
+        import json, sys
+        import ckptctl
+        listed = ckptctl.inspect(sys.argv[1])
+        after_listing = "ml_dtypes" in sys.modules
+        read = ckptctl.inspect(sys.argv[1], stats=True)
+        stats = {v.path: [v.dtype, v.stats.min, v.stats.max, v.stats.mean, v.stats.zeros]
+                 for v in read.variables if v.stats is not None}
+        print(json.dumps({"dtypes": {v.path: v.dtype for v in listed.variables},
+                          "after_listing": after_listing,
+                          "after_reading": "ml_dtypes" in sys.modules,
+                          "stats": stats, "tf": "tensorflow" in sys.modules}))
+        """,
+        str(bfloat16_ckpt),
+    )
+    assert out["after_listing"] is False
+    assert out["after_reading"] is True
+    assert out["tf"] is False
+    assert out["dtypes"]["model.half"] == "bfloat16"
+    assert out["stats"]["model.half"] == ["bfloat16", -2.0, 4.0, 0.875, 0.25]
+    assert out["stats"]["model.full"] == ["float32", 1.0, 2.0, 1.5, 0.0]

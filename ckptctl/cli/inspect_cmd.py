@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from ckptctl.cli.common import progress_bar, reporting_errors
-from ckptctl.cli.formats import Context, Format, show
 from ckptctl.cli.options import (
     CHECKPOINT_FORMS,
     BackendOpt,
@@ -17,9 +16,7 @@ from ckptctl.cli.options import (
     NoVerifyOpt,
     backend_name,
 )
-from ckptctl.cli.plain import RICH_TABLE_LIMIT
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM, EXIT_UNREADABLE, CheckpointError
-from ckptctl.summary import plural
 
 TreeOpt = Annotated[bool, typer.Option("--tree", help="Show the object graph as a tree.")]
 StatsOpt = Annotated[
@@ -112,7 +109,11 @@ def _inspect_one(
     debug: bool,
 ) -> None:
     """Inspect one checkpoint; always ends in ``typer.Exit`` with its exit code."""
+    # Imported here, not at the top: `ckptctl --help` imports every command module.
+    from ckptctl.cli.formats import Context, Format, show
+    from ckptctl.cli.plain import RICH_TABLE_LIMIT
     from ckptctl.inspection import inspect as run_inspect
+    from ckptctl.summary import plural
 
     with reporting_errors(debug), progress_bar("reading") as progress:
         report = run_inspect(

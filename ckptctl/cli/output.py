@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict, is_dataclass
 from typing import Any
@@ -11,6 +10,8 @@ _PRETTY_LIMIT = 200_000  # characters: smaller documents are indented for people
 
 
 def print_json(doc: Any) -> None:
+    import json
+
     if is_dataclass(doc) and not isinstance(doc, type):
         doc = asdict(doc)
     text = json.dumps(doc, default=str)  # the C encoder: fast on thousands of values

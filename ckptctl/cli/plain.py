@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 from ckptctl.layout import (
     Cell,
     CellKind,
+    Line,
     Part,
     Table,
+    fold_path,
     label_lines,
     number_column,
     plain,
@@ -26,7 +28,7 @@ from ckptctl.summary import plural as plural
 from ckptctl.summary import shape_str as shape_str
 
 if TYPE_CHECKING:
-    from ckptctl.inspection import InspectReport, VariableInfo
+    from ckptctl.inspection import InspectReport, TreeNode, VariableInfo
 
 KEY_COLUMN_MIN_WIDTH = 150  # columns: narrower terminals show keys only where they differ
 RICH_TABLE_LIMIT = 400  # rows: beyond this, laying out a Rich table takes seconds
@@ -155,8 +157,10 @@ def stats_table(report: InspectReport) -> Table:
         first: list[Part] = [(printable(v.path or v.key), None)]
         if st is not None and st.hist:
             first.append(("  " + _sparkline(st.hist), "slot"))
+        # One-line text cells where there is no style to carry: the layout's quick path.
+        head: Cell = first if len(first) > 1 else first[0][0]
         if st is None:
-            rows.append([first, "", "", "", "", "", ""])
+            rows.append([head, "", "", "", "", "", ""])
             roles.append(None)
             continue
         bad = st.nonfinite > 0
@@ -164,8 +168,8 @@ def stats_table(report: InspectReport) -> Table:
         nonfinite = (
             f"{st.nan}/{st.inf}" if (st.nan or st.inf) else ("0" if st.mean is not None else "")
         )
-        cells: list[Cell] = [first, *(numbers[name][i] for name in STATS_COLUMNS), zeros]
-        cells.append([(nonfinite, "worst" if bad else None)])
+        cells: list[Cell] = [head, *(numbers[name][i] for name in STATS_COLUMNS), zeros]
+        cells.append([(nonfinite, "worst")] if bad else nonfinite)
         rows.append(cells)
         roles.append("bad" if bad else None)
     first_header = "object path" if report.naming == "object-graph" else "key"
@@ -253,3 +257,56 @@ def _is_slot_like(v: VariableInfo) -> bool:
 
 def _standard_key(path: str) -> str:
     return path.replace(".", "/") + "/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+TREE_INDENT = 4
+"""Columns the tree's guides take per level."""
+
+
+def tree_lines(
+    root: TreeNode,
+    levels: int,
+    width: int,
+    guides: tuple[str, str, str, str] = ("    ", "│   ", "├── ", "└── "),
+) -> tuple[list[Line], bool]:
+    """The tree drawn as Rich draws it (``guides``: space, continuing, branch, last branch),
+    at most ``levels`` deep, as lines with roles, and whether ``levels`` cut it. Iterative and
+    linear: a tree of 100,000 values takes a fraction of a second, where Rich takes a minute.
+    Names stay whole; an alias's path folds after a ``.``."""
+    space, going, branch, last_branch = guides
+    lines: list[Line] = [[("(root)", "group")]]
+    cut = False
+    # (node, the guides before it, whether it is the last child, depth)
+    stack: list[tuple[TreeNode, str, bool, int]] = [
+        (child, "", i == len(root.children) - 1, 0)
+        for i, child in reversed(list(enumerate(root.children)))
+    ]
+    while stack:
+        node, lead, last, depth = stack.pop()
+        first = lead + (last_branch if last else branch)
+        under = lead + (space if last else going)
+        line: Line = [(first, None), (node.name, "group" if node.children else None)]
+        more: list[str] = []
+        room = max(width - TREE_INDENT * (depth + 1), 24)
+        if node.alias_of is not None:
+            if len(node.name) + 4 + len(node.alias_of) <= room:
+                line.append((f"  -> {node.alias_of}", "dim"))
+            else:
+                line.append(("  ->", "dim"))
+                more = fold_path(node.alias_of, max(room - 2, 20))
+        elif node.key is not None:
+            line.append((f"  {node.dtype} {shape_str(node.shape)}", "slot"))
+        hidden = node.truncated or (bool(node.children) and depth + 1 >= levels)
+        if hidden:
+            cut = cut or not node.truncated
+        if hidden and not more:
+            line.append(("  ... (deeper levels not shown)", "dim"))
+        lines.append(line)
+        for i, text in enumerate(more):
+            tail = "  ... (deeper levels not shown)" if hidden and i == len(more) - 1 else ""
+            lines.append([(under, None), (f"  {text}{tail}", "dim")])
+        if not hidden:
+            n = len(node.children)
+            for i in range(n - 1, -1, -1):
+                stack.append((node.children[i], under, i == n - 1, depth + 1))
+    return lines, cut

@@ -512,3 +512,28 @@ def test_missing_data_shard_exits_3(sharded_ckpt: Path, broken_copy: BrokenCopy)
     missing = str(data_shards(prefix)[0])
     delete_data_shard(prefix)
     assert_clean_error(run(sharded_ckpt, prefix), missing)
+
+
+@pytest.fixture(scope="module")
+def many_values_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two checkpoints of 450 values, every value changed by +1 in the second."""
+    import tensorflow as tf
+
+    out = []
+    for shift in (0.0, 1.0):
+        module = tf.Module()
+        module.layers = [tf.Variable(tf.fill((4,), float(i) + shift)) for i in range(450)]
+        prefix = tmp_path_factory.mktemp("many_pair") / "c"
+        out.append(Path(tf.train.Checkpoint(model=module).write(str(prefix))))
+    return out[0], out[1]
+
+
+def test_hundreds_of_changed_values_are_listed_plainly(many_values_pair: tuple[Path, Path]) -> None:
+    """Past a few hundred rows the diff table is written without Rich: every changed value."""
+    a, b = many_values_pair
+    result = CliRunner().invoke(app, ["diff", str(a), str(b)], env={"COLUMNS": "80"})
+    assert result.exit_code == 1, result.output
+    rows = [ln for ln in result.stdout.splitlines() if ln.startswith("model.layers.")]
+    assert len(rows) == 450
+    assert {ln.split()[0] for ln in rows} == {f"model.layers.{i}" for i in range(450)}
+    assert max(len(ln) for ln in result.stdout.splitlines()) <= 80

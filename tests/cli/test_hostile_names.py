@@ -120,3 +120,38 @@ def test_error_naming_a_control_character(tmp_path: Path) -> None:
     assert shown.code == 3, shown.stdout
     assert_safe(shown.raw_stderr)
     assert "ckpt\\x00\\x1b[2J-3" in shown.stderr
+
+
+@pytest.fixture(scope="module")
+def hostile_many(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The hostile names among 450 others: past the row count where output skips Rich."""
+    import tensorflow as tf
+
+    out = []
+    for bump in (0.0, 1.0):
+        module = tf.Module()
+        for name, value in NAMES.items():
+            setattr(module, name, tf.Variable([v + bump for v in value]))
+        module.pad = [tf.Variable([float(i) + bump]) for i in range(450)]
+        prefix = tmp_path_factory.mktemp("hostile_many") / "ckpt"
+        out.append(Path(tf.train.Checkpoint(net=module).write(str(prefix))))
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["inspect", "--tree"], ["inspect", "--stats"], ["diff"]],
+    ids=["tree", "stats", "diff"],
+)
+def test_hundreds_of_rows_written_without_rich_get_escapes_too(
+    hostile_many: tuple[Path, Path], args: list[str]
+) -> None:
+    a, b = hostile_many
+    paths = [a, b] if args == ["diff"] else [a]
+    shown = in_terminal(120, args[0], *paths, *args[1:])
+    assert shown.code == (1 if args == ["diff"] else 0), shown.stderr
+    assert_safe(shown.raw_stdout)
+    for name in SHOWN:
+        assert name in shown.stdout
+    assert "pad" in shown.stdout
+    assert not any(line.strip().startswith("line") for line in shown.lines)

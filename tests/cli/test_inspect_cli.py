@@ -523,3 +523,44 @@ def test_hundreds_of_values_print_as_an_aligned_plain_table(many_values_ckpt: Pa
     assert {len(ln) for ln in rows} <= {len(header)}
     doc = json.loads(CliRunner().invoke(app, ["inspect", str(many_values_ckpt), "--json"]).stdout)
     assert len(doc["variables"]) == 451
+
+
+def test_hundreds_of_values_print_their_statistics_plainly(many_values_ckpt: Path) -> None:
+    """--stats past a few hundred rows: every value's row, its numbers right, no Rich."""
+    result = CliRunner().invoke(app, ["inspect", str(many_values_ckpt), "--stats"])
+    assert result.exit_code == 0, result.output
+    rows = {
+        ln.split()[0]: ln.split()[1:]
+        for ln in result.stdout.splitlines()
+        if ln.startswith("model.layers.")
+    }
+    assert len(rows) == 450
+    # Value i is i % 7 + 1 copies of float(i): min, max and mean i, std 0, NaN/Inf 0.
+    assert rows["model.layers.0"] == ["0", "0", "0", "0", "100%", "0"]
+    assert rows["model.layers.449"] == ["449", "449", "449", "0", "0%", "0"]
+
+
+def test_a_tree_of_hundreds_of_values_is_drawn_as_rich_draws_it(many_values_ckpt: Path) -> None:
+    """Past a few hundred values the tree is written without Rich, line for line the same."""
+    import io
+
+    from rich.console import Console
+
+    from ckptctl.cli.render import _rich_tree
+    from ckptctl.inspection import inspect
+
+    result = CliRunner().invoke(
+        app, ["inspect", str(many_values_ckpt), "--tree"], env={"COLUMNS": "80"}
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    drawn = lines[lines.index("(root)") :]
+    assert len(drawn) == 1 + 3 + 450  # (root), model, layers, save_counter, the values
+    assert drawn[:4] == ["(root)", "├── model", "│   └── layers", "│       ├── 0  float32 [1]"]
+    assert drawn[-2:] == ["│       └── 449  float32 [2]", "└── save_counter  int64 []"]
+    report = inspect(many_values_ckpt, tree=True)
+    assert report.tree is not None
+    buf = io.StringIO()
+    console = Console(file=buf, width=80, color_system=None, highlight=False)
+    console.print(_rich_tree(report.tree, 10, 80)[0])
+    assert [ln.rstrip() for ln in buf.getvalue().splitlines()] == drawn

@@ -285,3 +285,47 @@ def test_piped_output_has_no_trailing_spaces(long_names_ckpts: dict[str, Path]) 
         result = CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": None})
         padded = [line for line in result.stdout.splitlines() if line != line.rstrip()]
         assert padded == [], args
+
+
+# ------------------------------------------------------- `ckptctl --help` without Typer
+
+
+def _typer_help(columns: int) -> str:
+    """`--help` as the Typer application itself prints it, in a process of its own."""
+    code = (
+        "import sys; sys.argv = ['ckptctl', '--help']\nfrom ckptctl.cli.commands import app\napp()"
+    )
+    env = {**os.environ, "COLUMNS": str(columns)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_the_stored_top_level_help_is_what_typer_prints(columns: int) -> None:
+    from ckptctl.cli.root_help import TEXT
+
+    printed = _typer_help(columns)
+    assert printed == TEXT, f"ckptctl/cli/root_help.py should hold:\n{printed}"
+
+
+@pytest.mark.parametrize(("columns", "typer_imported"), [(80, False), (120, False), (60, True)])
+def test_top_level_help_imports_typer_only_where_it_lays_help_out_narrower(
+    columns: int, typer_imported: bool
+) -> None:
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write(str('typer' in sys.modules)))\n"
+        "sys.argv = ['ckptctl', '--help']\n"
+        "from ckptctl.cli.app import main\n"
+        "main()"
+    )
+    env = {**os.environ, "COLUMNS": str(columns)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == str(typer_imported)
+    assert result.stdout == _typer_help(columns)
