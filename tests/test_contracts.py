@@ -30,11 +30,14 @@ def test_accepted_missing_initialises_both_instances_alike(samples_dir: Path) ->
     assert accepted.outputs.equal is True and accepted.values.differing == []
 
 
-def test_a_value_changed_after_restore_fails_the_value_check(
-    samples_dir: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("instance", [0, 1], ids=["first", "second"])
+def test_a_value_changed_after_restore_fails_the_proof(
+    samples_dir: Path, monkeypatch: pytest.MonkeyPatch, instance: int
 ) -> None:
-    """Fault injection into ckptctl's own restore step: right after the values are assigned,
-    one of them is overwritten. The bit-for-bit value check must name exactly that one."""
+    """Fault injection into ckptctl's own restore step: right after the values are assigned
+    to one of the two instances, one of them is overwritten. In the second instance (the one
+    returned, whose values are checked) the bit-for-bit value check names exactly that one;
+    in the first, the outputs of the two instances differ."""
     from ckptctl.restoration import pipeline
 
     original = pipeline._restore_instance
@@ -42,7 +45,7 @@ def test_a_value_changed_after_restore_fails_the_value_check(
 
     def restore_then_overwrite(ckpt: Any, inst: Any, partial: bool) -> None:
         original(ckpt, inst, partial)
-        if not calls:
+        if len(calls) == instance:
             pair = next(p for p in inst.plan.pairs if p.path == "model.dense2.bias")
             pair.var.assign(pair.var + 1.0)
         calls.append(1)
@@ -50,8 +53,14 @@ def test_a_value_changed_after_restore_fails_the_value_check(
     monkeypatch.setattr(pipeline, "_restore_instance", restore_then_overwrite)
     report = restore(samples_dir / "my_model", MY_MODEL, input_shapes=[(4, 20)])
     assert report.ok is False
-    assert report.values.differing == ["model.dense2.bias"]
     assert report.values.checked == 4
+    if instance == 1:
+        assert report.values.differing == ["model.dense2.bias"]
+        assert report.outputs.equal is False
+    else:
+        assert report.values.differing == []
+        assert report.outputs.equal is False
+        assert report.outputs.detail is not None and "disagree" in report.outputs.detail
 
 
 @pytest.mark.parametrize("max_bytes", [1, 7, 4096, 1 << 20])

@@ -133,17 +133,30 @@ def compare_outputs(
     return equal, worst, finite
 
 
+def outputs_of(model: Any, batches: list[list[np.ndarray]]) -> list[list[np.ndarray]] | str:
+    """The model's flattened outputs on each batch, or why they cannot be compared."""
+    try:
+        return [flatten_outputs(call_model(model, batch)) for batch in batches]
+    except NotTensors as e:
+        return str(e)
+
+
 def check_outputs(
-    a: Any, b: Any, batches: list[list[np.ndarray]], atol: float, rtol: float
+    outs_a: list[list[np.ndarray]] | str,
+    outs_b: list[list[np.ndarray]] | str,
+    batches: int,
+    atol: float,
+    rtol: float,
 ) -> OutputCheck:
-    check = OutputCheck(batches=len(batches), ran=True, equal=True)
-    for batch in batches:
-        try:
-            out_a = flatten_outputs(call_model(a, batch))
-            out_b = flatten_outputs(call_model(b, batch))
-        except NotTensors as e:
-            check.equal, check.comparable, check.detail = False, False, str(e)
+    """Two instances' outputs on the same ``batches`` batches (from :func:`outputs_of`),
+    compared batch by batch."""
+    check = OutputCheck(batches=batches, ran=True, equal=True)
+    for out in (outs_a, outs_b):
+        if isinstance(out, str):
+            check.equal, check.comparable, check.detail = False, False, out
             return check
+    assert isinstance(outs_a, list) and isinstance(outs_b, list)
+    for out_a, out_b in zip(outs_a, outs_b, strict=True):
         equal, worst, finite = compare_outputs(out_a, out_b, atol, rtol)
         check.equal = check.equal and equal
         check.finite = check.finite and finite

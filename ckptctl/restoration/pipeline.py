@@ -6,14 +6,17 @@ The order matters (see docs/TF_NOTES.md):
    silently keeps fresh kernels);
 2. match checkpoint and model without assigning anything (a format's matcher makes the plan);
 3. assign nothing if anything mismatches (TensorFlow would fail part-way), unless ``partial``;
-4. restore, then compare every restored variable with the stored tensor, bit for bit;
-5. restore a second, independently initialised instance and require equal outputs.
+4. restore, and record the outputs on seeded random batches;
+5. let the first instance go (one model in memory at a time), restore a second,
+   independently initialised one, compare every variable of it with the stored tensor, bit
+   for bit, and require the same outputs as the first's; this second instance is returned.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import os
 import shutil
 import tempfile
@@ -35,6 +38,7 @@ from ckptctl.restoration.checks import (
     compare_outputs,
     flatten_outputs,
     load_golden,
+    outputs_of,
     save_golden,
 )
 from ckptctl.restoration.graph_match import (
@@ -203,6 +207,7 @@ def _restore_local(
             accept(plan, allow_unused, allow_missing)
             return _Instance(m, opt, root, plan, chosen == ROOT)
 
+        tried: dict[str, _Instance] = {}
         if len(candidates) == 1:
             chosen_key = candidates[0]
             a = prepare(model_a, chosen_key)
@@ -247,26 +252,35 @@ def _restore_local(
         _verify_readable(ckpt, a.plan.pairs)
         _restore_instance(ckpt, a, opts.partial)
         report.restored = len(a.plan.pairs)
-        if ckpt.naming == "keras":
-            restored = scratch / "restored.weights.h5"
-            report.values = check_keras_values(ckpt, a.model, a.plan.pairs, restored)
-        else:
-            report.values = check_values(ckpt, a.plan.pairs)
-
+        outputs_a = outputs_of(a.model, random_batches)
         # Accepted missing variables are not restored: initialise both instances alike so
-        # that they do not make the outputs differ (restored values were checked above).
+        # that they do not make the outputs differ (restored values are checked below).
         accepted_missing = any(m.accepted for m in a.plan.missing)
+        # One instance at a time: the first is let go once its outputs are known, so a model
+        # of N GiB costs N GiB, not 2N. The second, restored the same way, is the one whose
+        # values are checked bit for bit, and the one returned.
+        del a, model_a, tried
+        gc.collect()
+
         model_b, _ = make(opts.seed + 1 if accepted_missing else opts.seed + 2)
         build_model(model_b, label, random_batches[0])
         b = prepare(model_b, chosen_key)
         _restore_instance(ckpt, b, opts.partial)
-        report.outputs = check_outputs(a.model, b.model, random_batches, opts.atol, opts.rtol)
+        if ckpt.naming == "keras":
+            restored = scratch / "restored.weights.h5"
+            report.values = check_keras_values(ckpt, b.model, b.plan.pairs, restored)
+        else:
+            report.values = check_values(ckpt, b.plan.pairs)
+        outputs_b = outputs_of(b.model, random_batches)
+        report.outputs = check_outputs(
+            outputs_a, outputs_b, len(random_batches), opts.atol, opts.rtol
+        )
 
         if golden_path is not None and golden_data is not None and report.outputs.comparable:
             golden_inputs, expected = golden_data
             equal, worst, finite = True, 0.0, True
             for batch, want in zip(golden_inputs, expected, strict=True):
-                got = flatten_outputs(call_model(a.model, batch))
+                got = flatten_outputs(call_model(b.model, batch))
                 e, w, f = compare_outputs(got, want, opts.atol, opts.rtol)
                 equal, worst, finite = equal and e, max(worst, w), finite and f
             report.outputs.golden = GoldenCheck(str(golden_path), equal and finite, worst)
@@ -278,11 +292,10 @@ def _restore_local(
             and report.outputs.finite
             and (report.outputs.golden is None or report.outputs.golden.equal)
         )
-        if save_path is not None and report.ok:
-            outs = [flatten_outputs(call_model(a.model, batch)) for batch in random_batches]
-            save_golden(save_path, random_batches, outs)
+        if save_path is not None and report.ok and isinstance(outputs_b, list):
+            save_golden(save_path, random_batches, outputs_b)
             report.saved_golden = str(save_path)
-        return report, a.model, a.optimizer
+        return report, b.model, b.optimizer
 
 
 def _optimizer_label(optimizer: str | Callable[[], Any] | None) -> str | None:
