@@ -208,6 +208,8 @@ def _unused_line(u: UnusedEntry) -> str:
     )
     if u.suggestion:
         line += f" (likely match in the model: {u.suggestion})"
+    if u.reason:
+        line += f"; {u.reason}"
     return line
 
 
@@ -218,6 +220,8 @@ def _missing_line(m: MissingEntry) -> str:
     )
     if m.suggestion:
         line += f" (likely match in the checkpoint: {m.suggestion})"
+    if m.reason:
+        line += f"; {m.reason}"
     return line
 
 

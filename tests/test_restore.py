@@ -629,6 +629,13 @@ def test_untracked_moving_statistics_are_missing_even_with_the_optimizer(zoo_ckp
     for m in report.missing:
         assert m.reason is not None and m.reason.startswith("not trainable, and held in"), m
         assert "--optimizer" not in m.reason
+    # CI logs carry the reason too: one annotation and one JUnit line per missing value.
+    import ckptctl.github
+    from ckptctl.junit import structure_lines
+
+    for lines in (ckptctl.github.restore_messages(report), structure_lines(report)):
+        said = [line for line in lines if "moving_" in line]
+        assert len(said) == 2 and all("not trainable, and held in" in s for s in said), lines
     alone = restore(zoo_ckpt("list_norm"), f"{ZOO}:ListNormModel")
     reasons = {m.path.rsplit("/", 1)[-1]: m.reason for m in alone.missing}
     assert set(reasons) == {"kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance"}
