@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ckptctl._renamed import deprecated_alias, json_names
 from ckptctl.chunks import CHUNK_BYTES
-from ckptctl.compare import Comparison, compare_streams
+from ckptctl.compare import Comparison, compare_streams, identical
 from ckptctl.compare import aligned_chunks as aligned_chunks
 from ckptctl.errors import UsageError
 from ckptctl.location import Location, locate
@@ -374,7 +374,7 @@ def _compare_pair(
     if size <= chunk_bytes and _size(p.b.entry) <= chunk_bytes:
         # One chunk each (most of a model's values): read whole, without the streams.
         a, b = ca.read(p.a.key).reshape(-1), cb.read(p.b.key).reshape(-1)
-        if a.dtype == b.dtype and a.dtype != object and a.tobytes() == b.tobytes():
+        if identical(a, b):
             # The same bytes are equal values under every rule and tolerance (NaN in place
             # included): most values of two checkpoints of one run, between saves that did
             # not touch them, and all of a checkpoint against its copy.
