@@ -7,14 +7,16 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ckptctl._renamed import deprecated_alias, json_names
 from ckptctl.bulk import collection_paused
 from ckptctl.errors import CheckpointError
 from ckptctl.objgraph import ObjectGraph
 from ckptctl.reader import BackendName, Checkpoint, Entry, open_checkpoint
-from ckptctl.stats import HIST_BINS, ValueStats, value_stats
+
+if TYPE_CHECKING:
+    from ckptctl.stats import ValueStats
 
 Progress = Callable[[int, int], None]
 
@@ -164,6 +166,8 @@ def inspect(
     with open_checkpoint(path, backend=backend, verify=verify) as ckpt:
         report = _report(ckpt, filter, tree)
         if (stats or hist) and report.error is None:
+            from ckptctl.stats import HIST_BINS
+
             _add_stats(ckpt, report, HIST_BINS if hist else 0, progress)
         return report
 
@@ -172,6 +176,8 @@ def _add_stats(
     ckpt: Checkpoint, report: InspectReport, bins: int, progress: Progress | None
 ) -> None:
     """Statistics of every shown value; a read error becomes the report's error."""
+    from ckptctl.stats import value_stats
+
     report.stats = True
     total = sum(v.nbytes or 0 for v in report.variables)
     done = 0

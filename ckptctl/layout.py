@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 ELLIPSIS = "…"
 INDENT = 2
@@ -312,19 +312,28 @@ class Fitted:
     columns: list[int]
     widths: list[int]
     dropped: list[str]
+    one_line: dict[int, int] = field(default_factory=dict)
+    """The columns whose every cell is one line of text, with the widest such line."""
 
 
 def fit_table(table: Table, width: int, gap: int = 2) -> Fitted:
     """The columns of ``table`` kept at ``width``, and how wide each is. The first column is
     measured by its cells' first lines: the lines under them span the whole table."""
     specs = []
-    firsts = [_first_width(row[0]) for row in table.rows]
+    firsts: list[int] = []
+    one_line: dict[int, int] = {}
     for c, header in enumerate(table.headers):
         kind = table.kind(c)
-        if c == 0:
-            lines: Iterable[int] = firsts
+        simple = _one_line_texts(table, c)
+        if simple is not None:
+            lines = list(map(len, simple))
+            one_line[c] = max(lines, default=0)
+        elif c == 0:
+            lines = [_first_width(row[0]) for row in table.rows]
         else:
-            lines = (_cell_width(row[c]) for row in table.rows)
+            lines = [_cell_width(row[c]) for row in table.rows]
+        if c == 0:
+            firsts = lines
         drop = table.drop[c] if c < len(table.drop) else 0
         minimum = table.min_widths[c] if c < len(table.min_widths) else MIN_FLEX_WIDTH
         specs.append(column_spec(header, lines, kind, drop, minimum))
@@ -346,7 +355,18 @@ def fit_table(table: Table, width: int, gap: int = 2) -> Fitted:
         kept,
         [w for w in widths if w is not None],
         [table.headers[c] for c, w in enumerate(widths) if w is None],
+        one_line,
     )
+
+
+def _one_line_texts(table: Table, column: int) -> list[str] | None:
+    """The cells of ``column`` when every one is a single line of text (the usual case, and
+    checked at C speed), else None."""
+    cells = [row[column] for row in table.rows]
+    if cells and set(map(type, cells)) != {str}:
+        return None
+    texts = cast(list[str], cells)
+    return None if "\n" in "".join(texts) else texts
 
 
 def _first_width(cell: Cell) -> int:
@@ -369,6 +389,7 @@ def table_lines(
     title: bool = True,
     gap: int = 2,
     full_text: str = "--json has every field",
+    styled: bool = True,
 ) -> list[Line]:
     """The table as lines no wider than ``width`` where it can be: title, headers, a rule
     under each column, the rows (notes under theirs), and a line naming the columns left
@@ -377,7 +398,10 @@ def table_lines(
     A first cell (a path) wider than its column is not folded into it: it takes a line of its
     own across the table (folded at ``.`` only if wider than ``width``), and the row's other
     cells follow on the next line. The first cell's further lines (a slot's variable, a key)
-    come under the row, across the table too."""
+    come under the row, across the table too.
+
+    ``styled=False`` is for plain text: a row's cells then come as one piece, without the
+    roles of their columns (rows keep theirs)."""
     fitted = fit_table(table, width, gap)
     cols, widths = fitted.columns, fitted.widths
     space = " " * gap
@@ -396,30 +420,57 @@ def table_lines(
         ]
 
     column_roles = [table.column_roles[c] if c < len(table.column_roles) else None for c in cols]
-    plain_columns = not any(column_roles)
+    plain_columns = not (styled and any(column_roles))
 
-    def quick(cells: list[Cell], row_role: Role) -> Line | None:
+    # Columns whose every cell is one line of text that fits: a row needs no check there.
+    # When every kept column is such (most big tables), each row is one format call.
+    unchecked = [
+        (c, w) for c, w in zip(cols, widths, strict=True) if fitted.one_line.get(c, w + 1) > w
+    ]
+    row_format = space.join(
+        f"{{{i}:{'>' if c in table.right else '<'}{w}}}"
+        for i, (c, w) in enumerate(zip(cols, widths, strict=True))
+    )
+
+    every_column = list(zip(cols, widths, strict=True))
+
+    def quick(cells: list[Cell], row_role: Role, checks: list[tuple[int, int]]) -> Line | None:
         """The row's one line when every cell is one line of text that fits its column (the
-        usual case, thousands of times over), else None."""
-        texts = []
-        for c, w in zip(cols, widths, strict=True):
+        usual case, thousands of times over), else None. Only the columns in ``checks`` are
+        looked at: the others are known to fit."""
+        for c, w in checks:
             cell = cells[c]
             if not isinstance(cell, str) or len(cell) > w or "\n" in cell:
                 return None
-            texts.append(justify(cell, c, w))
+        texts = [cells[c] for c in cols]
         if plain_columns:
-            return [(space.join(texts).rstrip(" "), row_role)]
+            return [(row_format.format(*texts).rstrip(" "), row_role)]
         line: Line = []
-        for i, (text, role) in enumerate(zip(texts, column_roles, strict=True)):
+        for i, (c, w, text, role) in enumerate(zip(cols, widths, texts, column_roles, strict=True)):
             if i:
                 line.append((space, None))
-            line.append((text, role or row_role))
+            line.append((justify(text, c, w), role or row_role))  # type: ignore[arg-type]
         return _trimmed(line)
 
-    def row_lines(cells: list[Cell], row_role: Role) -> list[Line]:
-        one = quick(cells, row_role)
+    def row_lines(
+        cells: list[Cell], row_role: Role, checks: list[tuple[int, int]] = unchecked
+    ) -> list[Line]:
+        one = quick(cells, row_role, checks)
         if one is not None:
             return [one]
+        first = cells[0]
+        if (
+            cols
+            and cols[0] == 0
+            and not isinstance(first, str)
+            and len(first) > 1
+            and first[0][1] is None
+        ):
+            # A path with lines under it (a slot's variable): the row's one line, then those.
+            one = quick([first[0][0], *cells[1:]], row_role, checks)
+            if one is not None:
+                under = cell_parts(first, column_roles[0])[1:]
+                return [one, *(_trimmed(line) for line in across(under, row_role))]
         columns: list[list[Part]] = []
         before: list[Line] = []
         after: list[Line] = []
@@ -449,7 +500,8 @@ def table_lines(
         return out + [_trimmed(line) for line in after]
 
     lines += [
-        [(part, "header") for part, _ in line] for line in row_lines(list(table.headers), "header")
+        [(part, "header") for part, _ in line]
+        for line in row_lines(list(table.headers), "header", every_column)
     ]
     lines.append(_trimmed([(space.join(rule * w for w in widths), "rule")]))
     for i, row in enumerate(table.rows):

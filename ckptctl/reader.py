@@ -118,8 +118,12 @@ class Checkpoint:
     def object_graph(self) -> ObjectGraph | None:
         if self.naming != "object-graph":
             return None
-        raw = self.read(OBJECT_GRAPH_KEY)
-        data = raw.item() if raw.shape == () else raw.reshape(-1)[0]
+        strings = getattr(self._backend, "read_strings", None)
+        if strings is not None:
+            data = strings(OBJECT_GRAPH_KEY)[0]  # without numpy: listing needs none
+        else:
+            raw = self.read(OBJECT_GRAPH_KEY)
+            data = raw.item() if raw.shape == () else raw.reshape(-1)[0]
         return parse_object_graph(bytes(data), str(self.location.index_file))
 
     @cached_property
@@ -144,6 +148,9 @@ class Checkpoint:
     def save_counter(self) -> int | None:
         if SAVE_COUNTER_KEY not in self._all_entries:
             return None
+        read_int = getattr(self._backend, "read_int", None)
+        if read_int is not None:
+            return int(read_int(SAVE_COUNTER_KEY))
         return int(self.read(SAVE_COUNTER_KEY).reshape(()).item())
 
     def read_chunks(self, key: str, max_bytes: int = CHUNK_BYTES) -> Iterator[np.ndarray]:

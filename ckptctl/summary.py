@@ -67,7 +67,7 @@ def shape_str(shape: Sequence[int] | None) -> str:
     """``[20, 16]``; ``[]`` for a scalar, ``?`` when unknown."""
     if shape is None:
         return "?"
-    return "[" + ", ".join(str(d) for d in shape) + "]"
+    return "[" + ", ".join(map(str, shape)) + "]"
 
 
 @dataclass(frozen=True)
@@ -333,7 +333,10 @@ def restore_text(report: RestoreReport, width: int = 100) -> str:
         lines += _hanging(f"{label.ljust(label_width)}  ", value, width)
     lines.append("")
     for table in restore_tables(report):
-        lines += [plain(line) for line in table_lines(table, width, full_text="to_dict() has all")]
+        lines += [
+            plain(line)
+            for line in table_lines(table, width, full_text="to_dict() has all", styled=False)
+        ]
         for note in table.footnotes:
             lines += wrap_words(note, width)
         lines.append("")

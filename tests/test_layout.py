@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ckptctl.layout import (
+    Cell,
     ColumnSpec,
     Table,
     fit_widths,
@@ -119,3 +120,57 @@ def test_a_column_left_out_is_named() -> None:
         "(left out to fit 40 columns: dtype;",
         "--json has every field)",
     ]
+
+
+def _mixed_table() -> Table:
+    """Rows of every kind: plain text, a slot under its path, a path too wide for its column,
+    a cell of two lines, and a column with a role of its own."""
+    rows: list[list[Cell]] = [
+        ["model.dense.kernel", "model/dense/kernel", "float32", "[4, 8]", "32"],
+        [
+            [("optimizer.m", None), ("   m of model.dense.kernel", "slot")],
+            "optimizer/m",
+            "float32",
+            "[4, 8]",
+            "32",
+        ],
+        ["model." + ".".join(f"block_{i}" for i in range(12)), "k", "int64", "[]", "1"],
+        ["model.b", "two\nlines", "float16", "[3]", "3"],
+    ]
+    return Table(
+        "",
+        ["object path", "checkpoint key", "dtype", "shape", "elements"],
+        rows,
+        kinds=("path", "path", "fixed", "fixed", "fixed"),
+        right=(4,),
+        column_roles=(None, "dim"),
+        row_roles=[None, None, "bad", None],
+    )
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 120, 250])
+def test_plain_text_is_the_same_whether_styled_or_not(width: int) -> None:
+    """``styled=False`` lays a row out in one format call; the text must not change."""
+    table = _mixed_table()
+    styled = [plain(line) for line in table_lines(table, width)]
+    unstyled = [plain(line) for line in table_lines(table, width, styled=False)]
+    assert unstyled == styled
+    if width >= 80:
+        assert all(len(line) <= width for line in styled)
+
+
+def test_a_slot_line_goes_under_its_row_across_the_table() -> None:
+    table = Table(
+        "",
+        ["object path", "dtype"],
+        [[[("optimizer.m", None), ("   m of model.w", "slot")], "float32"], ["model.w", "int8"]],
+    )
+    lines = table_lines(table, 80)
+    assert [plain(line) for line in lines] == [
+        "object path  dtype",
+        "-----------  -------",
+        "optimizer.m  float32",
+        "   m of model.w",
+        "model.w      int8",
+    ]
+    assert lines[3] == [("   m of model.w", "slot")]

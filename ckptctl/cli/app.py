@@ -2,8 +2,9 @@
 
 ``ckptctl --help`` is what people run most, and importing Typer alone takes over twice as long
 as starting Python: the top-level help is printed from :data:`ckptctl.cli.root_help.TEXT`
-without importing it, wherever Click would lay it out the same (80 columns or more). Everything
-else goes to the Typer application, :data:`ckptctl.cli.commands.app`.
+without importing it, wherever Click would lay it out the same (80 columns or more). A plain
+``ckptctl inspect CHECKPOINT... [--json]`` runs without Typer too (:func:`_plain_inspect`).
+Everything else goes to the Typer application, :data:`ckptctl.cli.commands.app`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,20 @@ def _columns() -> int:
     return columns or _HELP_WIDTH
 
 
+def _plain_inspect(args: list[str]) -> list[str] | None:
+    """The checkpoints of ``ckptctl inspect CHECKPOINT... [--json]`` when ``args`` hold nothing
+    else, else None. Such a command line means one thing to Click too (no word starts with
+    ``-`` but ``--json``), so it is run without Typer: importing it takes longer than listing
+    thousands of values. Any other option, ``--``, or a path starting with ``-`` goes to the
+    Typer application."""
+    if len(args) < 2 or args[0] != "inspect":
+        return None
+    checkpoints = [a for a in args[1:] if a != "--json"]
+    if not checkpoints or any(not a or a.startswith("-") for a in checkpoints):
+        return None
+    return checkpoints
+
+
 def main() -> None:
     args = sys.argv[1:]
     if args in (["--help"], ["-h"]) and _columns() >= _HELP_WIDTH:
@@ -44,6 +59,11 @@ def main() -> None:
         sys.stdout.write(TEXT)
         sys.stdout.flush()
         raise SystemExit(0)
+    checkpoints = _plain_inspect(args)
+    if checkpoints is not None:
+        from ckptctl.cli.inspect_run import inspect_checkpoints
+
+        inspect_checkpoints(checkpoints, json="--json" in args)
     if args and not {"-h", "--help"} & set(args):
         # Tunes the allocator for commands that stream values (ctypes costs `--help` 2 ms).
         from ckptctl.cli.memory import keep_freed_memory

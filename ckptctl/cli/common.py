@@ -7,15 +7,20 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, NoReturn
-
-import typer
+from typing import Any, NoReturn
 
 from ckptctl import _tf
+from ckptctl.cli.exits import CommandExit
 from ckptctl.errors import EXIT_INTERRUPTED, EXIT_UNREADABLE, CkptctlError, ModelError
 
-if TYPE_CHECKING:
-    pass
+
+def backend_name(text: str) -> str:
+    """``--backend``'s value, checked."""
+    from ckptctl.errors import UsageError
+
+    if text not in ("auto", "native", "tf"):
+        raise UsageError(f"--backend {text!r}: expected auto, native or tf")
+    return text
 
 
 def debug_enabled(flag: bool) -> bool:
@@ -39,7 +44,7 @@ def reporting_errors(
     _tf.set_debug(debug)
     try:
         yield
-    except typer.Exit:
+    except CommandExit:
         raise
     except CkptctlError as e:
         from ckptctl.cli.render import print_error, stderr_console
@@ -53,12 +58,12 @@ def reporting_errors(
             from ckptctl.cli.formats import Context, publish_error
 
             publish_error(e, Context(command), junit_xml, markdown)
-        raise typer.Exit(e.exit_code) from None
+        raise CommandExit(e.exit_code) from None
     except KeyboardInterrupt:
         from ckptctl.cli.render import stderr_console
 
         stderr_console().print("interrupted")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise CommandExit(EXIT_INTERRUPTED) from None
     except Exception as e:
         if debug:
             raise
@@ -80,7 +85,7 @@ def _internal_error(e: BaseException) -> NoReturn:
             "run again with --debug for the traceback, and report it",
         )
     )
-    raise typer.Exit(EXIT_UNREADABLE) from None
+    raise CommandExit(EXIT_UNREADABLE) from None
 
 
 @contextlib.contextmanager

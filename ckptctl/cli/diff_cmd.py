@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ckptctl.cli.common import progress_bar, reporting_errors, user_output_to_stderr
+from ckptctl.cli.exits import CommandExit
 from ckptctl.cli.formats import Context, Format, publish, show
 from ckptctl.cli.options import (
     CHECKPOINT_FORMS,
@@ -128,4 +129,4 @@ def diff(
     ctx = Context("diff", warnings=caught, model=model)
     show(report, Format.JSON if json else Format.TABLE, ctx)
     publish(report, ctx, junit_xml, markdown)
-    raise typer.Exit(EXIT_OK if report.equal else EXIT_PROBLEM)
+    raise CommandExit(EXIT_OK if report.equal else EXIT_PROBLEM)

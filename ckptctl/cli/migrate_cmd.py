@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ckptctl.cli.common import reporting_errors, user_output_to_stderr
+from ckptctl.cli.exits import CommandExit
 from ckptctl.cli.formats import Context, Format, show
 from ckptctl.cli.options import CheckpointArg, DebugOpt, JsonOpt
 from ckptctl.cli.restore_cmd import (
@@ -102,4 +103,4 @@ def migrate(
         with user_output_to_stderr():
             report = run_migrate(checkpoint, output, model, options, force=force, drop=drop or [])
     show(report, Format.JSON if json else Format.TABLE, Context("migrate", warnings=caught))
-    raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEM)
+    raise CommandExit(EXIT_OK if report.ok else EXIT_PROBLEM)

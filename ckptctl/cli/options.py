@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ckptctl.cli.common import backend_name as backend_name
+
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")
 ]
@@ -47,14 +49,6 @@ BackendOpt = Annotated[
 NoVerifyOpt = Annotated[
     bool, typer.Option("--no-verify", help="Skip the crc32c check of values read.")
 ]
-
-
-def backend_name(text: str) -> str:
-    from ckptctl.errors import UsageError
-
-    if text not in ("auto", "native", "tf"):
-        raise UsageError(f"--backend {text!r}: expected auto, native or tf")
-    return text
 
 
 JunitOpt = Annotated[

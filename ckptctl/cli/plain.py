@@ -122,7 +122,7 @@ def print_plain_inspect(report: InspectReport, out: TextIO | None = None) -> Non
         )
     if report.variables:
         table = variables_table(report, width >= KEY_COLUMN_MIN_WIDTH, plain_text=True)
-        lines += [plain(line) for line in table_lines(table, width)]
+        lines += [plain(line) for line in table_lines(table, width, styled=False)]
     out.write("\n".join(lines) + "\n")
     out.flush()
 

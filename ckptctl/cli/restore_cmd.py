@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ckptctl.cli.common import reporting_errors, user_output_to_stderr
+from ckptctl.cli.exits import CommandExit
 from ckptctl.cli.formats import Context, Format, publish, show
 from ckptctl.cli.options import CheckpointArg, DebugOpt, JsonOpt, JunitOpt, MarkdownOpt
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM, UsageError
@@ -227,4 +228,4 @@ def restore(
     ctx = Context("restore", warnings=caught)
     show(report, Format.JSON if json else Format.TABLE, ctx)
     publish(report, ctx, junit_xml, markdown)
-    raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEM)
+    raise CommandExit(EXIT_OK if report.ok else EXIT_PROBLEM)

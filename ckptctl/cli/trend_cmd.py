@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ckptctl.cli.common import progress_bar, reporting_errors
+from ckptctl.cli.exits import CommandExit
 from ckptctl.cli.formats import Context, Format, show
 from ckptctl.cli.options import DebugOpt, FilterOpt, JsonOpt
 from ckptctl.errors import EXIT_OK, EXIT_PROBLEM
@@ -68,4 +69,4 @@ def trend(
 
             write_html(report, html)
     show(report, Format.JSON if json else Format.TABLE, Context("trend"))
-    raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEM)
+    raise CommandExit(EXIT_OK if report.ok else EXIT_PROBLEM)

@@ -1,0 +1,106 @@
+"""A plain ``ckptctl inspect CHECKPOINT... [--json]`` runs without Typer, and says exactly what
+the Typer command says: the same stdout, stderr and exit code, for good and bad paths."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ckptctl.cli.app import _plain_inspect
+from tests.checkpoints import PROJECT_ROOT
+from tests.fresh import run_fresh
+
+THROUGH_MAIN = "from ckptctl.cli.app import main; main()"
+THROUGH_TYPER = "import sys; from ckptctl.cli.commands import app; app(prog_name='ckptctl')"
+
+
+def _run(entry: str, args: list[str]) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "CKPTCTL_DEBUG"}
+    env["COLUMNS"] = "100"
+    proc = subprocess.run(
+        [sys.executable, "-c", entry, *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["inspect", "a"], ["a"]),
+        (["inspect", "a", "b"], ["a", "b"]),
+        (["inspect", "a", "--json"], ["a"]),
+        (["inspect", "--json", "a"], ["a"]),
+        (["inspect"], None),
+        (["inspect", "--json"], None),
+        (["inspect", "a", "--stats"], None),
+        (["inspect", "a", "--filter", "x*"], None),
+        (["inspect", "--", "a"], None),
+        (["inspect", "-a"], None),
+        (["inspect", ""], None),
+        (["inspect", "a", "--help"], None),
+        (["diff", "a", "b"], None),
+        (["a", "inspect"], None),
+    ],
+)
+def test_only_plain_command_lines_skip_typer(args: list[str], expected: list[str] | None) -> None:
+    assert _plain_inspect(args) == expected
+
+
+def test_plain_inspect_needs_neither_typer_nor_numpy(samples_dir: Path) -> None:
+    """(A table this small is drawn by Rich; thousands of rows are written without it.)"""
+    out = run_fresh(
+        """
+        import contextlib, io, json, sys
+        from ckptctl.cli.app import main
+        results = []
+        for args in (sys.argv[1:2], [*sys.argv[1:2], "--json"], sys.argv[1:3]):
+            sys.argv = ["ckptctl", "inspect", *args]
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                try:
+                    main()
+                except SystemExit as e:
+                    results.append([e.code, len(out.getvalue()) > 0])
+        loaded = sorted({m.split(".")[0] for m in sys.modules}
+                        & {"typer", "click", "numpy", "tensorflow", "h5py"})
+        print(json.dumps({"results": results, "loaded": loaded}))
+        """,
+        str(samples_dir / "my_model"),
+        str(samples_dir / "my_model" / "ckpt-2"),
+    )
+    assert out == {"results": [[0, True], [0, True], [0, True]], "loaded": []}
+
+
+def test_plain_inspect_says_what_the_typer_command_says(
+    samples_dir: Path, dtypes_ckpt: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "ckpt.index").write_bytes(b"not an index")
+    model = str(samples_dir / "my_model")
+    cases = [
+        [model],
+        [model, "--json"],
+        ["--json", str(dtypes_ckpt)],
+        [model, str(dtypes_ckpt)],
+        [str(tmp_path / "missing")],
+        [str(broken / "ckpt")],
+        [model, str(tmp_path / "missing")],
+        [model, model, "--json"],
+    ]
+    codes = []
+    for case in cases:
+        fast = _run(THROUGH_MAIN, ["inspect", *case])
+        typer = _run(THROUGH_TYPER, ["inspect", *case])
+        assert fast == typer, case
+        assert "Traceback" not in fast[2]
+        codes.append(fast[0])
+    assert codes == [0, 0, 0, 0, 3, 3, 3, 2]
