@@ -407,6 +407,12 @@ def read_table(data: bytes) -> list[tuple[bytes, bytes]]:
 
     A damaged table raises ValueError; Snappy-compressed blocks are decompressed.
     """
+    return list(iter_table(data))
+
+
+def iter_table(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """:func:`read_table`'s entries one by one, a data block at a time: a caller that keeps
+    only what it makes of each entry never holds the table's 100,000 values at once."""
     size = len(data)
     if size < FOOTER_SIZE:
         raise _Corrupt("file is too short to be an sstable")
@@ -422,8 +428,8 @@ def read_table(data: bytes) -> list[tuple[bytes, bytes]]:
     index_block = _block(data, index_offset, index_size, footer, "index block")
     handles: list[tuple[bytes, bytes]] = []
     _block_entries(index_block, handles, "index block")
-    out: list[tuple[bytes, bytes]] = []
     next_free = 0
+    last: bytes | None = None
     for i, (_, handle) in enumerate(handles):
         offset, hpos = _varint(handle, 0, len(handle))
         length, _ = _varint(handle, hpos, len(handle))
@@ -432,12 +438,14 @@ def read_table(data: bytes) -> list[tuple[bytes, bytes]]:
         if offset < next_free:
             raise _Corrupt("data blocks overlap")
         what = f"data block {i}"
+        out: list[tuple[bytes, bytes]] = []
         _block_entries(_block(data, offset, length, footer, what), out, what)
+        for entry in out:
+            if last is not None and entry[0] <= last:
+                raise _Corrupt("keys out of order")
+            last = entry[0]
+        yield from out
         next_free = offset + length + BLOCK_TRAILER_SIZE
-    for i in range(1, len(out)):
-        if out[i][0] <= out[i - 1][0]:
-            raise _Corrupt("keys out of order")
-    return out
 
 
 # ------------------------------------------------------------------------------ the protos
@@ -688,10 +696,11 @@ class NativeBackend:
             ) from None
 
     def _parse_index(self, data: bytes) -> None:
-        table = read_table(data)
-        if not table or table[0][0] != b"":
+        table = iter_table(data)
+        header = next(table, None)
+        if header is None or header[0] != b"":
             raise _Corrupt("no header entry")
-        num_shards, endianness, producer, min_consumer, bad = _parse_header(table[0][1])
+        num_shards, endianness, producer, min_consumer, bad = _parse_header(header[1])
         if endianness == 1:
             raise Unsupported("it was written on a big-endian machine")
         if producer < 0 or min_consumer > _BUNDLE_VERSION or _BUNDLE_VERSION in bad:
@@ -701,15 +710,20 @@ class NativeBackend:
             )
         if num_shards > _MAX_SHARDS:
             raise Unsupported(f"its header declares {num_shards} data shards")
-        if len(table) > 1 and num_shards < 1:
-            raise _Corrupt(f"the header declares {num_shards} data shards")
         self._num_shards = max(num_shards, 0)
+        one_pass = self._values_in_one_pass(table)
+        if one_pass is not None:
+            self._values = one_pass
+            return
+        table = iter_table(data)
+        next(table)  # the header
         values: dict[str, _Stored] = {}
         shapes: _Shapes = {}
-        parsed = [(raw_key, _parse_entry(value, shapes)) for raw_key, value in table[1:]]
+        parsed = [(raw_key, _parse_entry(value, shapes)) for raw_key, value in table]
+        if parsed and num_shards < 1:
+            raise _Corrupt(f"the header declares {num_shards} data shards")
         partitioned = any(fields[7] for _, fields in parsed)
-        raw_values = dict(table[1:]) if partitioned else {}
-        del table  # the entries' bytes: only a partitioned value needs them again
+        raw_values = dict(read_table(data)[1:]) if partitioned else {}
         # A partitioned value is listed under its full key, and each slice under a binary key
         # that sorts before it: find the partitions before judging any key.
         slice_keys: set[bytes] = set()
@@ -728,6 +742,29 @@ class NativeBackend:
             key, stored = self._validate(raw_key, fields, layouts=layouts)
             values[key] = stored
         self._values = values
+
+    def _values_in_one_pass(
+        self, table: Iterator[tuple[bytes, bytes]]
+    ) -> dict[str, _Stored] | None:
+        """The values, each entry parsed and checked as it comes, so the parsed fields of a
+        100,000 entries are never all held at once; None at a partitioned value, or at an
+        entry that does not check (a slice's binary key, or damage): the two passes of
+        :meth:`_parse_index` then read them, and name the damage."""
+        values: dict[str, _Stored] = {}
+        shapes: _Shapes = {}
+        layouts: _Layouts = {}
+        for raw_key, value in table:
+            if self._num_shards < 1:
+                return None
+            fields = _parse_entry(value, shapes)
+            if fields[7]:
+                return None
+            try:
+                key, stored = self._validate(raw_key, fields, layouts=layouts)
+            except (_Corrupt, Unsupported):
+                return None
+            values[key] = stored
+        return values
 
     def _partition(
         self, raw_key: bytes, fields: Any, raw_values: dict[bytes, bytes]

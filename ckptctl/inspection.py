@@ -222,11 +222,15 @@ def _build_report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> Ins
         return (owner_rank.get(info.owner or "", n), info.node_id, e.key)
 
     entries.sort(key=graph_order)
+    graph_tree = tree_note = None
+    if want_tree and graph is not None:
+        graph_tree, tree_note = _tree(graph, {e.key: e for e in entries})
+    # What follows needs only the key infos: the graph's nodes (half the memory of a listing
+    # of 100,000 values) can go before the report's rows are made.
+    del graph
+    ckpt.forget_object_graph()
     variables = [_variable(e, infos.get(e.key)) for e in entries]
     shown = [v for v in variables if pattern is None or _matches(v, pattern)]
-    graph_tree = tree_note = None
-    if want_tree and error is None and ckpt.object_graph is not None:
-        graph_tree, tree_note = _tree(ckpt.object_graph, {e.key: e for e in entries})
     return InspectReport(
         checkpoint=loc.name,
         naming=ckpt.naming,

@@ -124,7 +124,18 @@ class Checkpoint:
         else:
             raw = self.read(OBJECT_GRAPH_KEY)
             data = raw.item() if raw.shape == () else raw.reshape(-1)[0]
-        return parse_object_graph(bytes(data), str(self.location.index_file))
+        entries = self._all_entries
+
+        def known_key(key: str) -> str:
+            entry = entries.get(key)
+            return key if entry is None else entry.key
+
+        return parse_object_graph(bytes(data), str(self.location.index_file), known_key)
+
+    def forget_object_graph(self) -> None:
+        """Let the parsed object graph go (:attr:`key_infos` stays; the graph is parsed again
+        if asked for): a listing needs the memory more than a second look at the graph."""
+        self.__dict__.pop("object_graph", None)
 
     @cached_property
     def key_infos(self) -> dict[str, KeyInfo]:

@@ -56,7 +56,7 @@ def live_graph(root: Any) -> tuple[ObjectGraph, dict[int, Any]]:
     view = tf.train.TrackableView(root)
     ids: dict[int, int] = {id(root): 0}
     objects = [root]
-    nodes = [Node(0)]
+    children: list[list[tuple[str, int]]] = [[]]
     first: list[tuple[str, ...]] = [()]
     i = 0
     while i < len(objects):
@@ -65,16 +65,19 @@ def live_graph(root: Any) -> tuple[ObjectGraph, dict[int, Any]]:
             if id(child) not in ids:
                 ids[id(child)] = len(objects)
                 objects.append(child)
-                nodes.append(Node(len(nodes)))
+                children.append([])
                 first.append((*first[i], name))
-            nodes[i].children.append((name, ids[id(child)]))
+            children[i].append((name, ids[id(child)]))
         i += 1
     variables: dict[int, Any] = {}
+    nodes = []
     for nid, obj in enumerate(objects):
+        attributes: tuple[Attribute, ...] = ()
         if nid and is_variable(obj):
             key = "/".join(_escape(p) for p in first[nid]) + "/.ATTRIBUTES/" + VARIABLE_VALUE
-            nodes[nid].attributes.append(Attribute(VARIABLE_VALUE, var_label(obj), key))
+            attributes = (Attribute(VARIABLE_VALUE, var_label(obj), key),)
             variables[nid] = obj
+        nodes.append(Node(nid, children[nid], attributes))
     return ObjectGraph(nodes), variables
 
 
