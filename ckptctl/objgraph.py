@@ -137,19 +137,18 @@ class Paths(Mapping[int, Path]):
 
     def depth(self, node: int) -> int:
         """``len(self[node])``, without building the path."""
-        self._check(node)
+        self._parent_of(node)
         return self._depth[node]
 
     def head(self, node: int) -> str | None:
         """``self[node][0]`` (None for an empty path), without building the path."""
-        self._check(node)
+        self._parent_of(node)
         return self._head[node]
 
     def dotted(self, node: int) -> str:
         """``".".join(self[node])``: made from the parent's, which is kept, so the values of
         one object cost one join between them, not one walk up the path each."""
-        self._check(node)
-        parent = self._parent[node]
+        parent = self._parent_of(node)
         if parent == _START:
             return ".".join(self._starts[node])
         prefix = self._dotted.get(parent)
@@ -159,26 +158,30 @@ class Paths(Mapping[int, Path]):
         return f"{prefix}.{name}" if prefix else name
 
     def __getitem__(self, node: int) -> Path:
-        self._check(node)
+        parent = self._parent_of(node)
         names: list[str] = []
         parents, local = self._parent, self._name
-        parent = parents[node]
         while parent != _START:
             names.append(local[node])
             node = parent
             parent = parents[node]
         return (*self._starts[node], *reversed(names))
 
-    def _check(self, node: int) -> None:
-        if node not in self:
+    def _parent_of(self, node: int) -> int:
+        """The node ``node`` was reached from (or ``_START``); KeyError if it was not."""
+        try:
+            parent = self._parent[node] if node >= 0 else _UNSEEN
+        except IndexError:
+            parent = _UNSEEN
+        if parent == _UNSEEN:
             raise KeyError(node)
+        return parent
 
     def __contains__(self, node: object) -> bool:
-        return (
-            isinstance(node, int)
-            and 0 <= node < len(self._parent)
-            and self._parent[node] != _UNSEEN
-        )
+        try:
+            return node >= 0 and self._parent[node] != _UNSEEN  # type: ignore[operator,call-overload]
+        except (IndexError, TypeError):
+            return False
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._order)
