@@ -430,6 +430,7 @@ class ObjectGraph:
                 slot_parent[ref.slot_node] = (node.id, ref)
         slots = self.slots()
         infos: dict[str, KeyInfo] = {}
+        parents, depths, heads = paths._parent, paths._depth, paths._head  # checked inline
         for node in self.nodes:
             if not node.attributes:
                 continue  # no key to name: its path is never built (a deep chain's links)
@@ -446,12 +447,12 @@ class ObjectGraph:
                 self._add_infos(infos, node, base, original, ref.slot_name, "optimizer")
                 continue
             kind: Kind = "optimizer" if slot_of is not None else kinds.get(nid, "model")
-            if nid not in paths or paths.depth(nid) == 0:
+            if parents[nid] == _UNSEEN or depths[nid] == 0:
                 self._add_infos(infos, node, paths.get(nid), slot_of, slot_name, kind)
                 continue
             # The common case, without building the path's tuple: an object below the root.
             dotted = paths.dotted(nid)
-            owner = paths.head(nid)
+            owner = heads[nid]
             for attr in node.attributes:
                 path = dotted if attr.name == VARIABLE_VALUE else f"{dotted}.{attr.name}"
                 key = attr.checkpoint_key

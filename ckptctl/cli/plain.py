@@ -198,6 +198,8 @@ def variables_table(report: InspectReport, wide: bool, plain_text: bool) -> Tabl
     rows: list[list[Cell]] = []
     roles: list[str | None] = []
     sections: list[int] = []
+    # Shapes and sizes as shown: a few of each recur thousands of times.
+    texts: tuple[dict[tuple[int, ...], str], dict[int | None, str]] = ({}, {})
     for name, variables in groups.items():
         headed = named and len(groups) > 1 and len(variables) > 1
         if headed:
@@ -209,7 +211,7 @@ def variables_table(report: InspectReport, wide: bool, plain_text: bool) -> Tabl
             rows.append([title, *([""] * (3 if with_key else 2)), *totals])
             roles.append("group")
         for v in variables:
-            rows.append(_variable_cells(v, headed, second, plain_text))
+            rows.append(_variable_cells(v, headed, second, plain_text, texts))
             roles.append(None)
         if headed:
             sections.append(len(rows) - 1)
@@ -234,7 +236,11 @@ def variables_table(report: InspectReport, wide: bool, plain_text: bool) -> Tabl
 
 
 def _variable_cells(
-    v: VariableInfo, indent: bool, second: tuple[str, Any] | None, plain_text: bool
+    v: VariableInfo,
+    indent: bool,
+    second: tuple[str, Any] | None,
+    plain_text: bool,
+    texts: tuple[dict[tuple[int, ...], str], dict[int | None, str]],
 ) -> list[Cell]:
     named = v.path is not None
     first: list[Part] = [(("  " if indent else "") + printable(v.path or v.key), None)]
@@ -247,7 +253,15 @@ def _variable_cells(
     cells: list[Cell] = [first if len(first) > 1 else first[0][0]]
     if second is not None:
         cells.append(second[1](v))
-    return [*cells, v.dtype, shape_str(v.shape), f"{v.num_elements:,}", human_bytes(v.nbytes)]
+    shapes, sizes = texts
+    shape = tuple(v.shape)
+    shown = shapes.get(shape)
+    if shown is None:
+        shown = shapes[shape] = shape_str(shape)
+    size = sizes.get(v.nbytes)
+    if size is None:
+        size = sizes[v.nbytes] = human_bytes(v.nbytes)
+    return [*cells, v.dtype, shown, f"{v.num_elements:,}", size]
 
 
 def _is_slot_like(v: VariableInfo) -> bool:
