@@ -620,8 +620,12 @@ def _scan_fields(
             raise _Irregular
         length = data[pos + 1]
         pos += 2
-        if length >= 0x80:
-            length, pos = _scan_varint(data, pos - 1)
+        if length >= 0x80:  # an attribute of 128 bytes or more (a long key): two bytes
+            if pos < end and data[pos] < 0x80:
+                length = (length & 0x7F) | (data[pos] << 7)
+                pos += 1
+            else:
+                length, pos = _scan_varint(data, pos - 1)
         stop = pos + length
         if stop > end:
             raise _Irregular
