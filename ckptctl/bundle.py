@@ -1116,11 +1116,22 @@ class NativeBackend:
         s = self._stored(key)
         if s.name not in _SCALAR_INTS or s.count != 1 or s.parts:
             raise TypeError(f"value {key} is not an integer scalar")
+        data = self.read_raw(key)
+        assert data is not None
+        return int.from_bytes(data, "little", signed=_SCALAR_INTS[s.name])
+
+    def read_raw(self, key: str) -> bytes | None:
+        """The stored bytes of the numeric value ``key`` (its elements in C order, little
+        endian), checked; None for a string or a partitioned value, which are not stored as
+        one run of elements."""
+        s = self._stored(key)
+        if s.name == "string" or s.parts:
+            return None
         f, path = self._open(key, s)
         data = self._read_bytes(f, s.offset, s.size, path, key)
         if self.verify and _crc(data) != unmask_crc32c(s.crc):
             raise self._checksum_error(path, key)
-        return int.from_bytes(data, "little", signed=_SCALAR_INTS[s.name])
+        return data
 
     def _string_items(self, key: str, s: _Stored, f: IO[bytes], path: AnyPath) -> list[bytes]:
         n = s.count

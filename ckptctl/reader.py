@@ -114,6 +114,13 @@ class Checkpoint:
         """The stored value of ``key`` as a numpy array (strings as an object array of bytes)."""
         return self._backend.read(key)
 
+    def read_raw(self, key: str) -> bytes | None:
+        """The stored bytes of ``key``'s elements (checked), where the format keeps them as
+        one run (TensorFlow's bundle); else None. Two values of one dtype and shape with the
+        same bytes are equal under every rule (:func:`ckptctl.compare.identical`)."""
+        raw = getattr(self._backend, "read_raw", None)
+        return raw(key) if raw is not None else None
+
     @cached_property
     def object_graph(self) -> ObjectGraph | None:
         if self.naming != "object-graph":
