@@ -134,11 +134,13 @@ def _reduce_quietly(chunk: np.ndarray) -> _Part:
         x = x.astype(np.float32)
     fast32 = x.dtype == np.float32
     scratch = _scratch(n) if fast32 else None
-    if scratch is not None:
+    lo, hi = x.min(), x.max()
+    if lo > 0 or hi < 0:  # no zeros (false where NaN made both NaN: then they are counted)
+        zeros = 0
+    elif scratch is not None:
         zeros = int(np.count_nonzero(np.equal(x, 0, out=scratch.view(bool)[:n])))
     else:
         zeros = n - int(np.count_nonzero(x))
-    lo, hi = x.min(), x.max()
     nan = inf = 0
     if x.dtype.kind == "f" and not (np.isfinite(lo) and np.isfinite(hi)):
         nan = int(np.count_nonzero(np.isnan(x)))
@@ -154,12 +156,17 @@ def _reduce_quietly(chunk: np.ndarray) -> _Part:
         and finite == n
         and max(abs(float(lo)), abs(float(hi))) < 1e15
     ):
-        # The common case, at memory speed: float32 sums (pairwise, so accurate to about 1e-7
-        # of the chunk's sum) and squares centred on the chunk's mean, in a reused buffer.
-        centre = np.float32(float(np.add.reduce(x)) / n)
-        d = np.subtract(x, centre, out=scratch.view(np.float32)[:n])
-        rest = float(np.add.reduce(d))
-        m2 = float(np.dot(d, d)) - rest * rest / n
+        # The common case, at memory speed: float32 sums and sums of squares (see _sums).
+        # Where the mean is small against the spread (weights), the squares need no
+        # centring: the mean's part of them is at most 1/16, so subtracting it loses no
+        # digits. Otherwise they are centred on the chunk's mean, in a reused buffer.
+        total, squares = _sums(x)
+        if total * total <= squares * n / 16:
+            m2 = squares - total * total / n
+            return _Part(n, n, total / n, max(m2, 0.0), float(lo), float(hi), 0, 0, zeros)
+        centre = np.float32(total / n)
+        rest, squares = _sums(np.subtract(x, centre, out=scratch.view(np.float32)[:n]))
+        m2 = squares - rest * rest / n
         mean = float(centre) + rest / n
         return _Part(n, n, mean, max(m2, 0.0), float(lo), float(hi), 0, 0, zeros)
     amax = max(abs(float(lo)), abs(float(hi)))
@@ -190,6 +197,26 @@ def _reduce_quietly(chunk: np.ndarray) -> _Part:
         d64 = x.astype(np.float64) - mean
         m2 = float(np.dot(d64, d64))
     return _Part(n, finite, mean, max(m2, 0.0), float(lo), float(hi), nan, inf, zeros)
+
+
+_ROW = 8192
+"""Elements per row in :func:`_sums`: OpenBLAS runs a dot product of more than 10,000
+elements on its own threads, which spin on a 2-core machine while the reducer threads wait;
+rows of 8,192 run on the calling thread, and summing per-row results in float64 is more
+accurate than one float32 dot over a chunk."""
+_ONES = np.ones((_ROW, 1), np.float32)
+
+
+def _sums(x: np.ndarray) -> tuple[float, float]:
+    """The sum and the sum of squares of a contiguous flat float32 array: float32 within rows
+    of :data:`_ROW` elements (BLAS dot products), float64 across rows."""
+    rows = x.size // _ROW
+    head = x[: rows * _ROW].reshape(rows, 1, _ROW)
+    tail = x[rows * _ROW :]
+    ones = np.broadcast_to(_ONES, (rows, _ROW, 1))
+    total = float(np.matmul(head, ones).sum(dtype=np.float64)) + float(np.add.reduce(tail))
+    squares = float(np.matmul(head, head.transpose(0, 2, 1)).sum(dtype=np.float64))
+    return total, squares + float(np.dot(tail, tail))
 
 
 _local = threading.local()
