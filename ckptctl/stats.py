@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
     from ckptctl.reader import Checkpoint, Entry
 
 HIST_BINS = 10
-_IN_FLIGHT = 3
 _SCRATCH_MAX = CHUNK_BYTES // 4  # elements: one float32 chunk; larger chunks go without
 
 
@@ -238,19 +236,21 @@ _pool_lock = threading.Lock()
 
 
 def _shared_pool() -> ThreadPoolExecutor:
-    """The process's one pool of two reducer threads, made on first use: a command reading
-    thousands of values starts two threads, not two per value."""
+    """The process's one reducer thread, made on first use: a command reading thousands of
+    values starts one thread, not one per value."""
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ckptctl-stats")
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ckptctl-stats")
         return _pool
 
 
 def _parallel(chunks: Iterable[np.ndarray], fn: Callable[[np.ndarray], _Part]) -> _Part:
     """``fn`` of every chunk, merged in order. A value of one chunk (most of a model's values)
-    is reduced on the calling thread; longer ones on the shared pool, a few chunks in flight,
-    reading the next while two are reduced."""
+    is reduced on the calling thread; longer ones on two threads, the calling thread and the
+    shared one, each taking the next chunk (read and checksummed in turn, under a lock) and
+    reducing it while the other reads. Handing every chunk over through a future cost about
+    80 microseconds a chunk, a fifth of the time of a 2 GiB value in 2 MiB chunks."""
     it = iter(chunks)
     first = next(it, None)
     if first is None:
@@ -258,15 +258,38 @@ def _parallel(chunks: Iterable[np.ndarray], fn: Callable[[np.ndarray], _Part]) -
     second = next(it, None)
     if second is None:
         return fn(first)
-    pool = _shared_pool()
+    mine_first, their_first = [first], [second]  # emptied by the workers
+    del first, second
+    taking = threading.Lock()
+    failed: list[BaseException] = []
+    state = {"index": 2}
+
+    def work(index: int, start: list[np.ndarray]) -> list[tuple[int, _Part]]:
+        # ``start`` holds the first chunk, so that no caller's frame keeps it (or its buffer).
+        parts: list[tuple[int, _Part]] = []
+        chunk: np.ndarray | None = start.pop()
+        try:
+            while chunk is not None:
+                parts.append((index, fn(chunk)))
+                with taking:
+                    chunk = None  # let its buffer go before the next read
+                    if not failed:
+                        chunk = next(it, None)
+                        index = state["index"]
+                        state["index"] += 1
+        except BaseException as e:  # a read or checksum error: the caller raises it
+            with taking:
+                failed.append(e)
+        return parts
+
+    other = _shared_pool().submit(work, 1, their_first)
+    mine = work(0, mine_first)
+    theirs = other.result()
+    if failed:
+        raise failed[0]
     total = _Part()
-    pending: deque[Future[_Part]] = deque([pool.submit(fn, first), pool.submit(fn, second)])
-    for chunk in it:
-        pending.append(pool.submit(fn, chunk))
-        if len(pending) >= _IN_FLIGHT:
-            total = total.merge(pending.popleft().result())
-    while pending:
-        total = total.merge(pending.popleft().result())
+    for _, part in sorted(mine + theirs, key=lambda p: p[0]):
+        total = total.merge(part)
     return total
 
 

@@ -220,6 +220,23 @@ def test_statistics_of_many_chunks_equal_numpy_over_the_whole_array(
     assert st.nan == st.inf == 0
 
 
+def test_chunks_reduced_on_two_threads_merge_in_order(
+    many_chunks: tuple[Path, dict[str, np.ndarray]],
+) -> None:
+    """The result does not depend on which thread reduced which chunk: it is the in-order
+    merge of every chunk's partial statistics, bit for bit."""
+    from ckptctl.stats import _Part, _reduce
+
+    prefix, _ = many_chunks
+    with open_checkpoint(prefix) as ckpt:
+        key = _key("weights")
+        st = value_stats(ckpt, ckpt.entry(key), chunk_bytes=4096)
+        serial = _Part()
+        for chunk in ckpt.read_chunks(key, 4096):
+            serial = serial.merge(_reduce(chunk))
+    assert (st.mean, st.std, st.min, st.max) == (serial.mean, serial.std, serial.lo, serial.hi)
+
+
 @pytest.mark.parametrize("chunk", [0, 7, 36])
 def test_a_flipped_byte_in_any_chunk_fails_the_checksum(
     many_chunks: tuple[Path, dict[str, np.ndarray]],
