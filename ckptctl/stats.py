@@ -208,11 +208,12 @@ _ONES = np.ones((_ROW, 1), np.float32)
 def _sums(x: np.ndarray) -> tuple[float, float]:
     """The sum and the sum of squares of a contiguous flat float32 array: float32 within rows
     of :data:`_ROW` elements (BLAS dot products), float64 across rows."""
+    if x.size <= _ROW:  # most of a model's values: one row, without the reshaping
+        return float(np.add.reduce(x)), float(np.dot(x, x))
     rows = x.size // _ROW
     head = x[: rows * _ROW].reshape(rows, 1, _ROW)
     tail = x[rows * _ROW :]
-    ones = np.broadcast_to(_ONES, (rows, _ROW, 1))
-    total = float(np.matmul(head, ones).sum(dtype=np.float64)) + float(np.add.reduce(tail))
+    total = float(np.matmul(head, _ONES).sum(dtype=np.float64)) + float(np.add.reduce(tail))
     squares = float(np.matmul(head, head.transpose(0, 2, 1)).sum(dtype=np.float64))
     return total, squares + float(np.dot(tail, tail))
 
