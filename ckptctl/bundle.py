@@ -31,7 +31,7 @@ import google_crc32c
 
 from ckptctl import _proto as pb
 from ckptctl.bulk import collection_paused
-from ckptctl.chunks import split_flat
+from ckptctl.chunks import ChunkBuffers, split_flat
 from ckptctl.entry import Entry
 from ckptctl.errors import (
     COPY_CHECKPOINT_AGAIN,
@@ -1079,18 +1079,20 @@ class NativeBackend:
             yield self._read_strings(key, s, f, path)
             return
         step = max(1, max_bytes // s.dtype.itemsize)
+        buffers = ChunkBuffers(min(step, s.count), s.dtype)
         crc = 0
         done = 0
         while done < s.count:
             if done:  # between chunks the caller may have closed the backend
                 f, path = self._open(key, s)
             n = min(step, s.count - done)
-            chunk = np.empty(n, dtype=s.dtype)
+            chunk = buffers.take(n)
             self._read_into(f, s.offset + done * s.dtype.itemsize, chunk, path, key)
             if self.verify:
                 crc = _crc(chunk.view(np.uint8), crc)
             done += n
             yield chunk
+            del chunk  # so that its buffer can be reused once the caller is done with it
         if self.verify and crc != unmask_crc32c(s.crc):
             raise self._checksum_error(path, key)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import ckptctl
-from ckptctl.chunks import CHUNK_BYTES, flat_slabs
+from ckptctl.chunks import CHUNK_BYTES, ChunkBuffers, flat_slabs
 
 # A (1, 1, C, K) kernel has one row: reading "rows at a time" reads it whole.
 ONE_ROW = np.arange(1 * 1 * 48 * 40, dtype=np.float32).reshape(1, 1, 48, 40) - 900.5
@@ -98,3 +98,32 @@ def test_flat_slabs(
     shape: tuple[int, ...], itemsize: int, max_bytes: int, expected: list[tuple[object, ...]]
 ) -> None:
     assert list(flat_slabs(shape, itemsize, max_bytes)) == expected
+
+
+def test_a_chunk_buffer_is_reused_only_once_nothing_refers_to_it() -> None:
+    buffers = ChunkBuffers(6, np.dtype(np.float32), keep=2)
+    first = buffers.take(6)
+    first[:] = 1.0
+    second = buffers.take(6)  # ``first`` is still held
+    assert not np.shares_memory(first, second)
+    view = first[2:]
+    address = first.__array_interface__["data"][0]
+    del first
+    third = buffers.take(6)  # a view of ``first`` is still held
+    assert not np.shares_memory(view, third)
+    assert view.tolist() == [1.0] * 4
+    del view, second
+    fourth = buffers.take(4)  # the last, shorter chunk: the start of a free buffer
+    assert fourth.shape == (4,)
+    assert fourth.__array_interface__["data"][0] == address
+
+
+def test_chunks_kept_by_the_caller_keep_their_values(files: dict[str, Path]) -> None:
+    """Chunks are read into reused buffers, but never into one the caller still holds."""
+    with ckptctl.open_checkpoint(files["bundle"], backend="native") as ckpt:
+        (e,) = [e for e in ckpt.entries if e.key.startswith("wide/")]
+        kept = list(ckpt.read_chunks(e.key, 64))
+        views = [c[1:] for c in ckpt.read_chunks(e.key, 64)]
+    assert len(kept) == 3 * 700 * 8 // 64 + 1
+    assert np.concatenate(kept).tolist() == VALUES["wide"].reshape(-1).tolist()
+    assert np.concatenate(views).tolist() == [x for c in kept for x in c[1:].tolist()]

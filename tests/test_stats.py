@@ -181,3 +181,80 @@ def test_huge_and_small_values_merged_across_chunks(tmp_path: Path, chunk_bytes:
     assert st.mean == pytest.approx(float(mean), rel=1e-12)
     assert st.std == pytest.approx(math.sqrt(float(variance / 10**600)) * 1e300, rel=1e-12)
     assert (st.min, st.max, st.nan, st.inf) == (-1.7e308, 1.7e308, 0, 0)
+
+
+@pytest.fixture(scope="module")
+def many_chunks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, np.ndarray]]:
+    """Values of many chunks: weights centred on zero (with exact zeros), values all positive,
+    and values far from zero, each a length that is not a multiple of 8,192."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(11)
+    weights = (rng.standard_normal(300_001) * 0.02).astype(np.float32)
+    weights[::997] = 0.0
+    values = {
+        "weights": weights,
+        "positive": rng.uniform(1.0, 2.0, 123_457).astype(np.float32),
+        "offset": (rng.standard_normal(200_003) * 0.5 - 40.0).astype(np.float32),
+    }
+    module = tf.Module()
+    for name, value in values.items():
+        setattr(module, name, tf.Variable(value))
+    directory = tmp_path_factory.mktemp("many_chunks")
+    return Path(tf.train.Checkpoint(m=module).write(str(directory / "ckpt"))), values
+
+
+@pytest.mark.parametrize("chunk_bytes", [4096, 65_536, 100_000, 1 << 20])
+@pytest.mark.parametrize("name", ["weights", "positive", "offset"])
+def test_statistics_of_many_chunks_equal_numpy_over_the_whole_array(
+    many_chunks: tuple[Path, dict[str, np.ndarray]], name: str, chunk_bytes: int
+) -> None:
+    prefix, values = many_chunks
+    expected = values[name].astype(np.float64)
+    with open_checkpoint(prefix) as ckpt:
+        st = value_stats(ckpt, ckpt.entry(_key(name)), chunk_bytes=chunk_bytes)
+    assert (st.count, st.min, st.max) == (expected.size, expected.min(), expected.max())
+    assert st.mean == pytest.approx(expected.mean(), rel=1e-6, abs=1e-9)
+    assert st.std == pytest.approx(expected.std(), rel=1e-5)
+    assert st.zeros == np.count_nonzero(expected == 0) / expected.size
+    assert st.nan == st.inf == 0
+
+
+def test_chunks_reduced_on_two_threads_merge_in_order(
+    many_chunks: tuple[Path, dict[str, np.ndarray]],
+) -> None:
+    """The result does not depend on which thread reduced which chunk: it is the in-order
+    merge of every chunk's partial statistics, bit for bit."""
+    from ckptctl.stats import _Part, _reduce
+
+    prefix, _ = many_chunks
+    with open_checkpoint(prefix) as ckpt:
+        key = _key("weights")
+        st = value_stats(ckpt, ckpt.entry(key), chunk_bytes=4096)
+        serial = _Part()
+        for chunk in ckpt.read_chunks(key, 4096):
+            serial = serial.merge(_reduce(chunk))
+    assert (st.mean, st.std, st.min, st.max) == (serial.mean, serial.std, serial.lo, serial.hi)
+
+
+@pytest.mark.parametrize("chunk", [0, 7, 36])
+def test_a_flipped_byte_in_any_chunk_fails_the_checksum(
+    many_chunks: tuple[Path, dict[str, np.ndarray]],
+    broken_copy: Callable[[Path], Path],
+    chunk: int,
+) -> None:
+    """The value of 1,200,004 bytes in 37 chunks of 32 KiB, with one byte flipped in one."""
+    from ckptctl.errors import CheckpointError
+
+    prefix, values = many_chunks
+    directory = broken_copy(prefix.parent)
+    (shard,) = directory.glob(f"{prefix.name}.data-*")
+    data = bytearray(shard.read_bytes())
+    start = bytes(data).index(values["weights"].tobytes())
+    data[start + chunk * 32768 + 5] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    with open_checkpoint(directory / prefix.name) as ckpt:
+        e = ckpt.entry(_key("weights"))
+        corrupt = r"data-00000-of-00001: corrupt \(value .*checksum"
+        with pytest.raises(CheckpointError, match=corrupt):
+            value_stats(ckpt, e, chunk_bytes=32768)

@@ -69,6 +69,9 @@ def main() -> None:
         from ckptctl.cli.memory import keep_freed_memory
 
         keep_freed_memory()
+        # numpy's OpenBLAS starts a thread per core when imported, which spins for about
+        # 0.1 s of CPU; ckptctl's own dot products are too short to use them (see stats.py).
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from ckptctl.cli.commands import app
 
     app()
