@@ -69,9 +69,11 @@ def main() -> None:
         from ckptctl.cli.memory import keep_freed_memory
 
         keep_freed_memory()
-        # numpy's OpenBLAS starts a thread per core when imported, which spins for about
-        # 0.1 s of CPU; ckptctl's own dot products are too short to use them (see stats.py).
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        if args[0] not in ("restore", "migrate"):
+            # numpy's OpenBLAS starts a thread per core when imported, which spins for about
+            # 0.1 s of CPU; ckptctl's own dot products are too short to use them (see
+            # stats.py). Not where the user's model code runs: its numpy is left as it is.
+            os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from ckptctl.cli.commands import app
 
     app()
