@@ -2,8 +2,8 @@
 
 ``ckptctl --help`` is what people run most, and importing Typer alone takes over twice as long
 as starting Python: the top-level help is printed from :data:`ckptctl.cli.root_help.TEXT`
-without importing it, wherever Click would lay it out the same (80 columns or more). A plain
-``ckptctl inspect CHECKPOINT... [--json]`` runs without Typer too (:func:`_plain_inspect`).
+without importing it, wherever Click would lay it out the same (80 columns or more). An
+``inspect`` with no option that takes a value runs without Typer too (:func:`_plain_inspect`).
 Everything else goes to the Typer application, :data:`ckptctl.cli.commands.app`.
 """
 
@@ -37,18 +37,26 @@ def _columns() -> int:
     return columns or _HELP_WIDTH
 
 
-def _plain_inspect(args: list[str]) -> list[str] | None:
-    """The checkpoints of ``ckptctl inspect CHECKPOINT... [--json]`` when ``args`` hold nothing
-    else, else None. Such a command line means one thing to Click too (no word starts with
-    ``-`` but ``--json``), so it is run without Typer: importing it takes longer than listing
-    thousands of values. Any other option, ``--``, or a path starting with ``-`` goes to the
-    Typer application."""
+_INSPECT_FLAGS = frozenset(
+    {"--json", "--tree", "--stats", "--hist", "--fail-on-nonfinite", "--no-verify", "--debug"}
+)
+"""``inspect``'s options that take no value: what :func:`_plain_inspect` accepts."""
+
+_READS_VALUES = {"--stats", "--hist", "--fail-on-nonfinite"}
+
+
+def _plain_inspect(args: list[str]) -> tuple[list[str], set[str]] | None:
+    """The checkpoints and flags of ``ckptctl inspect CHECKPOINT... [FLAG...]`` when ``args``
+    hold nothing else (flags from :data:`_INSPECT_FLAGS`, anywhere), else None. Such a
+    command line means one thing to Click too, so it is run without Typer: importing it
+    takes longer than listing thousands of values. An option with a value, ``--``, ``-h``, or
+    a path starting with ``-`` goes to the Typer application."""
     if len(args) < 2 or args[0] != "inspect":
         return None
-    checkpoints = [a for a in args[1:] if a != "--json"]
+    checkpoints = [a for a in args[1:] if a not in _INSPECT_FLAGS]
     if not checkpoints or any(not a or a.startswith("-") for a in checkpoints):
         return None
-    return checkpoints
+    return checkpoints, {a for a in args[1:] if a in _INSPECT_FLAGS}
 
 
 def main() -> None:
@@ -59,24 +67,40 @@ def main() -> None:
         sys.stdout.write(TEXT)
         sys.stdout.flush()
         raise SystemExit(0)
-    checkpoints = _plain_inspect(args)
-    if checkpoints is not None:
+    inspect_args = _plain_inspect(args)
+    streams = inspect_args is None or bool(inspect_args[1] & _READS_VALUES)
+    if args and streams and not {"-h", "--help"} & set(args):
+        _tune_for_streaming(args[0])
+    if inspect_args is not None:
         from ckptctl.cli.inspect_run import inspect_checkpoints
 
-        inspect_checkpoints(checkpoints, json="--json" in args)
-    if args and not {"-h", "--help"} & set(args):
-        # Tunes the allocator for commands that stream values (ctypes costs `--help` 2 ms).
-        from ckptctl.cli.memory import keep_freed_memory
-
-        keep_freed_memory()
-        if args[0] not in ("restore", "migrate"):
-            # numpy's OpenBLAS starts a thread per core when imported, which spins for about
-            # 0.1 s of CPU; ckptctl's own dot products are too short to use them (see
-            # stats.py). Not where the user's model code runs: its numpy is left as it is.
-            os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        checkpoints, flags = inspect_args
+        inspect_checkpoints(
+            checkpoints,
+            tree="--tree" in flags,
+            stats="--stats" in flags,
+            hist="--hist" in flags,
+            fail_on_nonfinite="--fail-on-nonfinite" in flags,
+            verify="--no-verify" not in flags,
+            json="--json" in flags,
+            debug="--debug" in flags,
+        )
     from ckptctl.cli.commands import app
 
     app()
+
+
+def _tune_for_streaming(command: str) -> None:
+    """For commands that stream values: the allocator keeps freed chunks (ctypes costs
+    `--help` 2 ms, so only here), and numpy's BLAS runs on the calling thread."""
+    from ckptctl.cli.memory import keep_freed_memory
+
+    keep_freed_memory()
+    if command not in ("restore", "migrate"):
+        # numpy's OpenBLAS starts a thread per core when imported, which spins for about
+        # 0.1 s of CPU; ckptctl's own dot products are too short to use them (see
+        # stats.py). Not where the user's model code runs: its numpy is left as it is.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def __getattr__(name: str) -> Any:

@@ -1,5 +1,6 @@
-"""A plain ``ckptctl inspect CHECKPOINT... [--json]`` runs without Typer, and says exactly what
-the Typer command says: the same stdout, stderr and exit code, for good and bad paths."""
+"""``ckptctl inspect CHECKPOINT...`` with no option that takes a value runs without Typer, and
+says exactly what the Typer command says: the same stdout, stderr and exit code, for good and
+bad paths, with every such flag."""
 
 from __future__ import annotations
 
@@ -35,24 +36,44 @@ def _run(entry: str, args: list[str]) -> tuple[int, str, str]:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["inspect", "a"], ["a"]),
-        (["inspect", "a", "b"], ["a", "b"]),
-        (["inspect", "a", "--json"], ["a"]),
-        (["inspect", "--json", "a"], ["a"]),
+        (["inspect", "a"], (["a"], set())),
+        (["inspect", "a", "b"], (["a", "b"], set())),
+        (["inspect", "a", "--json"], (["a"], {"--json"})),
+        (["inspect", "--stats", "a", "--hist"], (["a"], {"--stats", "--hist"})),
+        (
+            ["inspect", "a", "--tree", "--no-verify", "--debug"],
+            (["a"], {"--tree", "--no-verify", "--debug"}),
+        ),
+        (["inspect", "a", "--fail-on-nonfinite"], (["a"], {"--fail-on-nonfinite"})),
         (["inspect"], None),
         (["inspect", "--json"], None),
-        (["inspect", "a", "--stats"], None),
         (["inspect", "a", "--filter", "x*"], None),
+        (["inspect", "a", "--filter=x*"], None),
+        (["inspect", "a", "--backend", "tf"], None),
+        (["inspect", "a", "--stat"], None),
         (["inspect", "--", "a"], None),
         (["inspect", "-a"], None),
         (["inspect", ""], None),
         (["inspect", "a", "--help"], None),
+        (["inspect", "a", "-h"], None),
         (["diff", "a", "b"], None),
         (["a", "inspect"], None),
     ],
 )
-def test_only_plain_command_lines_skip_typer(args: list[str], expected: list[str] | None) -> None:
+def test_only_unambiguous_command_lines_skip_typer(
+    args: list[str], expected: tuple[list[str], set[str]] | None
+) -> None:
     assert _plain_inspect(args) == expected
+
+
+@pytest.fixture(scope="module")
+def nan_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.w = tf.Variable([1.0, float("nan"), 3.0])
+    module.b = tf.Variable([0.0, 2.0])
+    return Path(tf.train.Checkpoint(model=module).write(str(tmp_path_factory.mktemp("nan") / "c")))
 
 
 def test_plain_inspect_needs_neither_typer_nor_numpy(samples_dir: Path) -> None:
@@ -80,7 +101,7 @@ def test_plain_inspect_needs_neither_typer_nor_numpy(samples_dir: Path) -> None:
 
 
 def test_plain_inspect_says_what_the_typer_command_says(
-    samples_dir: Path, dtypes_ckpt: Path, tmp_path: Path
+    samples_dir: Path, dtypes_ckpt: Path, nan_ckpt: Path, tmp_path: Path
 ) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -95,12 +116,19 @@ def test_plain_inspect_says_what_the_typer_command_says(
         [str(broken / "ckpt")],
         [model, str(tmp_path / "missing")],
         [model, model, "--json"],
+        [model, "--stats", "--hist"],
+        ["--tree", model, "--no-verify"],
+        [str(dtypes_ckpt), "--stats", "--json"],
+        [str(nan_ckpt), "--fail-on-nonfinite"],
+        [str(nan_ckpt), "--stats", "--fail-on-nonfinite", "--json"],
+        [str(broken / "ckpt"), "--debug"],
     ]
     codes = []
     for case in cases:
         fast = _run(THROUGH_MAIN, ["inspect", *case])
         typer = _run(THROUGH_TYPER, ["inspect", *case])
         assert fast == typer, case
-        assert "Traceback" not in fast[2]
+        if "--debug" not in case:
+            assert "Traceback" not in fast[2]
         codes.append(fast[0])
-    assert codes == [0, 0, 0, 0, 3, 3, 3, 2]
+    assert codes == [0, 0, 0, 0, 3, 3, 3, 2, 0, 0, 0, 1, 1, 3]
