@@ -59,6 +59,8 @@ def printable(text: str, *, keep_newlines: bool = False) -> str:
     ``\\r``, so nothing in a name can move the cursor, clear the screen or fake a line. With
     ``keep_newlines``, ``\\n`` is left alone (for text made of several lines). JSON output
     keeps the real names."""
+    if text.isprintable():  # the usual case, checked in C: no control or format character
+        return text
     pattern = _UNPRINTABLE_KEEP_NL if keep_newlines else _UNPRINTABLE
     return text if pattern.search(text) is None else pattern.sub(_escaped, text)
 
@@ -531,6 +533,8 @@ def _trimmed(line: Line) -> Line:
 
 def plain(line: Line) -> str:
     """A laid-out line as text, safe to print (:func:`printable`)."""
+    if len(line) == 1:
+        return printable(line[0][0])
     return printable("".join(text for text, _ in line))
 
 
