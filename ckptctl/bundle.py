@@ -153,6 +153,11 @@ def ml_dtype(name: str) -> np.dtype[Any]:
 
 
 _OTHER_TYPE_NAMES = {0: "invalid", 20: "resource", 21: "variant"}
+_WINDOWED_MAX = 64 << 10
+"""Values up to this size are read through a window of their shard (see
+:meth:`NativeBackend._windowed`), of this many bytes:"""
+_WINDOW_BYTES = 1 << 20
+
 _SCALAR_INTS = {"int64": True, "int32": True, "uint64": False, "uint32": False}
 """The integer types :meth:`NativeBackend.read_int` reads: name -> signed."""
 _SUB_BYTE = frozenset({"int4", "uint4", "int2", "uint2", "float4_e2m1fn"})
@@ -671,6 +676,7 @@ class NativeBackend:
         self.verify = verify
         self._files: dict[int, IO[bytes]] = {}
         self._sizes: dict[int, int] = {}  # of the open shards, measured once each
+        self._windows: dict[int, tuple[int, bytes]] = {}  # shard -> (offset, bytes read)
         self._paths: dict[int, AnyPath] = {}
         self._values: dict[str, _Stored] = {}
         self._num_shards = 0
@@ -1130,10 +1136,28 @@ class NativeBackend:
         if s.name == "string" or s.parts:
             return None
         f, path = self._open(key, s)
-        data = self._read_bytes(f, s.offset, s.size, path, key)
+        if s.size <= _WINDOWED_MAX:
+            data = self._windowed(f, s, path, key)
+        else:
+            data = self._read_bytes(f, s.offset, s.size, path, key)
         if self.verify and _crc(data) != unmask_crc32c(s.crc):
             raise self._checksum_error(path, key)
         return data
+
+    def _windowed(self, f: IO[bytes], s: _Stored, path: AnyPath, key: str) -> bytes:
+        """The bytes of the small value ``s``, from the last window read of its shard, or a
+        new window starting at it. A shard stores its values in key order, and those that are
+        read one after another (a diff, value by value) are mostly next to each other: one
+        read for thousands of them (and one request each, not thousands, for a remote file).
+        """
+        start, window = self._windows.get(s.shard, (0, b""))
+        begin = s.offset - start
+        if begin < 0 or begin + s.size > len(window):
+            start, begin = s.offset, 0
+            length = max(s.size, min(_WINDOW_BYTES, self._sizes[s.shard] - s.offset))
+            window = self._read_bytes(f, start, length, path, key)
+            self._windows[s.shard] = (start, window)
+        return window[begin : begin + s.size]
 
     def _string_items(self, key: str, s: _Stored, f: IO[bytes], path: AnyPath) -> list[bytes]:
         n = s.count
@@ -1197,7 +1221,7 @@ class NativeBackend:
 
     def close(self) -> None:
         files, self._files = self._files, {}
-        self._sizes = {}
+        self._sizes, self._windows = {}, {}
         for f in files.values():
             f.close()
 

@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from ckptctl._renamed import deprecated_alias, json_names
 from ckptctl.chunks import CHUNK_BYTES
@@ -256,8 +256,9 @@ def _diff_through_model(
     return out
 
 
-@dataclass(frozen=True)
-class _Value:
+class _Value(NamedTuple):
+    """One side's value (a tuple: two are made per value of both checkpoints)."""
+
     entry: Entry
     info: KeyInfo | None
 
@@ -270,8 +271,7 @@ class _Value:
         return self.info.path if self.info else None
 
 
-@dataclass(frozen=True)
-class _Pair:
+class _Pair(NamedTuple):
     a: _Value
     b: _Value
     by: PairedBy
@@ -362,7 +362,17 @@ def _compare_pair(
     total: int,
 ) -> Comparison:
     """Stream both values in chunks and compare them piece by piece (:mod:`ckptctl.compare`)."""
-    size, count = _size(p.a.entry), max(1, p.a.entry.num_elements)
+    size = _size(p.a.entry)
+    whole = size <= chunk_bytes and _size(p.b.entry) <= chunk_bytes
+    if whole:
+        # One chunk each (most of a model's values): as bytes first where the format stores
+        # them so (no array for a value that did not change; one that did is read again).
+        raw_a = ca.read_raw(p.a.key)
+        if raw_a is not None and raw_a == cb.read_raw(p.b.key):
+            if progress is not None:
+                progress(p.a.path or p.a.key, done + size, total)
+            return Comparison(num_elements=p.a.entry.num_elements)
+    count = max(1, p.a.entry.num_elements)
     label = p.a.path or p.a.key
 
     def report(seen: int) -> None:
@@ -371,15 +381,8 @@ def _compare_pair(
 
     chunks_a: Iterable[np.ndarray]
     chunks_b: Iterable[np.ndarray]
-    if size <= chunk_bytes and _size(p.b.entry) <= chunk_bytes:
-        # One chunk each (most of a model's values): read whole, without the streams; as
-        # bytes first where the format stores them so (no array for a value that did not
-        # change; one that did is read again, as an array).
-        raw_a = ca.read_raw(p.a.key)
-        if raw_a is not None and raw_a == cb.read_raw(p.b.key):
-            if progress is not None:
-                progress(label, done + size, total)
-            return Comparison(num_elements=p.a.entry.num_elements)
+    if whole:
+        # Read whole, without the streams.
         a, b = ca.read(p.a.key).reshape(-1), cb.read(p.b.key).reshape(-1)
         if identical(a, b):
             # The same bytes are equal values under every rule and tolerance (NaN in place
