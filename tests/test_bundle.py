@@ -1185,3 +1185,31 @@ def test_mutated_entries_decode_alike_with_and_without_the_cache(data: st.DataOb
     for _ in range(data.draw(st.integers(1, 4))):
         mutated[data.draw(st.integers(0, len(mutated) - 1))] = data.draw(st.integers(0, 255))
     assert _entry_or_error(bytes(mutated), shapes) == _entry_or_error(bytes(mutated))
+
+
+@pytest.fixture(scope="module")
+def many_small_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Hundreds of small values of several dtypes, and one larger than the 1 MiB window."""
+    import tensorflow as tf
+
+    module = tf.Module()
+    rng = np.random.default_rng(7)
+    module.values = [
+        tf.Variable(rng.standard_normal(int(rng.integers(1, 300))).astype(dtype))
+        for dtype in ("float32", "float64", "int32", "float16") * 80
+    ]
+    module.big = tf.Variable(rng.standard_normal(300_000).astype("float32"))  # 1.2 MB
+    module.after = tf.Variable(rng.standard_normal(5).astype("float32"))
+    prefix = tf.train.Checkpoint(model=module).write(str(tmp_path_factory.mktemp("small") / "c"))
+    return Path(prefix)
+
+
+def test_raw_bytes_of_every_value_in_any_order(many_small_ckpt: Path) -> None:
+    """read_raw serves small values from a window of their shard: in any order, each value's
+    bytes are its own (checked against its crc32c and against read)."""
+    with open_checkpoint(many_small_ckpt) as ckpt:
+        keys = [e.key for e in ckpt.entries if e.dtype != "string"]
+        assert len(keys) > 320
+        for order in (keys, keys[::-1], list(np.random.default_rng(3).permutation(keys))):
+            for key in order:
+                assert ckpt.read_raw(key) == ckpt.read(key).tobytes(), key
