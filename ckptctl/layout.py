@@ -215,6 +215,18 @@ def _share(specs: Sequence[ColumnSpec], flex: list[int], room: int) -> dict[int,
 # ---------------------------------------------------------------- numbers
 
 
+def plural(n: int, word: str) -> str:
+    """``1 value``, ``1,521 values``."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def shape_str(shape: Sequence[int] | None) -> str:
+    """``[20, 16]``; ``[]`` for a scalar, ``?`` when unknown."""
+    if shape is None:
+        return "?"
+    return "[" + ", ".join(map(str, shape)) + "]"
+
+
 def number_column(values: Sequence[float | None], missing: str = "-", digits: int = 3) -> list[str]:
     """``values`` in one format for the whole column, ``digits`` significant digits for the
     smallest: fixed-point with the same decimals (``0.01000``, ``0.00984``) while that stays

@@ -16,16 +16,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from ckptctl.errors import SAVE_WEIGHTS_AGAIN, CheckpointError, file_corrupt
-from ckptctl.formats.keras_h5 import HDF5_MAGIC, KERAS_SOURCES, shard_paths, source_of
-from ckptctl.formats.tf_v1 import is_v1_file
+from ckptctl.formats.keras_names import HDF5_MAGIC, KERAS_SOURCES, source_of
 from ckptctl.names import digits_order
 from ckptctl.storage import AnyPath, RemotePath, lexists, listdir, open_binary, uses_fsspec
 
@@ -279,6 +276,8 @@ def _from_file(p: AnyPath) -> Location:
         return _from_directory(p.parent)
     if name in ("saved_model.pb", "saved_model.pbtxt"):
         return _from_directory(p.parent)
+    from ckptctl.formats.tf_v1 import is_v1_file
+
     if is_v1_file(p):
         return Location(prefix=p, source="checkpoint-v1", data_files=())
     if p.suffix in (".h5", ".hdf5"):
@@ -323,6 +322,8 @@ def _sniff_keras(p: AnyPath) -> Source | None:
 def _keras_file(p: AnyPath, source: Source, **kwargs: object) -> Location:
     shards: tuple[AnyPath, ...] = ()
     if source == "weights-json":
+        from ckptctl.formats.keras_h5 import shard_paths
+
         shards = tuple(s for s in shard_paths(p) if s.is_file())
     return Location(prefix=p, source=source, data_files=shards, **kwargs)  # type: ignore[arg-type]
 
@@ -589,6 +590,8 @@ def _from_state_file(state: AnyPath) -> Location:
             return _replace(loc, note=note)
         raise CheckpointError(f"{state}: names no checkpoint, and {d} holds none")
     latest_path = _resolve_in(d, latest)
+    from ckptctl.formats.tf_v1 import is_v1_file
+
     if latest_path.is_file() and is_v1_file(latest_path):
         return Location(prefix=latest_path, source="checkpoint-v1", data_files=(), state_file=state)
     if not suffixed(latest_path, ".index").is_file():
@@ -704,6 +707,9 @@ def local_copy(path: str | os.PathLike[str]) -> Iterator[tuple[str | os.PathLike
     location = locate(path)
     remote = location.prefix
     assert isinstance(remote, RemotePath)
+    import shutil
+    import tempfile
+
     staging = Path(tempfile.mkdtemp(prefix=STAGED_PREFIX))
     try:
         if location.source == "saved_model":

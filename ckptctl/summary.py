@@ -12,7 +12,6 @@ TensorFlow) is imported here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -27,6 +26,8 @@ from ckptctl.layout import (
     table_lines,
     wrap_words,
 )
+from ckptctl.layout import plural as plural
+from ckptctl.layout import shape_str as shape_str
 from ckptctl.objgraph import ROOT
 
 if TYPE_CHECKING:
@@ -56,18 +57,6 @@ Status = Literal["ok", "fail", "skipped", "info"]
 
 MARKS: dict[Status, str] = {"ok": "ok  ", "fail": "FAIL", "skipped": "--  ", "info": "    "}
 """How each check's status is shown in front of it, four characters wide."""
-
-
-def plural(n: int, word: str) -> str:
-    """``1 value``, ``1,521 values``."""
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
-
-
-def shape_str(shape: Sequence[int] | None) -> str:
-    """``[20, 16]``; ``[]`` for a scalar, ``?`` when unknown."""
-    if shape is None:
-        return "?"
-    return "[" + ", ".join(map(str, shape)) + "]"
 
 
 @dataclass(frozen=True)

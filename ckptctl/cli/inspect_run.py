@@ -76,7 +76,7 @@ def _inspect_one(
     from ckptctl.cli.formats import Context, Format, show
     from ckptctl.cli.plain import RICH_TABLE_LIMIT
     from ckptctl.inspection import inspect as run_inspect
-    from ckptctl.summary import plural
+    from ckptctl.layout import plural
 
     with reporting_errors(debug), progress_bar("reading") as progress:
         report = run_inspect(

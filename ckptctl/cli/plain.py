@@ -5,7 +5,6 @@ thousands of values printed without Rich, which would take seconds to style them
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
@@ -20,12 +19,12 @@ from ckptctl.layout import (
     label_lines,
     number_column,
     plain,
+    plural,
     printable,
+    shape_str,
     table_lines,
     wrap_words,
 )
-from ckptctl.summary import plural as plural
-from ckptctl.summary import shape_str as shape_str
 
 if TYPE_CHECKING:
     from ckptctl.inspection import InspectReport, TreeNode, VariableInfo
@@ -87,6 +86,8 @@ def keras_line(report: InspectReport) -> str | None:
 def output_width() -> int:
     """Terminal width on a terminal; off one (CI logs, pipes) wide enough for whole keys."""
     if sys.stdout.isatty():
+        import shutil
+
         return shutil.get_terminal_size().columns
     return int(os.environ.get("COLUMNS", "250") or 250)
 

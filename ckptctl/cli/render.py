@@ -29,8 +29,6 @@ from ckptctl.cli.plain import (
     RICH_TABLE_LIMIT,
     human_bytes,
     keras_line,
-    plural,
-    shape_str,
     stats_table,
     tree_lines,
     variables_table,
@@ -43,7 +41,9 @@ from ckptctl.layout import (
     fold_path,
     label_lines,
     plain,
+    plural,
     printable,
+    shape_str,
     table_lines,
     wrap_words,
 )

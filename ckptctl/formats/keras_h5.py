@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ckptctl.chunks import flat_slabs
 from ckptctl.errors import (
@@ -32,6 +32,10 @@ from ckptctl.errors import (
     file_missing,
     file_truncated,
 )
+from ckptctl.formats.keras_names import HDF5_MAGIC as HDF5_MAGIC
+from ckptctl.formats.keras_names import KERAS_SOURCES as KERAS_SOURCES
+from ckptctl.formats.keras_names import KerasSource as KerasSource
+from ckptctl.formats.keras_names import source_of as source_of
 from ckptctl.names import digits_order
 from ckptctl.objgraph import KeyInfo
 from ckptctl.storage import AnyPath, open_binary, open_hdf5
@@ -44,23 +48,8 @@ if TYPE_CHECKING:
 
     from ckptctl.entry import Entry
 
-KerasSource = Literal["weights-h5", "weights-json", "keras-archive"]
-KERAS_SOURCES: tuple[KerasSource, ...] = ("weights-h5", "weights-json", "keras-archive")
 ARCHIVE_WEIGHTS = "model.weights.h5"
 _JSON_LIMIT = 64 << 20  # metadata.json, config.json and .weights.json are small documents
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-
-
-def source_of(path: AnyPath) -> KerasSource | None:
-    """The Keras file a name says ``path`` is, if any."""
-    name = path.name
-    if name.endswith(".weights.h5"):
-        return "weights-h5"
-    if name.endswith(".weights.json"):
-        return "weights-json"
-    if name.endswith(".keras"):
-        return "keras-archive"
-    return None
 
 
 def shard_paths(path: AnyPath) -> list[AnyPath]:
