@@ -110,8 +110,11 @@ _ML_DTYPES: dict[int, tuple[str, int]] = {
 through ml_dtypes. ml_dtypes takes from 0.05 s to over a second to import, so it is imported
 when a value of one of these types is read, never to list a checkpoint."""
 
-_ITEMSIZES = {"?": 1, "u1": 1, "i1": 1, "<i2": 2, "<u2": 2, "<f2": 2, "<i4": 4, "<u4": 4}
-_ITEMSIZES.update({"<f4": 4, "<i8": 8, "<u8": 8, "<f8": 8, "<c8": 8, "<c16": 16})
+_ITEMSIZES = {
+    **{"?": 1, "u1": 1, "i1": 1, "<i2": 2, "<u2": 2, "<f2": 2, "<i4": 4, "<u4": 4, "<f4": 4},
+    **{"<i8": 8, "<u8": 8, "<f8": 8, "<c8": 8, "<c16": 16},
+}
+"""Bytes per element of each numpy type code in :data:`_PLAIN_TYPES`."""
 
 _NUMERIC: dict[int, tuple[str, int, str | None]] = {
     **{n: (name, _ITEMSIZES[code], code) for n, (name, code) in _PLAIN_TYPES.items()},
@@ -154,9 +157,10 @@ def ml_dtype(name: str) -> np.dtype[Any]:
 
 _OTHER_TYPE_NAMES = {0: "invalid", 20: "resource", 21: "variant"}
 _WINDOWED_MAX = 64 << 10
-"""Values up to this size are read through a window of their shard (see
-:meth:`NativeBackend._windowed`), of this many bytes:"""
+"""Values up to this size are compared through a window of their shard (see
+:meth:`NativeBackend._windowed`)."""
 _WINDOW_BYTES = 1 << 20
+"""How much of a shard one window reads."""
 
 _SCALAR_INTS = {"int64": True, "int32": True, "uint64": False, "uint32": False}
 """The integer types :meth:`NativeBackend.read_int` reads: name -> signed."""
@@ -721,15 +725,15 @@ class NativeBackend:
         if one_pass is not None:
             self._values = one_pass
             return
-        table = iter_table(data)
-        next(table)  # the header
+        entries = read_table(data)[1:]  # after the header
         values: dict[str, _Stored] = {}
         shapes: _Shapes = {}
-        parsed = [(raw_key, _parse_entry(value, shapes)) for raw_key, value in table]
+        parsed = [(raw_key, _parse_entry(value, shapes)) for raw_key, value in entries]
         if parsed and num_shards < 1:
             raise _Corrupt(f"the header declares {num_shards} data shards")
         partitioned = any(fields[7] for _, fields in parsed)
-        raw_values = dict(read_table(data)[1:]) if partitioned else {}
+        raw_values = dict(entries) if partitioned else {}
+        del entries  # only a partitioned value needs the entries' bytes again
         # A partitioned value is listed under its full key, and each slice under a binary key
         # that sorts before it: find the partitions before judging any key.
         slice_keys: set[bytes] = set()
@@ -1110,33 +1114,37 @@ class NativeBackend:
         out[:] = self._string_items(key, s, f, path)
         return out
 
-    def read_strings(self, key: str) -> list[bytes]:
+    def read_strings(self, key: str) -> list[bytes] | None:
         """The elements of the string value ``key``, flat, without numpy (the object graph:
-        listing a checkpoint needs nothing else)."""
+        listing a checkpoint needs nothing else); None if it is not a plain string tensor."""
         s = self._stored(key)
         if s.name != "string" or s.parts:
-            raise TypeError(f"value {key} is not a string tensor")
+            return None
         f, path = self._open(key, s)
         return self._string_items(key, s, f, path)
 
-    def read_int(self, key: str) -> int:
-        """The integer scalar ``key`` (``save_counter``), checked, without numpy."""
+    def read_int(self, key: str) -> int | None:
+        """The integer scalar ``key`` (``save_counter``), checked, without numpy; None if it
+        is something else."""
         s = self._stored(key)
         if s.name not in _SCALAR_INTS or s.count != 1 or s.parts:
-            raise TypeError(f"value {key} is not an integer scalar")
-        data = self.read_raw(key)
-        assert data is not None
+            return None
+        data = self._checked_bytes(key, s, windowed=False)
         return int.from_bytes(data, "little", signed=_SCALAR_INTS[s.name])
 
     def read_raw(self, key: str) -> bytes | None:
         """The stored bytes of the numeric value ``key`` (its elements in C order, little
         endian), checked; None for a string or a partitioned value, which are not stored as
-        one run of elements."""
+        one run of elements. A small value comes from a window of its shard: callers read
+        them value after value (diff)."""
         s = self._stored(key)
         if s.name == "string" or s.parts:
             return None
+        return self._checked_bytes(key, s, windowed=s.size <= _WINDOWED_MAX)
+
+    def _checked_bytes(self, key: str, s: _Stored, windowed: bool) -> bytes:
         f, path = self._open(key, s)
-        if s.size <= _WINDOWED_MAX:
+        if windowed:
             data = self._windowed(f, s, path, key)
         else:
             data = self._read_bytes(f, s.offset, s.size, path, key)

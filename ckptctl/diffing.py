@@ -364,14 +364,17 @@ def _compare_pair(
     """Stream both values in chunks and compare them piece by piece (:mod:`ckptctl.compare`)."""
     size = _size(p.a.entry)
     whole = size <= chunk_bytes and _size(p.b.entry) <= chunk_bytes
+    bytes_differ = False  # known from the stored bytes, where the format has them
     if whole:
         # One chunk each (most of a model's values): as bytes first where the format stores
         # them so (no array for a value that did not change; one that did is read again).
         raw_a = ca.read_raw(p.a.key)
-        if raw_a is not None and raw_a == cb.read_raw(p.b.key):
+        raw_b = cb.read_raw(p.b.key) if raw_a is not None else None
+        if raw_a is not None and raw_a == raw_b:
             if progress is not None:
                 progress(p.a.path or p.a.key, done + size, total)
             return Comparison(num_elements=p.a.entry.num_elements)
+        bytes_differ = raw_a is not None and raw_b is not None
     count = max(1, p.a.entry.num_elements)
     label = p.a.path or p.a.key
 
@@ -384,7 +387,7 @@ def _compare_pair(
     if whole:
         # Read whole, without the streams.
         a, b = ca.read(p.a.key).reshape(-1), cb.read(p.b.key).reshape(-1)
-        if identical(a, b):
+        if not bytes_differ and identical(a, b):
             # The same bytes are equal values under every rule and tolerance (NaN in place
             # included): most values of two checkpoints of one run, between saves that did
             # not touch them, and all of a checkpoint against its copy.

@@ -125,9 +125,10 @@ class Checkpoint:
     def object_graph(self) -> ObjectGraph | None:
         if self.naming != "object-graph":
             return None
-        strings = getattr(self._backend, "read_strings", None)
-        if strings is not None:
-            data = strings(OBJECT_GRAPH_KEY)[0]  # without numpy: listing needs none
+        read_strings = getattr(self._backend, "read_strings", None)
+        strings = read_strings(OBJECT_GRAPH_KEY) if read_strings is not None else None
+        if strings:
+            data = strings[0]  # without numpy: listing needs none
         else:
             raw = self.read(OBJECT_GRAPH_KEY)
             data = raw.item() if raw.shape == () else raw.reshape(-1)[0]
@@ -167,8 +168,9 @@ class Checkpoint:
         if SAVE_COUNTER_KEY not in self._all_entries:
             return None
         read_int = getattr(self._backend, "read_int", None)
-        if read_int is not None:
-            return int(read_int(SAVE_COUNTER_KEY))
+        value = read_int(SAVE_COUNTER_KEY) if read_int is not None else None
+        if value is not None:
+            return int(value)
         return int(self.read(SAVE_COUNTER_KEY).reshape(()).item())
 
     def read_chunks(self, key: str, max_bytes: int = CHUNK_BYTES) -> Iterator[np.ndarray]:

@@ -8,6 +8,7 @@ size, and chunks of one value are reduced on two threads (numpy releases the GIL
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections.abc import Callable, Iterable
@@ -263,7 +264,7 @@ def _parallel(chunks: Iterable[np.ndarray], fn: Callable[[np.ndarray], _Part]) -
     del first, second
     taking = threading.Lock()
     failed: list[BaseException] = []
-    state = {"index": 2}
+    numbers = itertools.count(2)  # of the chunks after the first two
 
     def work(index: int, start: list[np.ndarray]) -> list[tuple[int, _Part]]:
         # ``start`` holds the first chunk, so that no caller's frame keeps it (or its buffer).
@@ -276,8 +277,7 @@ def _parallel(chunks: Iterable[np.ndarray], fn: Callable[[np.ndarray], _Part]) -
                     chunk = None  # let its buffer go before the next read
                     if not failed:
                         chunk = next(it, None)
-                        index = state["index"]
-                        state["index"] += 1
+                        index = next(numbers)
         except BaseException as e:  # a read or checksum error: the caller raises it
             with taking:
                 failed.append(e)

@@ -5,15 +5,12 @@ bad paths, with every such flag."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ckptctl.cli.app import _plain_inspect
-from tests.checkpoints import PROJECT_ROOT
-from tests.fresh import run_fresh
+from tests.fresh import run_fresh, run_python
 
 THROUGH_MAIN = "from ckptctl.cli.app import main; main()"
 THROUGH_TYPER = "import sys; from ckptctl.cli.commands import app; app(prog_name='ckptctl')"
@@ -22,14 +19,7 @@ THROUGH_TYPER = "import sys; from ckptctl.cli.commands import app; app(prog_name
 def _run(entry: str, args: list[str]) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if k != "CKPTCTL_DEBUG"}
     env["COLUMNS"] = "100"
-    proc = subprocess.run(
-        [sys.executable, "-c", entry, *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_python(entry, *args, env=env, timeout=120)
     return proc.returncode, proc.stdout, proc.stderr
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from ckptctl.cli.app import app
+from tests.fresh import run_python
 from tests.remote.conftest import BUCKET, S3Server, free_port, upload
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -275,17 +275,6 @@ def test_a_missing_data_shard_is_reported_as_locally(
         assert there.stderr == here.stderr.replace(str(tmp_path), url)
     assert f"{url}/ckpt-2.data-00000-of-00001: missing (" in there.stderr
     assert there.exit_code == 3
-
-
-def run_python(code: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
