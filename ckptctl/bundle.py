@@ -25,11 +25,13 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Iterator, Sequence
+from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any
 
 import google_crc32c
 
 from ckptctl import _proto as pb
+from ckptctl import speedups
 from ckptctl.bulk import collection_paused
 from ckptctl.chunks import ChunkBuffers, split_flat
 from ckptctl.entry import Entry
@@ -155,6 +157,8 @@ def ml_dtype(name: str) -> np.dtype[Any]:
     return dtype
 
 
+_STRING_LAYOUT = ("string", 0, None)
+"""(name, bytes per element, numpy type code) of strings, as :data:`_NUMERIC` gives them."""
 _OTHER_TYPE_NAMES = {0: "invalid", 20: "resource", 21: "variant"}
 _WINDOWED_MAX = 64 << 10
 """Values up to this size are compared through a window of their shard (see
@@ -422,6 +426,20 @@ def read_table(data: bytes) -> list[tuple[bytes, bytes]]:
 def iter_table(data: bytes) -> Iterator[tuple[bytes, bytes]]:
     """:func:`read_table`'s entries one by one, a data block at a time: a caller that keeps
     only what it makes of each entry never holds the table's 100,000 values at once."""
+    last: bytes | None = None
+    for what, block in _data_blocks(data):
+        out: list[tuple[bytes, bytes]] = []
+        _block_entries(block, out, what)
+        for entry in out:
+            if last is not None and entry[0] <= last:
+                raise _Corrupt("keys out of order")
+            last = entry[0]
+        yield from out
+
+
+def _data_blocks(data: bytes) -> Iterator[tuple[str, bytes]]:
+    """(name, contents) of each data block of the SSTable in ``data``, in order, each checked
+    (and decompressed) when it is reached."""
     size = len(data)
     if size < FOOTER_SIZE:
         raise _Corrupt("file is too short to be an sstable")
@@ -438,7 +456,6 @@ def iter_table(data: bytes) -> Iterator[tuple[bytes, bytes]]:
     handles: list[tuple[bytes, bytes]] = []
     _block_entries(index_block, handles, "index block")
     next_free = 0
-    last: bytes | None = None
     for i, (_, handle) in enumerate(handles):
         offset, hpos = _varint(handle, 0, len(handle))
         length, _ = _varint(handle, hpos, len(handle))
@@ -447,13 +464,7 @@ def iter_table(data: bytes) -> Iterator[tuple[bytes, bytes]]:
         if offset < next_free:
             raise _Corrupt("data blocks overlap")
         what = f"data block {i}"
-        out: list[tuple[bytes, bytes]] = []
-        _block_entries(_block(data, offset, length, footer, what), out, what)
-        for entry in out:
-            if last is not None and entry[0] <= last:
-                raise _Corrupt("keys out of order")
-            last = entry[0]
-        yield from out
+        yield what, _block(data, offset, length, footer, what)
         next_free = offset + length + BLOCK_TRAILER_SIZE
 
 
@@ -706,21 +717,16 @@ class NativeBackend:
             ) from None
 
     def _parse_index(self, data: bytes) -> None:
+        if speedups.scan is not None:
+            scanned = self._values_scanned(data, speedups.scan)
+            if scanned is not None:
+                self._values = scanned
+                return
         table = iter_table(data)
         header = next(table, None)
         if header is None or header[0] != b"":
             raise _Corrupt("no header entry")
-        num_shards, endianness, producer, min_consumer, bad = _parse_header(header[1])
-        if endianness == 1:
-            raise Unsupported("it was written on a big-endian machine")
-        if producer < 0 or min_consumer > _BUNDLE_VERSION or _BUNDLE_VERSION in bad:
-            raise Unsupported(
-                f"its bundle format version (producer {producer}, min consumer "
-                f"{min_consumer}) is not version {_BUNDLE_VERSION}"
-            )
-        if num_shards > _MAX_SHARDS:
-            raise Unsupported(f"its header declares {num_shards} data shards")
-        self._num_shards = max(num_shards, 0)
+        num_shards = self._check_header(header[1])
         one_pass = self._values_in_one_pass(table)
         if one_pass is not None:
             self._values = one_pass
@@ -752,6 +758,49 @@ class NativeBackend:
             key, stored = self._validate(raw_key, fields, layouts=layouts)
             values[key] = stored
         self._values = values
+
+    def _check_header(self, value: bytes) -> int:
+        """The shard count of the header entry ``value``, kept; raises what it rules out."""
+        num_shards, endianness, producer, min_consumer, bad = _parse_header(value)
+        if endianness == 1:
+            raise Unsupported("it was written on a big-endian machine")
+        if producer < 0 or min_consumer > _BUNDLE_VERSION or _BUNDLE_VERSION in bad:
+            raise Unsupported(
+                f"its bundle format version (producer {producer}, min consumer "
+                f"{min_consumer}) is not version {_BUNDLE_VERSION}"
+            )
+        if num_shards > _MAX_SHARDS:
+            raise Unsupported(f"its header declares {num_shards} data shards")
+        self._num_shards = max(num_shards, 0)
+        return num_shards
+
+    def _values_scanned(self, data: bytes, scan: ModuleType) -> dict[str, _Stored] | None:
+        """The values, each data block decoded by the C decoder (:mod:`ckptctl.speedups`);
+        None wherever it or the shards do not check: the Python decoder then reads the index
+        from the start, and names any damage in its own order."""
+        values: dict[str, _Stored] = {}
+        shapes: dict[bytes, tuple[tuple[int, ...], int]] = {}
+        last: bytes | None = None
+        header: bytes | None = None
+        top = -1
+        try:
+            for i, (_, block) in enumerate(_data_blocks(data)):
+                got = scan.scan_block(
+                    block, last, i == 0, _NUMERIC, _STRING_LAYOUT, shapes, _Stored, values
+                )
+                if got is None:
+                    return None
+                last, head, highest = got
+                header = head if i == 0 else header
+                top = max(top, highest)
+        except _Corrupt:
+            return None
+        if header is None:
+            return None
+        self._check_header(header)  # what it raises, the Python decoder raises first
+        if values and top >= self._num_shards:
+            return None  # a value in a shard the header does not declare, or no shards
+        return values
 
     def _values_in_one_pass(
         self, table: Iterator[tuple[bytes, bytes]]

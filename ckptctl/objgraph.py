@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 from ckptctl import _proto as pb
+from ckptctl import speedups
 from ckptctl.bulk import collection_paused
 from ckptctl.errors import CheckpointError
 from ckptctl.names import digits_order
@@ -554,6 +555,24 @@ class _Irregular(Exception):
 
 
 def _scan_nodes(data: bytes, known_key: Callable[[str], str] = str) -> list[Node] | None:
+    """:func:`_scan_nodes_python`'s result, from the C decoder where it was built."""
+    scan = speedups.scan
+    if scan is None or type(data) is not bytes:
+        return _scan_nodes_python(data, known_key)
+
+    def irregular(node_id: int, start: int, stop: int) -> Node:
+        return _parse_node(node_id, data[start:stop])
+
+    try:
+        nodes: list[Node] | None = scan.scan_graph(
+            data, None if known_key is str else known_key, Node, Attribute, irregular
+        )
+    except pb.ProtoError:  # an irregular node that the general decoder cannot read either
+        return None
+    return nodes
+
+
+def _scan_nodes_python(data: bytes, known_key: Callable[[str], str] = str) -> list[Node] | None:
     """The nodes of a ``TrackableObjectGraph``, decoded in place (no copy of each node's
     bytes, no generator per message) for the encoding TensorFlow writes: one-byte tags,
     children as ``{node_id, local_name}``, attributes as three strings. A node encoded any
