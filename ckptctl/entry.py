@@ -10,9 +10,11 @@ import math
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Entry:
-    """One stored value, as the index describes it."""
+    """One stored value, as the index describes it. Read-only by convention, not frozen: a
+    frozen dataclass sets each field through ``object.__setattr__``, three times slower to
+    build, and a listing builds one per value."""
 
     key: str
     dtype: str

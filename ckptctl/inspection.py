@@ -230,14 +230,14 @@ def _build_report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> Ins
     del graph
     ckpt.forget_object_graph()
     variables = [_variable(e, infos.get(e.key)) for e in entries]
-    shown = [v for v in variables if pattern is None or _matches(v, pattern)]
+    shown = variables if pattern is None else [v for v in variables if _matches(v, pattern)]
     return InspectReport(
         checkpoint=loc.name,
         naming=ckpt.naming,
         source=loc.source,
         shards=ckpt.num_shards,
         total_bytes=loc.bytes_on_disk,
-        total_params=sum(e.num_elements for e in entries if e.is_numeric),
+        total_params=sum(v.num_elements for v in variables if v.dtype not in _NOT_NUMBERS),
         save_counter=save_counter,
         variables=shown,
         total_values=len(entries),
@@ -289,16 +289,29 @@ def _matches(v: VariableInfo, pattern: str) -> bool:
     )
 
 
+_NOT_NUMBERS = frozenset({"string", "variant", "resource"})
+"""dtypes whose elements are not parameters (:attr:`ckptctl.reader.Entry.is_numeric`)."""
+
+
 def _owners(variables: list[VariableInfo]) -> list[OwnerSummary]:
-    by_owner: dict[str, OwnerSummary] = {}
+    # Each owner's values by list, then summed at C speed: once per value, 100,000 times.
+    groups: dict[str, list[VariableInfo]] = {}
     for v in variables:
         name = v.owner or "(root)"
-        s = by_owner.setdefault(name, OwnerSummary(name, 0, 0, 0))
-        s.values += 1
-        if v.dtype not in ("string", "variant", "resource"):
-            s.params += v.num_elements
-        s.nbytes += v.nbytes or 0
-    return list(by_owner.values())
+        group = groups.get(name)
+        if group is None:
+            groups[name] = [v]
+        else:
+            group.append(v)
+    return [
+        OwnerSummary(
+            name,
+            len(group),
+            sum(v.num_elements for v in group if v.dtype not in _NOT_NUMBERS),
+            sum(v.nbytes or 0 for v in group),
+        )
+        for name, group in groups.items()
+    ]
 
 
 TREE_DEPTH = 100

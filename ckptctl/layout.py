@@ -518,14 +518,34 @@ def table_lines(
         for line in row_lines(list(table.headers), "header", every_column)
     ]
     lines.append(_trimmed([(space.join(rule * w for w in widths), "rule")]))
-    for i, row in enumerate(table.rows):
-        role = table.row_roles[i] if i < len(table.row_roles) else None
-        lines += row_lines(row, role)
-        note = table.note(i)
-        if note:
-            lines += [[(t, "note")] for t in wrap_words("  " + note, width, "  ")]
-        if i in table.sections and i != len(table.rows) - 1:
-            lines.append([])
+    # Every kept column one line of text that fits, no roles per column: each row is one
+    # format call on the row itself (``{2:<9}``: the cell of column 2), without a check.
+    bulk = (
+        plain_columns
+        and not unchecked
+        and (" " * gap)
+        .join(
+            f"{{{c}:{'>' if c in table.right else '<'}{w}}}"
+            for c, w in zip(cols, widths, strict=True)
+        )
+        .format
+    )
+    roles = list(table.row_roles)[: len(table.rows)]
+    roles += [None] * (len(table.rows) - len(roles))
+    notes = table.notes
+    breaks = set(table.sections) - {len(table.rows) - 1}  # a blank line after each
+    append = lines.append
+    for i, (row, role) in enumerate(zip(table.rows, roles, strict=True)):
+        if bulk:
+            append([(bulk(*row).rstrip(" "), role)])
+        else:
+            lines += row_lines(row, role)
+        if notes:
+            note = table.note(i)
+            if note:
+                lines += [[(t, "note")] for t in wrap_words("  " + note, width, "  ")]
+        if i in breaks:
+            append([])
     if fitted.dropped:
         left_out = ", ".join(fitted.dropped)
         text = f"(left out to fit {width} columns: {left_out}; {full_text})"

@@ -65,9 +65,11 @@ class Node:
     slot_variables: Sequence[SlotReference] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class KeyInfo:
-    """What the object graph says about one checkpoint key."""
+    """What the object graph says about one checkpoint key. Read-only by convention, not
+    frozen: a frozen dataclass sets each field through ``object.__setattr__``, which makes it
+    five times slower to build, and a listing builds one per value."""
 
     key: str
     path: str
