@@ -1191,6 +1191,37 @@ class NativeBackend:
             return None
         return self._checked_bytes(key, s, windowed=s.size <= _WINDOWED_MAX)
 
+    def read_raw_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """:meth:`read_raw` of each of ``keys`` that is a small value, None for the others
+        and for any that fails (the caller reads those itself, and meets the error there).
+        The common case, a value inside the current window of its shard, is checked inline:
+        a diff of 100,000 values does this 200,000 times."""
+        out: list[bytes | None] = []
+        append = out.append
+        values, windows, verify = self._values, self._windows, self.verify
+        value_crc = google_crc32c.value
+        for key in keys:
+            s = values.get(key)
+            if s is None or s.name == "string" or s.parts or s.size > _WINDOWED_MAX:
+                append(None)
+                continue
+            window = windows.get(s.shard)
+            begin = s.offset - window[0] if window is not None else -1
+            if window is None or begin < 0 or begin + s.size > len(window[1]):
+                try:
+                    append(self._checked_bytes(key, s, windowed=True))
+                except CheckpointError:
+                    append(None)
+                continue
+            data = window[1][begin : begin + s.size]
+            if verify:
+                rot = (s.crc - _MASK_DELTA) & _U32  # unmask_crc32c, inline
+                if value_crc(data) != ((rot >> 17) | (rot << 15)) & _U32:
+                    append(None)
+                    continue
+            append(data)
+        return out
+
     def _checked_bytes(self, key: str, s: _Stored, windowed: bool) -> bytes:
         f, path = self._open(key, s)
         if windowed:

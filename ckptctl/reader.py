@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -120,6 +120,21 @@ class Checkpoint:
         same bytes are equal under every rule (:func:`ckptctl.compare.identical`)."""
         raw = getattr(self._backend, "read_raw", None)
         return raw(key) if raw is not None else None
+
+    def read_raw_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """:meth:`read_raw` of each of ``keys`` (small values, read one after another: a
+        diff), None where it gives None or fails: the caller reads those the usual way, and
+        meets the error there."""
+        many = getattr(self._backend, "read_raw_many", None)
+        if many is not None:
+            return many(keys)  # type: ignore[no-any-return]
+        out: list[bytes | None] = []
+        for key in keys:
+            try:
+                out.append(self.read_raw(key))
+            except CheckpointError:
+                out.append(None)
+        return out
 
     @cached_property
     def object_graph(self) -> ObjectGraph | None:

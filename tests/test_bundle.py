@@ -1213,3 +1213,37 @@ def test_raw_bytes_of_every_value_in_any_order(many_small_ckpt: Path) -> None:
         for order in (keys, keys[::-1], list(np.random.default_rng(3).permutation(keys))):
             for key in order:
                 assert ckpt.read_raw(key) == ckpt.read(key).tobytes(), key
+
+
+def test_raw_bytes_many_at_once_are_each_values_own(many_small_ckpt: Path, tmp_path: Path) -> None:
+    """read_raw_many (a diff's batches) gives each small value's checked bytes in any order,
+    None for a string, a large value or a missing key, and None (not an error) for a value
+    that fails its checksum: the caller's own read of it then names the damage."""
+    with open_checkpoint(many_small_ckpt) as ckpt:
+        keys = [e.key for e in ckpt.entries]
+        for order in (keys, keys[::-1], list(np.random.default_rng(5).permutation(keys))):
+            expected = [
+                ckpt.read_raw(k)
+                if ckpt.entry(k).nbytes and ckpt.entry(k).nbytes <= 64 << 10
+                else None
+                for k in order
+            ]
+            assert ckpt.read_raw_many([*order, "no such key"]) == [*expected, None]
+        intact = ckpt.read_raw_many(keys)
+        assert intact.count(None) == 1  # the 1.2 MB value
+    damaged = tmp_path / "damaged"
+    shutil.copytree(many_small_ckpt.parent, damaged)
+    prefix = damaged / many_small_ckpt.name
+    with open_checkpoint(prefix) as ckpt:
+        victim = next(e for e in ckpt.entries if e.dtype == "float32" and 10 < e.num_elements < 500)
+        offset = ckpt._backend._values[victim.key].offset
+    shard = data_shards(prefix)[0]
+    data = bytearray(shard.read_bytes())
+    data[offset + 3] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    with open_checkpoint(prefix) as ckpt:
+        got = ckpt.read_raw_many(keys)
+        assert [k for k, x, y in zip(keys, got, intact, strict=True) if x != y] == [victim.key]
+        assert got[keys.index(victim.key)] is None
+        with pytest.raises(CheckpointError, match="fails its checksum"):
+            ckpt.read_raw(victim.key)
