@@ -433,7 +433,9 @@ class ObjectGraph:
                 slot_parent[ref.slot_node] = (node.id, ref)
         slots = self.slots()
         infos: dict[str, KeyInfo] = {}
-        parents, depths, heads = paths._parent, paths._depth, paths._head  # checked inline
+        # Read inline, once per node: paths.dotted(nid) without its two calls.
+        parents, depths, heads, local = paths._parent, paths._depth, paths._head, paths._name
+        prefixes = paths._dotted
         for node in self.nodes:
             if not node.attributes:
                 continue  # no key to name: its path is never built (a deep chain's links)
@@ -454,7 +456,15 @@ class ObjectGraph:
                 self._add_infos(infos, node, paths.get(nid), slot_of, slot_name, kind)
                 continue
             # The common case, without building the path's tuple: an object below the root.
-            dotted = paths.dotted(nid)
+            parent = parents[nid]
+            if parent == _START:
+                dotted = paths.dotted(nid)
+            else:
+                prefix = prefixes.get(parent)
+                if prefix is None:
+                    prefix = prefixes[parent] = ".".join(paths[parent])
+                name = local[nid]
+                dotted = f"{prefix}.{name}" if prefix else name
             owner = heads[nid]
             for attr in node.attributes:
                 path = dotted if attr.name == VARIABLE_VALUE else f"{dotted}.{attr.name}"

@@ -199,8 +199,7 @@ def variables_table(report: InspectReport, wide: bool, plain_text: bool) -> Tabl
     rows: list[list[Cell]] = []
     roles: list[str | None] = []
     sections: list[int] = []
-    # Shapes and sizes as shown: a few of each recur thousands of times.
-    texts: tuple[dict[tuple[int, ...], str], dict[int | None, str]] = ({}, {})
+    texts: _Texts = ({}, {}, {})
     for name, variables in groups.items():
         headed = named and len(groups) > 1 and len(variables) > 1
         if headed:
@@ -241,28 +240,46 @@ def _variable_cells(
     indent: bool,
     second: tuple[str, Any] | None,
     plain_text: bool,
-    texts: tuple[dict[tuple[int, ...], str], dict[int | None, str]],
+    texts: _Texts,
 ) -> list[Cell]:
-    named = v.path is not None
-    first: list[Part] = [(("  " if indent else "") + printable(v.path or v.key), None)]
-    if named and v.slot_of:
-        first.append((f"   {printable(v.slot_name or '')} of {printable(v.slot_of)}", "slot"))
-    elif named and v.full_name and _is_slot_like(v) and not plain_text:
-        first.append((f"   {printable(v.full_name)}", "slot"))
-    if second is None and v.path is not None and v.key != _standard_key(v.path) and not plain_text:
-        first.append((f"   key: {printable(v.key)}", "dim"))
-    cells: list[Cell] = [first if len(first) > 1 else first[0][0]]
-    if second is not None:
-        cells.append(second[1](v))
-    shapes, sizes = texts
+    """A value's row; made once per value (100,000 times for some listings), so the usual
+    row (a path alone in its cell) takes no list of parts, and each shape, count and size is
+    written once."""
+    path = v.path
+    text = path or v.key
+    if not text.isprintable():
+        text = printable(text)
+    if indent:
+        text = "  " + text
+    first: Cell = text
+    if path is not None and (v.slot_of or not plain_text):
+        parts: list[Part] = [(text, None)]
+        if v.slot_of:
+            parts.append((f"   {printable(v.slot_name or '')} of {printable(v.slot_of)}", "slot"))
+        elif v.full_name and _is_slot_like(v) and not plain_text:
+            parts.append((f"   {printable(v.full_name)}", "slot"))
+        if second is None and v.key != _standard_key(path) and not plain_text:
+            parts.append((f"   key: {printable(v.key)}", "dim"))
+        if len(parts) > 1:
+            first = parts
+    shapes, counts, sizes = texts
     shape = tuple(v.shape)
     shown = shapes.get(shape)
     if shown is None:
         shown = shapes[shape] = shape_str(shape)
+    count = counts.get(v.num_elements)
+    if count is None:
+        count = counts[v.num_elements] = f"{v.num_elements:,}"
     size = sizes.get(v.nbytes)
     if size is None:
         size = sizes[v.nbytes] = human_bytes(v.nbytes)
-    return [*cells, v.dtype, shown, f"{v.num_elements:,}", size]
+    if second is None:
+        return [first, v.dtype, shown, count, size]
+    return [first, second[1](v), v.dtype, shown, count, size]
+
+
+_Texts = tuple[dict[tuple[int, ...], str], dict[int, str], dict[int | None, str]]
+"""Shapes, element counts and sizes as shown: a few of each recur thousands of times."""
 
 
 def _is_slot_like(v: VariableInfo) -> bool:
