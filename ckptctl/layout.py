@@ -336,9 +336,13 @@ def fit_table(table: Table, width: int, gap: int = 2) -> Fitted:
     specs = []
     firsts: list[int] = []
     one_line: dict[int, int] = {}
+    rows = table.rows
+    # The cells column by column, in one pass (rows of one length, the usual case).
+    columns = list(zip(*rows, strict=True)) if len(set(map(len, rows))) == 1 else None
     for c, header in enumerate(table.headers):
         kind = table.kind(c)
-        simple = _one_line_texts(table, c)
+        simple = _one_line_texts(table, c, columns[c] if columns else None)
+        lines: Sequence[int]
         if simple is not None:
             lines = list(map(len, simple))
             one_line[c] = max(lines, default=0)
@@ -373,13 +377,16 @@ def fit_table(table: Table, width: int, gap: int = 2) -> Fitted:
     )
 
 
-def _one_line_texts(table: Table, column: int) -> list[str] | None:
-    """The cells of ``column`` when every one is a single line of text (the usual case, and
-    checked at C speed), else None."""
-    cells = [row[column] for row in table.rows]
+def _one_line_texts(
+    table: Table, column: int, cells: Sequence[Cell] | None = None
+) -> Sequence[str] | None:
+    """The cells of ``column`` (``cells``, where the caller has them) when every one is a
+    single line of text (the usual case, and checked at C speed), else None."""
+    if cells is None:
+        cells = [row[column] for row in table.rows]
     if cells and set(map(type, cells)) != {str}:
         return None
-    texts = cast(list[str], cells)
+    texts = cast(Sequence[str], cells)
     return None if "\n" in "".join(texts) else texts
 
 
@@ -535,17 +542,29 @@ def table_lines(
     notes = table.notes
     breaks = set(table.sections) - {len(table.rows) - 1}  # a blank line after each
     append = lines.append
-    for i, (row, role) in enumerate(zip(table.rows, roles, strict=True)):
-        if bulk:
-            append([(bulk(*row).rstrip(" "), role)])
-        else:
-            lines += row_lines(row, role)
-        if notes:
-            note = table.note(i)
-            if note:
-                lines += [[(t, "note")] for t in wrap_words("  " + note, width, "  ")]
-        if i in breaks:
-            append([])
+    if bulk and not notes:  # the rows between blank lines: one comprehension each
+        rows, start = table.rows, 0
+        for edge in [*sorted(breaks), len(rows) - 1]:
+            stop = edge + 1
+            lines += [
+                [(bulk(*row).rstrip(" "), role)]
+                for row, role in zip(rows[start:stop], roles[start:stop], strict=True)
+            ]
+            if edge in breaks:
+                append([])
+            start = stop
+    else:
+        for i, (row, role) in enumerate(zip(table.rows, roles, strict=True)):
+            if bulk:
+                append([(bulk(*row).rstrip(" "), role)])
+            else:
+                lines += row_lines(row, role)
+            if notes:
+                note = table.note(i)
+                if note:
+                    lines += [[(t, "note")] for t in wrap_words("  " + note, width, "  ")]
+            if i in breaks:
+                append([])
     if fitted.dropped:
         left_out = ", ".join(fitted.dropped)
         text = f"(left out to fit {width} columns: {left_out}; {full_text})"

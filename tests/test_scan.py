@@ -43,7 +43,7 @@ from tests.test_objgraph import (
 )
 
 needs_scan = pytest.mark.skipif(
-    speedups.scan is None, reason="ckptctl._scan is not built (no C compiler at install)"
+    speedups.scan is None, reason="the C decoders are off (not built, or CKPTCTL_PURE_PYTHON set)"
 )
 
 
