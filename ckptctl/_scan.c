@@ -163,6 +163,10 @@ shape_of(const unsigned char *buf, const Fields *f, PyObject *shapes, uint64_t *
     }
     if (known != NULL) {
         Py_DECREF(raw);
+        if (!PyTuple_Check(known) || PyTuple_GET_SIZE(known) != 2) {
+            PyErr_SetString(PyExc_TypeError, "scan_block: bad shape cache");
+            return NULL;
+        }
         *count = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(known, 1));
         if (PyErr_Occurred()) {
             return NULL;
@@ -222,7 +226,7 @@ typedef struct {
 static int
 key_reserve(KeyBuf *k, Py_ssize_t cap)
 {
-    if (cap <= k->cap) {
+    if (cap <= k->cap && k->data != NULL) {
         return 1;
     }
     Py_ssize_t want = cap < 256 ? 256 : cap * 2;

@@ -1011,6 +1011,31 @@ def _damage(data: bytes, op: str, position: int, payload: bytes) -> bytes:
     return bytes(buf)
 
 
+def damaged_table(
+    table: list[tuple[bytes, bytes]],
+    target: str,
+    which: int,
+    op: str,
+    position: int,
+    payload: bytes,
+) -> tuple[list[tuple[bytes, bytes]], Callable[[int, bytes], bytes] | None]:
+    """``table`` with one key or value damaged (``target`` "key" or "value", entry ``which``),
+    or unchanged with a ``damage`` for :func:`encode_table` that damages block ``which % 3``
+    (``target`` "block") under a good checksum."""
+    n = which % len(table)
+    if target == "key":
+        table[n] = (_damage(table[n][0], op, position, payload), table[n][1])
+    elif target == "value":
+        table[n] = (table[n][0], _damage(table[n][1], op, position, payload))
+    else:
+
+        def damage(block: int, contents: bytes) -> bytes:
+            return _damage(contents, op, position, payload) if block == which % 3 else contents
+
+        return table, damage
+    return table, None
+
+
 def _exercise(backend: NativeBackend) -> None:
     """List, check and read everything; only ``CheckpointError`` may come out of reads."""
     backend.entries()
@@ -1022,15 +1047,17 @@ def _exercise(backend: NativeBackend) -> None:
     backend.close()
 
 
-@given(
-    target=st.sampled_from(["key", "value", "block"]),
-    which=st.integers(0, 100),
-    op=st.sampled_from(["flip", "truncate", "insert"]),
-    position=st.integers(0, 1 << 12),
-    payload=st.binary(min_size=1, max_size=12),
-    verify=st.booleans(),
-    snappy=st.booleans(),
-)
+INDEX_DAMAGE = {
+    "target": st.sampled_from(["key", "value", "block"]),
+    "which": st.integers(0, 100),
+    "op": st.sampled_from(["flip", "truncate", "insert"]),
+    "position": st.integers(0, 1 << 12),
+    "payload": st.binary(min_size=1, max_size=12),
+}
+"""The arguments of :func:`damaged_table`, drawn."""
+
+
+@given(**INDEX_DAMAGE, verify=st.booleans(), snappy=st.booleans())
 @settings(
     max_examples=200, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -1045,18 +1072,7 @@ def test_damaged_index_contents_with_good_checksums(
     snappy: bool,
 ) -> None:
     """Damage that the block checksums do not catch (a buggy or hostile writer) is caught later."""
-    table = table_of(small_ckpt)
-    damage = None
-    n = which % len(table)
-    if target == "key":
-        table[n] = (_damage(table[n][0], op, position, payload), table[n][1])
-    elif target == "value":
-        table[n] = (table[n][0], _damage(table[n][1], op, position, payload))
-    else:
-
-        def damage(block: int, contents: bytes) -> bytes:
-            return _damage(contents, op, position, payload) if block == which % 3 else contents
-
+    table, damage = damaged_table(table_of(small_ckpt), target, which, op, position, payload)
     with tempfile.TemporaryDirectory() as tmp:
         prefix = Path(tmp) / small_ckpt.name
         for shard in data_shards(small_ckpt):

@@ -25,9 +25,10 @@ from ckptctl.location import Location, locate
 from tests.checkpoints import index_file
 from tests.fresh import run_python
 from tests.test_bundle import (  # noqa: F401  (fixtures)
+    INDEX_DAMAGE,
     SOURCES,
-    _damage,
     checkpoint_path,
+    damaged_table,
     encode_table,
     extra_dtypes_ckpt,
     many_variables_ckpt,
@@ -188,13 +189,7 @@ def test_crafted_entries_agree(case: str) -> None:
 
 
 @needs_scan
-@given(
-    target=st.sampled_from(["key", "value", "block"]),
-    which=st.integers(0, 100),
-    op=st.sampled_from(["flip", "truncate", "insert"]),
-    position=st.integers(0, 1 << 12),
-    payload=st.binary(min_size=1, max_size=12),
-)
+@given(**INDEX_DAMAGE)
 @settings(
     max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -204,17 +199,7 @@ def test_damaged_index_contents_agree(
     """Damage under good block checksums (a buggy or hostile writer): the C decoder gives up,
     and the result, or the error, is the Python decoder's."""
     table = table_of(request.getfixturevalue("small_ckpt"))
-    damage = None
-    n = which % len(table)
-    if target == "key":
-        table[n] = (_damage(table[n][0], op, position, payload), table[n][1])
-    elif target == "value":
-        table[n] = (table[n][0], _damage(table[n][1], op, position, payload))
-    else:
-
-        def damage(block: int, contents: bytes) -> bytes:
-            return _damage(contents, op, position, payload) if block == which % 3 else contents
-
+    table, damage = damaged_table(table, target, which, op, position, payload)
     index = encode_table(table, block_bytes=256, damage=damage)
     assert _index_outcome(index, True) == _index_outcome(index, False)
 
