@@ -641,6 +641,19 @@ def test_untracked_moving_statistics_are_missing_even_with_the_optimizer(zoo_ckp
     assert set(reasons) == {"kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance"}
     assert all("--optimizer" in (reasons[n] or "") for n in ("kernel", "bias", "gamma", "beta"))
     assert all("not trainable" in (reasons[n] or "") for n in ("moving_mean", "moving_variance"))
+    # Each trainable one points at the optimizer's list entry that holds it, in order; the
+    # moving statistics at nothing (no optimizer holds them), not at a value of their shape.
+    hints = [(m.path.rsplit("/", 1)[-1], m.suggestion) for m in alone.missing]
+    listed = iter(range(6))
+    assert hints == [
+        (
+            name,
+            None
+            if name.startswith("moving_")
+            else f"optimizer._trainable_variables.{next(listed)}",
+        )
+        for name, _ in hints
+    ]
 
 
 def test_declared_input_shapes_hook_and_explicit_shapes(zoo_ckpt: Any) -> None:

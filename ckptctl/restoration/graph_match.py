@@ -474,7 +474,7 @@ def _suggest_not_requested(
     ckpt: Checkpoint, missing: list[MissingEntry], not_requested: list[str]
 ) -> None:
     """A missing model variable whose value the checkpoint holds only through the optimizer
-    says so."""
+    says so. One that is not trainable is in no optimizer: it takes no value of its shape."""
     infos = ckpt.key_infos
     candidates = [
         k
@@ -482,7 +482,7 @@ def _suggest_not_requested(
         if (i := infos.get(k)) is not None and i.kind == "model" and i.slot_of is None
     ]
     for m in missing:
-        if m.suggestion is not None or m.kind != "model":
+        if m.suggestion is not None or m.kind != "model" or m.reason == UNTRACKED_NOT_TRAINABLE:
             continue
         for k in candidates:
             entry = ckpt.entry(k)

@@ -71,15 +71,20 @@ class ListModel(keras.Model):
 
 
 class ListNormModel(keras.Model):
-    """Blocks of Dense then BatchNormalization held in a Python list ``blocks``. Declares
-    ``(2, 8)``. Their trainable variables reach a checkpoint through the optimizer only; the
-    moving mean and variance (not trainable) reach it by no path at all."""
+    """Dense, BatchNormalization, Dense held in a Python list ``blocks``. Declares ``(2, 8)``.
+    Their trainable variables reach a checkpoint through the optimizer only; the moving mean
+    and variance (not trainable) reach it by no path at all, and come before a trainable
+    variable of their shape (the last bias)."""
 
     ckptctl_input_shapes: ClassVar[list[tuple[int, ...]]] = [(2, FEATURES)]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.blocks = [keras.layers.Dense(4), keras.layers.BatchNormalization()]
+        self.blocks = [
+            keras.layers.Dense(4),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(4),
+        ]
 
     def call(self, x: Any, training: bool = False) -> Any:
         for layer in self.blocks:
