@@ -5,15 +5,14 @@ compiler, the install still succeeds, and ckptctl reads every file with its Pyth
 (slower on checkpoints of many thousands of values, the same results).
 """
 
+import sys
+
 from setuptools import Extension, setup
+
+WARNINGS = [] if sys.platform == "win32" else ["-Wall", "-Wextra", "-Wno-unused-parameter"]
 
 setup(
     ext_modules=[
-        Extension(
-            "ckptctl._scan",
-            ["ckptctl/_scan.c"],
-            optional=True,
-            extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-        )
+        Extension("ckptctl._scan", ["ckptctl/_scan.c"], optional=True, extra_compile_args=WARNINGS)
     ]
 )
