@@ -259,21 +259,30 @@ def _diff_through_model(
 
 class _Value(NamedTuple):
     """One side's value (a tuple: two are made per value of both checkpoints). Its key is a
-    field of its own, not read through the entry: pairing asks for it several times a value."""
+    field of its own, not read through the entry: pairing asks for it several times a value.
+
+    What the object graph says of it (:attr:`info`, :attr:`path`) is looked up when asked
+    for, and the graph is parsed then: values that pair by key and compare equal need none
+    of it (a checkpoint against its copy: half the work of the diff)."""
 
     key: str
     entry: Entry
-    info: KeyInfo | None
+    ckpt: Checkpoint
+
+    @property
+    def info(self) -> KeyInfo | None:
+        return self.ckpt.key_infos.get(self.key)
 
     @property
     def path(self) -> str | None:
-        return self.info.path if self.info else None
+        info = self.info
+        return info.path if info else None
 
 
 def _values(ckpt: Checkpoint) -> list[_Value]:
     # tuple.__new__ builds each in C: _Value(...) runs a Python __new__, 100,000 times.
-    infos, make = ckpt.key_infos, tuple.__new__
-    return [make(_Value, (e.key, e, infos.get(e.key))) for e in ckpt.entries]
+    make = tuple.__new__
+    return [make(_Value, (e.key, e, ckpt)) for e in ckpt.entries]
 
 
 class _Pair(NamedTuple):

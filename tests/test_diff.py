@@ -273,6 +273,32 @@ def test_a_checkpoint_against_itself_is_equal(samples_dir: Path) -> None:
     assert (report.unchanged, report.compared, report.a_values, report.b_values) == (15, 15, 15, 15)
 
 
+def test_the_object_graph_is_parsed_only_for_what_is_named(
+    samples_dir: Path, keras_variants: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Values that pair by key and compare equal need no object path: a diff against a copy
+    parses neither side's object graph. One changed value is named by its path all the same."""
+    from ckptctl import objgraph
+
+    parsed: list[int] = []
+    real = objgraph.ObjectGraph.key_infos
+
+    def counted(self: objgraph.ObjectGraph) -> dict[str, objgraph.KeyInfo]:
+        parsed.append(len(self.nodes))
+        return real(self)
+
+    monkeypatch.setattr(objgraph.ObjectGraph, "key_infos", counted)
+    original = samples_dir / "my_model" / "ckpt-3"
+    assert diff(original, original).equal is True
+    assert parsed == []
+    report = diff(original, keras_variants["edited"])
+    assert [c.path for c in report.changed] == ["model.dense1.bias"]
+    assert len(parsed) == 2
+    # --model-only asks each value its kind: the graph is parsed (two Dense layers: 4 values)
+    assert diff(original, original, model_only=True).unchanged == 4
+    assert len(parsed) == 4
+
+
 def test_equal_values_in_other_bytes_are_equal(bytes_pair: tuple[Path, Path]) -> None:
     """Not the identical-bytes fast path: -0.0 equals 0.0 and NaN equals NaN whatever its
     payload and sign; one element changed is reported with its exact numbers."""
