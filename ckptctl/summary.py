@@ -420,9 +420,10 @@ def _renamed_path(path: str, renamed: list[Renamed]) -> str | None:
 
 
 def _changed_table(changed: list[ChangedValue], renamed: list[Renamed]) -> Table:
-    compared = [c for c in changed if c.kind == "values"]
-    max_abs = number_column([c.max_abs_diff if c in compared else None for c in changed])
-    max_rel = number_column([c.max_rel_diff if c in compared else None for c in changed])
+    # By each value's own kind: a membership test in a list of them was quadratic (100,000
+    # changed values took most of an hour).
+    max_abs = number_column([c.max_abs_diff if c.kind == "values" else None for c in changed])
+    max_rel = number_column([c.max_rel_diff if c.kind == "values" else None for c in changed])
     rows: list[list[Cell]] = []
     notes: list[str | None] = []
     for c, abs_text, rel_text in zip(changed, max_abs, max_rel, strict=True):
