@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import operator
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ckptctl._renamed import deprecated_alias, json_names
 from ckptctl.bulk import collection_paused
 from ckptctl.errors import CheckpointError
-from ckptctl.objgraph import ObjectGraph
+from ckptctl.objgraph import KeyInfo, ObjectGraph
 from ckptctl.reader import BackendName, Checkpoint, Entry, open_checkpoint
 
 if TYPE_CHECKING:
@@ -213,15 +214,8 @@ def _build_report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> Ins
     # In the graph's own order (the order the model tracks its objects), not by key.
     graph = ckpt.object_graph if error is None else None
     owner_rank = {name: i for i, name in enumerate(graph.child_names() if graph else [])}
-    n = len(infos) + len(owner_rank)
-
-    def graph_order(e: Entry) -> tuple[int, int, str]:
-        info = infos.get(e.key)
-        if info is None:
-            return (n, n, e.key)
-        return (owner_rank.get(info.owner or "", n), info.node_id, e.key)
-
-    entries.sort(key=graph_order)
+    ordered = _graph_ordered(entries, infos, owner_rank)
+    entries = [e for e, _ in ordered]
     graph_tree = tree_note = None
     if want_tree and graph is not None:
         graph_tree, tree_note = _tree(graph, {e.key: e for e in entries})
@@ -229,7 +223,8 @@ def _build_report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> Ins
     # of 100,000 values) can go before the report's rows are made.
     del graph
     ckpt.forget_object_graph()
-    variables = [_variable(e, infos.get(e.key)) for e in entries]
+    variables = [_variable(e, info) for e, info in ordered]
+    del ordered
     shown = variables if pattern is None else [v for v in variables if _matches(v, pattern)]
     return InspectReport(
         checkpoint=loc.name,
@@ -259,7 +254,33 @@ def _build_report(ckpt: Checkpoint, pattern: str | None, want_tree: bool) -> Ins
     )
 
 
-def _variable(entry: Entry, info: Any) -> VariableInfo:
+def _graph_ordered(
+    entries: list[Entry], infos: dict[str, KeyInfo], owner_rank: dict[str, int]
+) -> list[tuple[Entry, KeyInfo | None]]:
+    """``entries`` (sorted by key), each with its key info, in the order of (the rank of its
+    owner among the root's children, its node, its key); those the graph does not name come
+    last, by key. Made a bucket per owner rank, as the key infos come in node order (the
+    order the graph lists its nodes): sorting 100,000 entries by a key tuple took longer."""
+    by_key = {e.key: e for e in entries}
+    n = len(owner_rank)
+    buckets: list[list[tuple[Entry, KeyInfo | None]]] = [[] for _ in range(n + 1)]
+    rank = owner_rank.get
+    for info in infos.values():
+        entry = by_key.pop(info.key, None)
+        if entry is not None:
+            buckets[rank(info.owner or "", n)].append((entry, info))
+    ordered: list[tuple[Entry, KeyInfo | None]] = []
+    for bucket in buckets:
+        nodes = [info.node_id for _, info in bucket]  # type: ignore[union-attr]
+        if not all(map(operator.lt, nodes, nodes[1:])):
+            # Not one node after another (several values of a node, another format's infos).
+            bucket.sort(key=lambda pair: (cast(KeyInfo, pair[1]).node_id, pair[0].key))
+        ordered += bucket
+    ordered += [(entry, None) for entry in by_key.values()]
+    return ordered
+
+
+def _variable(entry: Entry, info: KeyInfo | None) -> VariableInfo:
     # Positional, in the fields' order: made once per value, 100,000 times for some listings.
     shape = list(entry.shape)
     if info is None:

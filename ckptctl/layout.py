@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 ELLIPSIS = "…"
 INDENT = 2
@@ -278,6 +278,31 @@ Cell = str | list[Part]
 """A cell: text (``\\n`` between lines), or lines each with its own role."""
 
 
+class Columns(Sequence[Sequence[Cell]]):
+    """A table's rows kept column by column, as a big table is made (100,000 values: a list
+    per column, not a list per row); read as rows, each a tuple made when asked for. Laying
+    out reads the columns themselves: a column's widths, its check for one-line text and
+    the formatting of every row then run at C speed."""
+
+    __slots__ = ("columns",)
+
+    def __init__(self, columns: Sequence[Sequence[Cell]]) -> None:
+        if len(set(map(len, columns))) > 1:
+            raise ValueError("the columns of a table are of one length")
+        self.columns = [list(c) for c in columns]
+
+    def __len__(self) -> int:
+        return len(self.columns[0]) if self.columns else 0
+
+    def __getitem__(self, i: int | slice) -> Any:
+        if isinstance(i, slice):
+            return list(zip(*(c[i] for c in self.columns), strict=True))
+        return tuple(c[i] for c in self.columns)
+
+    def __iter__(self) -> Iterator[tuple[Cell, ...]]:
+        return zip(*self.columns, strict=True)
+
+
 @dataclass(frozen=True)
 class Table:
     """A titled table of cells. ``notes[i]``, when set, is a line shown under row ``i``.
@@ -291,7 +316,8 @@ class Table:
 
     title: str
     headers: list[str]
-    rows: list[list[Cell]]
+    rows: Sequence[Sequence[Cell]]
+    """Row by row, or :class:`Columns`."""
     notes: list[str | None] = field(default_factory=list)
     footnotes: list[str] = field(default_factory=list)
     """Lines shown once under the table: why its entries are there."""
@@ -336,9 +362,7 @@ def fit_table(table: Table, width: int, gap: int = 2) -> Fitted:
     specs = []
     firsts: list[int] = []
     one_line: dict[int, int] = {}
-    rows = table.rows
-    # The cells column by column, in one pass (rows of one length, the usual case).
-    columns = list(zip(*rows, strict=True)) if len(set(map(len, rows))) == 1 else None
+    columns = _columns(table.rows)
     for c, header in enumerate(table.headers):
         kind = table.kind(c)
         simple = _one_line_texts(table, c, columns[c] if columns else None)
@@ -375,6 +399,14 @@ def fit_table(table: Table, width: int, gap: int = 2) -> Fitted:
         [table.headers[c] for c, w in enumerate(widths) if w is None],
         one_line,
     )
+
+
+def _columns(rows: Sequence[Sequence[Cell]]) -> Sequence[Sequence[Cell]] | None:
+    """The cells column by column: kept so (:class:`Columns`), or in one pass when the rows
+    are all of one length (the usual case); else None."""
+    if isinstance(rows, Columns):
+        return rows.columns
+    return list(zip(*rows, strict=True)) if len(set(map(len, rows))) == 1 else None
 
 
 def _one_line_texts(
@@ -422,11 +454,43 @@ def table_lines(
     come under the row, across the table too.
 
     ``styled=False`` is for plain text: a row's cells then come as one piece, without the
-    roles of their columns (rows keep theirs)."""
+    roles of their columns (rows keep theirs); :func:`text_lines` gives those as text."""
+    laid_out = _laid_out(table, width, rule, title, gap, full_text, styled, as_text=False)
+    return cast(list[Line], laid_out)
+
+
+def text_lines(
+    table: Table,
+    width: int,
+    *,
+    rule: str = "-",
+    title: bool = True,
+    gap: int = 2,
+    full_text: str = "--json has every field",
+) -> list[str]:
+    """:func:`table_lines` as plain text, each line :func:`plain`. The rows of a big table
+    whose kept cells are each one printable line that fits its column (100,000 values) are
+    formatted straight to text, a section at a time."""
+    laid_out = _laid_out(table, width, rule, title, gap, full_text, styled=False, as_text=True)
+    return [line if isinstance(line, str) else plain(line) for line in laid_out]
+
+
+def _laid_out(
+    table: Table,
+    width: int,
+    rule: str,
+    title: bool,
+    gap: int,
+    full_text: str,
+    styled: bool,
+    as_text: bool,
+) -> list[Line | str]:
+    """:func:`table_lines`; with ``as_text``, the rows formatted in bulk come as printable text
+    (the caller makes the other lines text)."""
     fitted = fit_table(table, width, gap)
     cols, widths = fitted.columns, fitted.widths
     space = " " * gap
-    lines: list[Line] = []
+    lines: list[Line | str] = []
     if title and table.title:
         lines += [[(t, "title")] for t in wrap_words(table.title, width)]
 
@@ -455,7 +519,7 @@ def table_lines(
 
     every_column = list(zip(cols, widths, strict=True))
 
-    def quick(cells: list[Cell], row_role: Role, checks: list[tuple[int, int]]) -> Line | None:
+    def quick(cells: Sequence[Cell], row_role: Role, checks: list[tuple[int, int]]) -> Line | None:
         """The row's one line when every cell is one line of text that fits its column (the
         usual case, thousands of times over), else None. Only the columns in ``checks`` are
         looked at: the others are known to fit."""
@@ -474,7 +538,7 @@ def table_lines(
         return _trimmed(line)
 
     def row_lines(
-        cells: list[Cell], row_role: Role, checks: list[tuple[int, int]] = unchecked
+        cells: Sequence[Cell], row_role: Role, checks: list[tuple[int, int]] = unchecked
     ) -> list[Line]:
         one = quick(cells, row_role, checks)
         if one is not None:
@@ -542,7 +606,23 @@ def table_lines(
     notes = table.notes
     breaks = set(table.sections) - {len(table.rows) - 1}  # a blank line after each
     append = lines.append
-    if bulk and not notes:  # the rows between blank lines: one comprehension each
+    columns = table.rows.columns if isinstance(table.rows, Columns) else None
+    if bulk and not notes and as_text and columns is not None and _printable(columns, cols):
+        # Text, column by column: each row one ``%`` format of its kept cells.
+        row_text = (" " * gap).join(
+            f"%{'' if c in table.right else '-'}{w}s" for c, w in zip(cols, widths, strict=True)
+        )
+        start = 0
+        for edge in [*sorted(breaks), len(table.rows) - 1]:
+            stop = edge + 1
+            lines += [
+                (row_text % cells).rstrip(" ")
+                for cells in zip(*(columns[c][start:stop] for c in cols), strict=True)
+            ]
+            if edge in breaks:
+                append([])
+            start = stop
+    elif bulk and not notes:  # the rows between blank lines: one comprehension each
         rows, start = table.rows, 0
         for edge in [*sorted(breaks), len(rows) - 1]:
             stop = edge + 1
@@ -570,6 +650,12 @@ def table_lines(
         text = f"(left out to fit {width} columns: {left_out}; {full_text})"
         lines += [[(t, "dropped")] for t in wrap_words(text, width)]
     return lines
+
+
+def _printable(columns: Sequence[Sequence[Cell]], kept: Sequence[int]) -> bool:
+    """Whether every cell of the ``kept`` columns (each known to be one line of text) is
+    printable as it is: one check of their joined text, at C speed."""
+    return all("".join(cast(Sequence[str], columns[c])).isprintable() for c in kept)
 
 
 def _trimmed(line: Line) -> Line:

@@ -310,11 +310,19 @@ class ObjectGraph:
             if listed is not None:
                 trained.update(self._list_children(listed) or [])
         kinds: dict[int, Kind] = {}
+        # Read inline, once per node: ``nid in model_side`` and ``model_side.depth(nid)``.
+        parents, depths, nodes = model_side._parent, model_side._depth, self.nodes
         for nid in self.node_paths():
-            if nid in optimizers or (nid not in model_side and nid not in trained):
+            on_model_side = parents[nid] != _UNSEEN
+            if nid in optimizers or (not on_model_side and nid not in trained):
                 kinds[nid] = "optimizer"
-            elif nid in model_side and model_side.depth(nid) == 1 and self._is_variable(nid):
-                kinds[nid] = "other"
+            elif (
+                on_model_side
+                and depths[nid] == 1
+                and not nodes[nid].children
+                and any(a.name == VARIABLE_VALUE for a in nodes[nid].attributes)
+            ):
+                kinds[nid] = "other"  # a variable of the root's own (save_counter)
             else:
                 kinds[nid] = "model"
         return kinds
@@ -363,6 +371,8 @@ class ObjectGraph:
         """
         slots: dict[int, tuple[int, str]] = {}
         for node in self.nodes:
+            if not node.children:
+                continue  # a variable (most nodes)
             names = dict(node.children)
             if "_trainable_variables" not in names:
                 continue

@@ -21,9 +21,8 @@ from ckptctl.layout import (
     CellKind,
     Table,
     number_column,
-    plain,
     printable,
-    table_lines,
+    text_lines,
     wrap_words,
 )
 from ckptctl.layout import plural as plural
@@ -322,10 +321,7 @@ def restore_text(report: RestoreReport, width: int = 100) -> str:
         lines += _hanging(f"{label.ljust(label_width)}  ", value, width)
     lines.append("")
     for table in restore_tables(report):
-        lines += [
-            plain(line)
-            for line in table_lines(table, width, full_text="to_dict() has all", styled=False)
-        ]
+        lines += text_lines(table, width, full_text="to_dict() has all")
         for note in table.footnotes:
             lines += wrap_words(note, width)
         lines.append("")

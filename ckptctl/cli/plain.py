@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TextIO
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO, cast
 
 from ckptctl.layout import (
     Cell,
     CellKind,
+    Columns,
     Line,
     Part,
     Table,
@@ -22,7 +23,7 @@ from ckptctl.layout import (
     plural,
     printable,
     shape_str,
-    table_lines,
+    text_lines,
     wrap_words,
 )
 
@@ -57,13 +58,14 @@ FORMAT_NAMES = {
 }
 
 
-def second_column(report: InspectReport, wide: bool) -> tuple[str, Callable[[Any], str]] | None:
-    """The column after the path: Keras's layer names for a Keras file (whose keys are the
-    paths), TensorFlow's checkpoint keys on a wide terminal, else none."""
+def second_column(report: InspectReport, wide: bool) -> tuple[str, str] | None:
+    """The column after the path, as (header, the :class:`VariableInfo` field it shows):
+    Keras's layer names for a Keras file (whose keys are the paths), TensorFlow's checkpoint
+    keys on a wide terminal, else none."""
     if report.naming in ("keras", "keras-legacy"):
-        return "layer", lambda v: printable(v.layer_name or "")
+        return "layer", "layer_name"
     if wide and report.naming == "object-graph":
-        return "checkpoint key", lambda v: printable(v.key)
+        return "checkpoint key", "key"
     return None
 
 
@@ -123,7 +125,7 @@ def print_plain_inspect(report: InspectReport, out: TextIO | None = None) -> Non
         )
     if report.variables:
         table = variables_table(report, width >= KEY_COLUMN_MIN_WIDTH, plain_text=True)
-        lines += [plain(line) for line in table_lines(table, width, styled=False)]
+        lines += text_lines(table, width)
     out.write("\n".join(lines) + "\n")
     out.flush()
 
@@ -188,43 +190,51 @@ def variables_table(report: InspectReport, wide: bool, plain_text: bool) -> Tabl
     """One table, one section per owner (the root's children), so columns line up.
 
     On a narrow terminal ``elements`` is left out first (the shape says it), then ``bytes``.
+    Made column by column (:class:`ckptctl.layout.Columns`): 100,000 values are six lists.
     """
     named = report.naming in ("object-graph", "keras", "keras-legacy")
     second = second_column(report, wide)
     with_key = second is not None
     groups: dict[str, list[VariableInfo]] = {}
     for v in report.variables:
-        groups.setdefault(v.owner or "(root)", []).append(v)
+        group = groups.get(v.owner or "(root)")
+        if group is None:
+            groups[v.owner or "(root)"] = [v]
+        else:
+            group.append(v)
     owners = {o.name: o for o in report.owners}
-    rows: list[list[Cell]] = []
+    headers = ["object path" if named else "key"]
+    if second is not None:
+        headers.append(second[0])
+    headers += ["dtype", "shape", "elements", "bytes"]
+    n = len(headers)
+    columns: list[list[Cell]] = [[] for _ in headers]
     roles: list[str | None] = []
     sections: list[int] = []
     texts: _Texts = ({}, {}, {})
     for name, variables in groups.items():
         headed = named and len(groups) > 1 and len(variables) > 1
         if headed:
-            if rows:
-                sections.append(len(rows) - 1)
+            if roles:
+                sections.append(len(roles) - 1)
             o = owners[name]
             title = f"{printable(name)} ({plural(o.values, 'value')})"
             totals = [f"{o.params:,}", human_bytes(o.nbytes)]
-            rows.append([title, *([""] * (3 if with_key else 2)), *totals])
+            for column, cell in zip(columns, [title, *([""] * (n - 3)), *totals], strict=True):
+                column.append(cell)
             roles.append("group")
-        for v in variables:
-            rows.append(_variable_cells(v, headed, second, plain_text, texts))
-            roles.append(None)
+        for column, cells in zip(
+            columns, _value_columns(variables, headed, second, plain_text, texts), strict=True
+        ):
+            column += cells
+        roles += [None] * len(variables)
         if headed:
-            sections.append(len(rows) - 1)
-    headers = ["object path" if named else "key"]
-    if second is not None:
-        headers.append(second[0])
-    headers += ["dtype", "shape", "elements", "bytes"]
-    n = len(headers)
+            sections.append(len(roles) - 1)
     fixed: tuple[CellKind, ...] = ("fixed",) * 4
     return Table(
         "",
         headers,
-        rows,
+        Columns(columns),
         kinds=("path", "path", *fixed) if with_key else ("path", *fixed),
         drop=(0, *([3] if with_key else []), 0, 0, 1, 2),
         right=(n - 2, n - 1),
@@ -235,47 +245,68 @@ def variables_table(report: InspectReport, wide: bool, plain_text: bool) -> Tabl
     )
 
 
-def _variable_cells(
-    v: VariableInfo,
+def _value_columns(
+    variables: list[VariableInfo],
     indent: bool,
-    second: tuple[str, Any] | None,
+    second: tuple[str, str] | None,
     plain_text: bool,
     texts: _Texts,
-) -> list[Cell]:
-    """A value's row; made once per value (100,000 times for some listings), so the usual
-    row (a path alone in its cell) takes no list of parts, and each shape, count and size is
-    written once."""
-    path = v.path
-    text = path or v.key
-    if not text.isprintable():
-        text = printable(text)
+) -> list[Sequence[Cell]]:
+    """The cells of ``variables``' rows, column by column: made once per value (100,000
+    times for some listings), so each column is one pass, the usual first cell (a path
+    alone) takes no list of parts, and each shape, count and size is written once."""
+    firsts: list[Cell] = list(_printable_texts([v.path or v.key for v in variables]))
     if indent:
-        text = "  " + text
-    first: Cell = text
-    if path is not None and (v.slot_of or not plain_text):
-        parts: list[Part] = [(text, None)]
-        if v.slot_of:
-            parts.append((f"   {printable(v.slot_name or '')} of {printable(v.slot_of)}", "slot"))
-        elif v.full_name and _is_slot_like(v) and not plain_text:
-            parts.append((f"   {printable(v.full_name)}", "slot"))
-        if second is None and v.key != _standard_key(path) and not plain_text:
-            parts.append((f"   key: {printable(v.key)}", "dim"))
-        if len(parts) > 1:
-            first = parts
+        firsts = ["  " + t for t in firsts]  # type: ignore[operator]
+    # The rows whose path has lines under it (a slot's variable, a key of its own).
+    under = (
+        [i for i, v in enumerate(variables) if v.slot_of and v.path is not None]
+        if plain_text
+        else range(len(variables))
+    )
+    for i in under:
+        parts = _parts_under(variables[i], second, plain_text)
+        if parts:
+            firsts[i] = [(cast(str, firsts[i]), None), *parts]
     shapes, counts, sizes = texts
-    shape = tuple(v.shape)
-    shown = shapes.get(shape)
-    if shown is None:
-        shown = shapes[shape] = shape_str(shape)
-    count = counts.get(v.num_elements)
-    if count is None:
-        count = counts[v.num_elements] = f"{v.num_elements:,}"
-    size = sizes.get(v.nbytes)
-    if size is None:
-        size = sizes[v.nbytes] = human_bytes(v.nbytes)
-    if second is None:
-        return [first, v.dtype, shown, count, size]
-    return [first, second[1](v), v.dtype, shown, count, size]
+    shape_keys = [tuple(v.shape) for v in variables]
+    for shape in set(shape_keys) - shapes.keys():
+        shapes[shape] = shape_str(shape)
+    numbers = [v.num_elements for v in variables]
+    for number in set(numbers) - counts.keys():
+        counts[number] = f"{number:,}"
+    nbytes = [v.nbytes for v in variables]
+    for size in set(nbytes) - sizes.keys():
+        sizes[size] = human_bytes(size)
+    columns: list[Sequence[Cell]] = [firsts]
+    if second is not None:
+        columns.append(_printable_texts([getattr(v, second[1]) or "" for v in variables]))
+    columns.append([v.dtype for v in variables])
+    columns.append(list(map(shapes.__getitem__, shape_keys)))
+    columns.append(list(map(counts.__getitem__, numbers)))
+    columns.append(list(map(sizes.__getitem__, nbytes)))
+    return columns
+
+
+def _printable_texts(texts: list[str]) -> list[str]:
+    """``texts``, each :func:`printable`: checked at once, the usual case."""
+    return texts if "".join(texts).isprintable() else [printable(t) for t in texts]
+
+
+def _parts_under(v: VariableInfo, second: tuple[str, str] | None, plain_text: bool) -> list[Part]:
+    """What a value's path cell shows under the path: the variable an optimizer slot is of;
+    in a terminal, also the Keras 3 slot's full name and a key that is not the path's."""
+    path = v.path
+    if path is None:
+        return []
+    parts: list[Part] = []
+    if v.slot_of:
+        parts.append((f"   {printable(v.slot_name or '')} of {printable(v.slot_of)}", "slot"))
+    elif v.full_name and _is_slot_like(v) and not plain_text:
+        parts.append((f"   {printable(v.full_name)}", "slot"))
+    if second is None and v.key != _standard_key(path) and not plain_text:
+        parts.append((f"   key: {printable(v.key)}", "dim"))
+    return parts
 
 
 _Texts = tuple[dict[tuple[int, ...], str], dict[int, str], dict[int | None, str]]
