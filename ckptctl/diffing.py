@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from ckptctl._renamed import deprecated_alias, json_names
 from ckptctl.bulk import collection_paused
 from ckptctl.chunks import CHUNK_BYTES
-from ckptctl.compare import Comparison, compare_streams, identical
+from ckptctl.compare import Comparison, compare_finite_many, compare_streams, identical
 from ckptctl.compare import aligned_chunks as aligned_chunks
 from ckptctl.errors import UsageError
 from ckptctl.location import Location, locate
@@ -327,18 +327,18 @@ def _diff(
     done = 0
     changed: list[ChangedValue] = []
     unchanged = 0
-    for p, alike in zip(pairs, _stored_alike(ca, cb, pairs), strict=True):
+    for p, known in zip(pairs, _batched(ca, cb, pairs, atol, rtol, chunk_bytes), strict=True):
         if not _same_layout(p):
             changed.append(_changed(p, None))
             continue
-        if alike:  # the same stored bytes: equal under every rule (see _compare_pair)
-            unchanged += 1
+        if known is not None:  # compared with the others of its batch
+            stats = known
             done += _size(p.a.entry)
             if progress is not None:
                 progress(p.a.path or p.a.key, done, total)
-            continue
-        stats = _compare_pair(ca, cb, p, atol, rtol, chunk_bytes, progress, done, total)
-        done += _size(p.a.entry)
+        else:
+            stats = _compare_pair(ca, cb, p, atol, rtol, chunk_bytes, progress, done, total)
+            done += _size(p.a.entry)
         if stats.equal:
             unchanged += 1
         else:
@@ -377,13 +377,26 @@ _BATCH_VALUES = 2048
 _BATCH_BYTES = 4 << 20
 _BATCHED_MAX = 64 << 10
 """Pairs of values up to this size are compared by their stored bytes in batches (of at
-most ``_BATCH_VALUES`` pairs and about ``_BATCH_BYTES``), before any other work on them."""
+most ``_BATCH_VALUES`` pairs and about ``_BATCH_BYTES``), before any other work on them
+(:func:`_batched`)."""
 
 
-def _stored_alike(ca: Checkpoint, cb: Checkpoint, pairs: list[_Pair]) -> Iterator[bool]:
-    """For each pair, whether both sides are small values of one layout that store the same
-    bytes, checked against their checksums; False where that is not known (then the pair is
-    compared value by value)."""
+def _batched(
+    ca: Checkpoint,
+    cb: Checkpoint,
+    pairs: list[_Pair],
+    atol: float,
+    rtol: float,
+    chunk_bytes: int,
+) -> Iterator[Comparison | None]:
+    """For each pair, its comparison where the pair's batch settles it; None where it is to be
+    compared value by value (:func:`_compare_pair`).
+
+    The small values of one layout are read as stored bytes, checked against their
+    checksums, a batch at a time: the same bytes are equal under every rule; float32 and
+    float64 values that differ (each at most ``chunk_bytes``: larger ones stream in chunks)
+    are compared all at once (:func:`compare_finite_many`), but for those holding a NaN or
+    Inf."""
     start = 0
     while start < len(pairs):
         end, held = start, 0
@@ -398,11 +411,29 @@ def _stored_alike(ca: Checkpoint, cb: Checkpoint, pairs: list[_Pair]) -> Iterato
         ]
         raw_a = ca.read_raw_many([p.a.key for p in small])
         raw_b = cb.read_raw_many([p.b.key for p in small])
-        same = {
-            id(p) for p, x, y in zip(small, raw_a, raw_b, strict=True) if x is not None and x == y
-        }
-        yield from (id(p) in same for p in batch)
+        known: dict[int, Comparison] = {}
+        differing: dict[str, list[tuple[_Pair, bytes, bytes]]] = {}
+        for p, x, y in zip(small, raw_a, raw_b, strict=True):
+            if x is None or y is None:
+                continue
+            if x == y:
+                known[id(p)] = Comparison(num_elements=p.a.entry.num_elements)
+            elif (
+                p.a.entry.dtype in _BATCHED_FLOATS
+                and len(x) == len(y) == p.a.entry.nbytes
+                and len(x) <= chunk_bytes
+            ):
+                differing.setdefault(p.a.entry.dtype, []).append((p, x, y))
+        for dtype, group in differing.items():
+            found = compare_finite_many([(x, y) for _, x, y in group], dtype, atol=atol, rtol=rtol)
+            for (p, _, _), stats in zip(group, found, strict=True):
+                if stats is not None:
+                    known[id(p)] = stats
+        yield from (known.get(id(p)) for p in batch)
         start = end
+
+
+_BATCHED_FLOATS = frozenset({"float32", "float64"})
 
 
 def _compare_pair(

@@ -442,7 +442,7 @@ def _changed_table(changed: list[ChangedValue], renamed: list[Renamed]) -> Table
         f"Changed ({len(changed)})",
         ["path or key", "shape", "max abs", "max rel", "differ"],
         rows,
-        notes,
+        notes if any(notes) else [],  # none: the rows lay out in bulk
         drop=(0, 1, 0, 2, 0),
         right=(2, 3, 4),
     )

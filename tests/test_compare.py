@@ -192,3 +192,58 @@ def test_restore_of_all_nan_weights_warns_nothing_and_names_the_outputs(tmp_path
     assert report.values.checked == 4 and report.values.differing == []
     assert (report.outputs.ran, report.outputs.finite, report.ok) == (True, False, False)
     assert report.outputs.detail == "the model's outputs contain NaN or Inf"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("atol", "rtol"), [(0.0, 0.0), (1e-3, 0.0), (0.0, 0.5)])
+def test_many_small_values_compare_as_each_alone(dtype: Any, atol: float, rtol: float) -> None:
+    """``diff`` compares small float values a batch at a time: each result is the one the
+    value gets alone, ties, zeros in B, -0.0 and all; a value with a NaN or Inf is left to
+    the comparison of that value alone (None)."""
+    from ckptctl.compare import compare_finite_many
+
+    rng = np.random.default_rng(7)
+    pairs: list[tuple[np.ndarray, np.ndarray]] = []
+    for n in [1, 2, 3, 4, 7, 16, 33, 100, 1000]:
+        a = rng.normal(size=n).astype(dtype)
+        b = a.copy()
+        b[rng.integers(0, n, size=max(1, n // 3))] += dtype(0.25)
+        pairs.append((a, b))
+    pairs.append((np.array([1.0, 2.0, 3.0], dtype), np.array([1.5, 2.5, 3.0], dtype)))  # a tie
+    pairs.append((np.array([1.0, 0.0], dtype), np.array([0.0, 0.0], dtype)))  # B is zero
+    pairs.append((np.array([-0.0, 0.0], dtype), np.array([0.0, -0.0], dtype)))  # equal numbers
+    pairs.append((np.array([NAN, 1.0], dtype), np.array([1.0, 1.0], dtype)))
+    pairs.append((np.array([1.0, 2.0], dtype), np.array([INF, 2.0], dtype)))
+    pairs.append((np.array([3.0, NAN], dtype), np.array([3.0, NAN], dtype)))
+    found = compare_finite_many(
+        [(a.tobytes(), b.tobytes()) for a, b in pairs], np.dtype(dtype).name, atol=atol, rtol=rtol
+    )
+    assert [r is None for r in found] == [False] * (len(pairs) - 3) + [True] * 3
+    for (a, b), got in zip(pairs, found, strict=True):
+        if got is not None:
+            assert got == compare_arrays(a, b, atol=atol, rtol=rtol), (a, b)
+
+
+def test_a_diff_of_many_changed_values_reports_each_as_alone(tmp_path: Path) -> None:
+    """3,000 small changed values (batches of them), a NaN among them: each reported as
+    comparing it alone reports it."""
+    rng = np.random.default_rng(3)
+    a_values = {f"v{i}": rng.normal(size=(i % 5) + 1).astype(np.float32) for i in range(3000)}
+    b_values = {k: v + np.float32(0.5) * (rng.random(v.shape) < 0.5) for k, v in a_values.items()}
+    a_values["v7"][0] = NAN
+    a = _write(tmp_path / "a" / "ckpt", a_values)
+    b = _write(tmp_path / "b" / "ckpt", b_values)
+    report = ckptctl.diff(a, b)
+    changed = {c.key.split("/")[0]: c for c in report.changed}
+    for name, x in a_values.items():
+        expected = compare_arrays(x, b_values[name])
+        c = changed.get(name)
+        if expected.equal:
+            assert c is None, name
+            continue
+        assert c is not None, name
+        assert (c.max_abs_diff, c.max_rel_diff, c.num_differing, c.nan_mismatch) == (
+            expected.max_abs_diff, expected.max_rel_diff, expected.num_differing,
+            expected.nan_mismatch,
+        ), name  # fmt: skip
+    assert report.unchanged + len(report.changed) == 3000

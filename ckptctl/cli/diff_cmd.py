@@ -95,6 +95,7 @@ def diff(
     absolute and relative difference. Equal means |a - b| <= atol + rtol * |b| everywhere
     (default: exactly equal; NaN equals NaN in the same place; strings and bools exactly).
     """
+    from ckptctl.bulk import collection_paused
     from ckptctl.caught import catching_warnings
     from ckptctl.diffing import diff as run_diff
 
@@ -127,6 +128,7 @@ def diff(
                 verify=not no_verify,
             )
     ctx = Context("diff", warnings=caught, model=model)
-    show(report, Format.JSON if json else Format.TABLE, ctx)
-    publish(report, ctx, junit_xml, markdown)
+    with collection_paused():  # a row's cells and lines are many small objects, no cycles
+        show(report, Format.JSON if json else Format.TABLE, ctx)
+        publish(report, ctx, junit_xml, markdown)
     raise CommandExit(EXIT_OK if report.equal else EXIT_PROBLEM)

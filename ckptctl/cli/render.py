@@ -101,6 +101,8 @@ class _TrimmedLines(io.TextIOBase):
         return len(text)
 
     def _trim(self, line: str) -> str:
+        if not line.endswith((" ", "m")):  # nothing to trim (most lines): no regex
+            return line
         return self._TAIL.sub(lambda m: m.group(1).replace(" ", ""), line)
 
     def flush(self) -> None:
