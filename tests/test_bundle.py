@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ckptctl import bundle
+from ckptctl import bundle, sstable
 from ckptctl.bundle import NativeBackend, Unsupported, masked_crc32c, unmask_crc32c
 from ckptctl.errors import EXIT_UNREADABLE, CheckpointError
 from ckptctl.location import Location, locate
@@ -352,11 +352,11 @@ def encode_table(
     metaindex = add_block(encode_block([]))
     index_handle = add_block(encode_block(index, restart_interval=1))
     footer = (metaindex + index_handle).ljust(40, b"\0")
-    return bytes(out) + footer + bundle.TABLE_MAGIC.to_bytes(8, "little")
+    return bytes(out) + footer + sstable.TABLE_MAGIC.to_bytes(8, "little")
 
 
 def table_of(prefix: Path) -> list[tuple[bytes, bytes]]:
-    return bundle.read_table(index_file(prefix).read_bytes())
+    return sstable.read_table(index_file(prefix).read_bytes())
 
 
 def rewrite_index(
@@ -468,13 +468,13 @@ def test_strings_keep_their_nul_bytes(extra_dtypes_ckpt: Path) -> None:
 
 def test_the_big_index_has_several_data_blocks(many_variables_ckpt: Path) -> None:
     data = index_file(many_variables_ckpt).read_bytes()
-    end = len(data) - bundle.FOOTER_SIZE
-    pos = bundle._varint(data, end, len(data))[1]
-    pos = bundle._varint(data, pos, len(data))[1]
-    offset, pos = bundle._varint(data, pos, len(data))
-    size, _ = bundle._varint(data, pos, len(data))
+    end = len(data) - sstable.FOOTER_SIZE
+    pos = sstable.varint(data, end, len(data))[1]
+    pos = sstable.varint(data, pos, len(data))[1]
+    offset, pos = sstable.varint(data, pos, len(data))
+    size, _ = sstable.varint(data, pos, len(data))
     handles: list[tuple[bytes, bytes]] = []
-    bundle._block_entries(bundle._block(data, offset, size, end, "index"), handles, "index")
+    sstable.block_entries(sstable.block(data, offset, size, end, "index"), handles, "index")
     assert len(handles) >= 3
     assert len(native(many_variables_ckpt).entries()) == MANY_VARIABLES + 1
 
@@ -728,17 +728,17 @@ def test_snappy_compressed_index_is_read(crafted: Callable[..., Path]) -> None:
 @settings(max_examples=200, deadline=2000)
 def test_snappy_round_trips(data: bytes, repeat: int) -> None:
     data = data[: len(data) // 2] * repeat + data[len(data) // 2 :]
-    assert bundle.snappy_decompress(snappy_compress(data)) == data
+    assert sstable.snappy_decompress(snappy_compress(data)) == data
 
 
 @given(st.binary(max_size=300))
 @settings(max_examples=300, deadline=2000)
 def test_snappy_garbage_raises_value_error(data: bytes) -> None:
     try:
-        out = bundle.snappy_decompress(data)
+        out = sstable.snappy_decompress(data)
     except ValueError:
         return
-    assert len(out) == bundle._varint(data, 0, len(data), 5)[0]
+    assert len(out) == sstable.varint(data, 0, len(data), 5)[0]
 
 
 def test_partitioned_values_are_read_natively(sliced_ckpt: Path, tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ _FIELD_OF = {
 
 def is_v1_file(path: AnyPath) -> bool:
     """An SSTable that is not a V2 ``.index``: a V1 checkpoint, by its footer's magic."""
-    from ckptctl.bundle import FOOTER_SIZE, TABLE_MAGIC
+    from ckptctl.sstable import FOOTER_SIZE, TABLE_MAGIC
 
     try:
         size = path.stat().st_size
@@ -87,7 +87,7 @@ class V1Store:
 
     def __init__(self, path: AnyPath) -> None:
         self.path = path
-        from ckptctl.bundle import read_table
+        from ckptctl.sstable import read_table
 
         try:
             data = path.read_bytes()
