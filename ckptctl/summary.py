@@ -19,6 +19,7 @@ from ckptctl.fold import fold_rows
 from ckptctl.layout import (
     Cell,
     CellKind,
+    Columns,
     Table,
     number_column,
     printable,
@@ -417,31 +418,46 @@ def _renamed_path(path: str, renamed: list[Renamed]) -> str | None:
 
 def _changed_table(changed: list[ChangedValue], renamed: list[Renamed]) -> Table:
     # By each value's own kind: a membership test in a list of them was quadratic (100,000
-    # changed values took most of an hour).
+    # changed values took most of an hour). Made column by column (Columns), each shape
+    # written once.
     max_abs = number_column([c.max_abs_diff if c.kind == "values" else None for c in changed])
     max_rel = number_column([c.max_rel_diff if c.kind == "values" else None for c in changed])
-    rows: list[list[Cell]] = []
+    labels = [c.path or c.key for c in changed]
+    if not "".join(labels).isprintable():
+        labels = [printable(t) for t in labels]
+    shapes: dict[tuple[int, ...], str] = {}
     notes: list[str | None] = []
-    for c, abs_text, rel_text in zip(changed, max_abs, max_rel, strict=True):
-        label = printable(c.path or c.key)
-        b_label = printable(c.b_path or c.b_key)
-        same = b_label == label or bool(c.path and _renamed_path(c.path, renamed) == b_label)
-        notes.append(None if same else f"B: {b_label}")
+    shape_cells: list[Cell] = []
+    differs: list[Cell] = []
+    for i, c in enumerate(changed):
+        label = labels[i]
+        if c.b_key != c.key or c.b_path != c.path:
+            b_label = printable(c.b_path or c.b_key)
+            same = b_label == label or bool(c.path and _renamed_path(c.path, renamed) == b_label)
+            notes.append(None if same else f"B: {b_label}")
+        else:
+            notes.append(None)  # the same key and path: the same label
+        a_shape = tuple(c.a_shape)
+        shape = shapes.get(a_shape)
+        if shape is None:
+            shape = shapes[a_shape] = shape_str(a_shape)
         if c.kind == "values":
             differ = f"{c.num_differing or 0:,}/{c.num_elements:,}"
             if c.nan_mismatch:
                 differ += f"\n{c.nan_mismatch:,} NaN"
-            rows.append([label, shape_str(c.a_shape), abs_text, rel_text, differ])
-        elif c.kind == "shape":
-            shape = f"{shape_str(c.a_shape)} -> {shape_str(c.b_shape)}"
-            rows.append([label, shape, "-", "-", c.kind])
+            shape_cells.append(shape)
+            differs.append(differ)
+            continue
+        max_abs[i] = max_rel[i] = "-"
+        if c.kind == "shape":
+            shape_cells.append(f"{shape} -> {shape_str(c.b_shape)}")
         else:
-            shape = f"{shape_str(c.a_shape)} {c.a_dtype} -> {shape_str(c.b_shape)} {c.b_dtype}"
-            rows.append([label, shape, "-", "-", c.kind])
+            shape_cells.append(f"{shape} {c.a_dtype} -> {shape_str(c.b_shape)} {c.b_dtype}")
+        differs.append(c.kind)
     return Table(
         f"Changed ({len(changed)})",
         ["path or key", "shape", "max abs", "max rel", "differ"],
-        rows,
+        Columns([labels, shape_cells, max_abs, max_rel, differs]),
         notes if any(notes) else [],  # none: the rows lay out in bulk
         drop=(0, 1, 0, 2, 0),
         right=(2, 3, 4),
