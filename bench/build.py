@@ -8,6 +8,8 @@ Usage: ``python bench/build.py KIND OUT_DIR [--elements N]``, where KIND is
   (``model.layer_{i // 50}.w_{i % 50}``), a Keras Adam optimizer built over them (two slots
   each, about 5,000 values in all) and one float32 ``model.embedding`` of N elements;
 - ``tiny``: 100,000 float32 values of shape ``[4]`` (``model.layer_{i // 100}.w_{i % 100}``);
+- ``tinypair``: that checkpoint twice, ``OUT_DIR/a/ckpt`` and ``OUT_DIR/b/ckpt``, where every
+  value of B differs from A's (a ``diff`` that reports 100,000 changed values);
 - ``h5``: a Keras ``.weights.h5`` (``OUT_DIR/model.weights.h5``) of a Sequential model of 50
   blocks, each a Sequential of 50 ``Dense(4)`` layers: 5,000 datasets;
 - ``restore``: a Keras model of four ``Dense(8192)`` layers (``bench/models.py:Wide``, about
@@ -122,15 +124,20 @@ def build_model(out: Path, elements: int) -> dict[str, object]:
     }
 
 
-def build_tiny(out: Path) -> dict[str, object]:
-    """Write 100,000 values of shape [4] to ``out/ckpt``."""
+def _tiny_model(offset: float = 0.0) -> tf.Module:
     root = tf.Module(name="model")
     for j in range(TINY_VARIABLES // 100):
         layer = tf.Module(name=f"layer_{j}")
         for k in range(100):
-            setattr(layer, f"w_{k}", tf.Variable(tf.fill([4], float(k)), name=f"w_{k}"))
+            value = tf.fill([4], float(k) + offset)
+            setattr(layer, f"w_{k}", tf.Variable(value, name=f"w_{k}"))
         setattr(root, f"layer_{j}", layer)
-    _write(root, out / "ckpt")
+    return root
+
+
+def build_tiny(out: Path) -> dict[str, object]:
+    """Write 100,000 values of shape [4] to ``out/ckpt``."""
+    _write(_tiny_model(), out / "ckpt")
     return {
         "kind": "tiny",
         "prefix": "ckpt",
@@ -209,10 +216,25 @@ def build_big(out: Path, elements: int) -> dict[str, object]:
     }
 
 
+def build_tiny_pair(out: Path) -> dict[str, object]:
+    """Write 100,000 values of shape [4] to ``out/a/ckpt``, and each plus 0.5 to ``out/b/ckpt``."""
+    _write(_tiny_model(), out / "a" / "ckpt")
+    _write(_tiny_model(0.5), out / "b" / "ckpt")
+    return {
+        "kind": "tinypair",
+        "prefix_a": "a/ckpt",
+        "prefix_b": "b/ckpt",
+        "values": TINY_VARIABLES,
+        "bytes": 16 * TINY_VARIABLES,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line, build the requested checkpoint(s), write ``done.json``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("kind", choices=["many", "model", "tiny", "h5", "restore", "big"])
+    parser.add_argument(
+        "kind", choices=["many", "model", "tiny", "tinypair", "h5", "restore", "big"]
+    )
     parser.add_argument("out", type=Path)
     parser.add_argument("--elements", type=int, default=64 << 20)
     args = parser.parse_args(argv)
@@ -222,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         "many": lambda: build_many(out),
         "model": lambda: build_model(out, args.elements),
         "tiny": lambda: build_tiny(out),
+        "tinypair": lambda: build_tiny_pair(out),
         "h5": lambda: build_h5(out),
         "restore": lambda: build_restore(out),
         "big": lambda: build_big(out, args.elements),

@@ -63,7 +63,7 @@ class Fixture:
     """A checkpoint (or an A/B pair) that ``bench/build.py`` writes into ``data_dir/name``."""
 
     name: str
-    kind: str  # what bench/build.py writes: "many", "model", "tiny", "h5", "restore" or "big"
+    kind: str  # what bench/build.py writes: "many", "model", "tiny", "tinypair", "h5", ...
     elements: int = 0  # float32 elements of the big tensor ("big" and "model")
     label: str = ""
 
@@ -80,6 +80,7 @@ FIXTURES: dict[str, Fixture] = {
         Fixture("many5000", "many", label="5,000 small variables"),
         Fixture("model", "model", 512 << 20, "5,000 values + 2 GiB embedding"),
         Fixture("tiny100k", "tiny", label="100,000 values of [4]"),
+        Fixture("tiny100k-pair", "tinypair", label="100,000 values of [4], twice, all changed"),
         Fixture("h5", "h5", label=".weights.h5, 5,000 datasets"),
         Fixture("restore1g", "restore", label="1 GiB model"),
         Fixture("big64m", "big", 16 << 20, "64 MiB"),
@@ -476,7 +477,7 @@ def _values(info: dict[str, object]) -> int:
 
 def model_plans() -> list[Plan]:
     """Rows on checkpoints shaped like real models (the headline table)."""
-    tiny = "tiny100k"
+    tiny, pair = "tiny100k", "tiny100k-pair"
     return [
         Plan(
             "help",
@@ -561,6 +562,16 @@ def model_plans() -> list[Plan]:
             repeat=BIG_REPEAT,
             reference="tiny-inspect",
             targets=_relative_targets(2, "plain inspect"),
+        ),
+        Plan(
+            "tiny-diff-changed",
+            "diff A B, 100,000 values all changed",
+            [pair],
+            lambda f: ["diff", _prefix(f[pair], "prefix_a"), _prefix(f[pair], "prefix_b")],
+            ckptctl_rc=1,
+            repeat=BIG_REPEAT,
+            reference="tiny-inspect",
+            targets=_relative_targets(3, "plain inspect"),
         ),
         Plan(
             "tiny-stats",
