@@ -357,13 +357,13 @@ def diff_verdict(report: DiffReport) -> Verdict:
     """
     if report.equal:
         return Verdict(
-            True, f"A and B are equal: {report.unchanged} unchanged ({tolerances(report)})"
+            True, f"A and B are equal: {report.unchanged:,} unchanged ({tolerances(report)})"
         )
-    parts = [f"{len(report.changed)} changed"]
+    parts = [f"{len(report.changed):,} changed"]
     for side, values in (("A", report.only_in_a), ("B", report.only_in_b)):
         if values:
-            parts.append(f"{len(values)} only in {side}")
-    parts.append(f"{report.unchanged} unchanged")
+            parts.append(f"{len(values):,} only in {side}")
+    parts.append(f"{report.unchanged:,} unchanged")
     return Verdict(False, f"A and B differ: {', '.join(parts)} ({tolerances(report)})")
 
 
@@ -401,7 +401,7 @@ def diff_tables(report: DiffReport) -> list[Table]:
         tables.append(_changed_table(report.changed, report.renamed))
     for title, values in (("Only in A", report.only_in_a), ("Only in B", report.only_in_b)):
         if values:
-            tables.append(_only_table(f"{title} ({len(values)})", values))
+            tables.append(_only_table(f"{title} ({len(values):,})", values))
     return tables
 
 
@@ -455,7 +455,7 @@ def _changed_table(changed: list[ChangedValue], renamed: list[Renamed]) -> Table
             shape_cells.append(f"{shape} {c.a_dtype} -> {shape_str(c.b_shape)} {c.b_dtype}")
         differs.append(c.kind)
     return Table(
-        f"Changed ({len(changed)})",
+        f"Changed ({len(changed):,})",
         ["path or key", "shape", "max abs", "max rel", "differ"],
         Columns([labels, shape_cells, max_abs, max_rel, differs]),
         notes if any(notes) else [],  # none: the rows lay out in bulk
