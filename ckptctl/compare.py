@@ -256,10 +256,7 @@ def _compare_finite_floats(
         if not math.isfinite(worst):
             return False  # NaN or Inf on a side, or an overflowing difference
         abs_b = np.abs(b)
-        if atol == 0 and rtol == 0:
-            differing = int(np.count_nonzero(absdiff != 0))
-        else:
-            differing = int(np.count_nonzero(absdiff > abs_b * rtol + atol))
+        differing = int(np.count_nonzero(_differing(absdiff, abs_b, atol, rtol)))
         changed = absdiff > 0
         rel = np.divide(absdiff, abs_b, where=changed, out=np.zeros_like(absdiff))
         # Found in the values' precision, reported exactly (in float64) at that element; the
@@ -267,7 +264,7 @@ def _compare_finite_floats(
         # to the nearest float32 of the exact one, and so keeps the order).
         i = int(rel.argmax())
         x, y = float(a[i]), float(b[i])
-        worst_rel = abs(x - y) / abs(y) if y != 0 else (math.inf if x != y else 0.0)
+        worst_rel = _rel(x, y)
         j = int(absdiff.argmax())
         worst = float(np.abs(np.float64(a[j]) - b[j]))
     out.num_differing += differing
@@ -299,8 +296,7 @@ def compare_finite_many(
         absdiff = np.abs(np.subtract(a, b))
         worst = np.maximum.reduceat(absdiff, starts)  # NaN or Inf where a side has one
         abs_b = np.abs(b)
-        differ = absdiff != 0 if atol == 0 and rtol == 0 else absdiff > abs_b * rtol + atol
-        differing = np.add.reduceat(differ, starts, dtype=np.int64)
+        differing = np.add.reduceat(_differing(absdiff, abs_b, atol, rtol), starts, dtype=np.int64)
         changed = absdiff > 0
         rel = np.divide(absdiff, abs_b, where=changed, out=np.zeros_like(absdiff))
         i = _first_argmax(rel, starts, counts)
@@ -313,14 +309,23 @@ def compare_finite_many(
         if not finite[k]:
             out.append(None)
             continue
-        x, y = float(xs[k]), float(ys[k])
-        worst_rel = abs(x - y) / abs(y) if y != 0 else (math.inf if x != y else 0.0)
+        worst_rel = _rel(float(xs[k]), float(ys[k]))
         out.append(
             Comparison(
                 max(0.0, float(ws[k])), max(0.0, worst_rel), int(differing[k]), 0, int(counts[k])
             )
         )
     return out
+
+
+def _differing(absdiff: np.ndarray, abs_b: np.ndarray, atol: float, rtol: float) -> np.ndarray:
+    """Where finite values differ under the tolerances (``|a - b| > atol + rtol * |b|``)."""
+    return absdiff != 0 if atol == 0 and rtol == 0 else absdiff > abs_b * rtol + atol
+
+
+def _rel(x: float, y: float) -> float:
+    """``|x - y| / |y|`` exactly (in float64), infinite where B is 0 and A is not."""
+    return abs(x - y) / abs(y) if y != 0 else (math.inf if x != y else 0.0)
 
 
 def _first_argmax(x: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

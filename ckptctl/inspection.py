@@ -8,7 +8,7 @@ import operator
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from ckptctl._renamed import deprecated_alias, json_names
 from ckptctl.bulk import collection_paused
@@ -263,7 +263,7 @@ def _graph_ordered(
     order the graph lists its nodes): sorting 100,000 entries by a key tuple took longer."""
     by_key = {e.key: e for e in entries}
     n = len(owner_rank)
-    buckets: list[list[tuple[Entry, KeyInfo | None]]] = [[] for _ in range(n + 1)]
+    buckets: list[list[tuple[Entry, KeyInfo]]] = [[] for _ in range(n + 1)]
     rank = owner_rank.get
     for info in infos.values():
         entry = by_key.pop(info.key, None)
@@ -271,10 +271,10 @@ def _graph_ordered(
             buckets[rank(info.owner or "", n)].append((entry, info))
     ordered: list[tuple[Entry, KeyInfo | None]] = []
     for bucket in buckets:
-        nodes = [info.node_id for _, info in bucket]  # type: ignore[union-attr]
+        nodes = [info.node_id for _, info in bucket]
         if not all(map(operator.lt, nodes, nodes[1:])):
             # Not one node after another (several values of a node, another format's infos).
-            bucket.sort(key=lambda pair: (cast(KeyInfo, pair[1]).node_id, pair[0].key))
+            bucket.sort(key=lambda pair: (pair[1].node_id, pair[0].key))
         ordered += bucket
     ordered += [(entry, None) for entry in by_key.values()]
     return ordered

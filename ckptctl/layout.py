@@ -607,29 +607,24 @@ def _laid_out(
     breaks = set(table.sections) - {len(table.rows) - 1}  # a blank line after each
     append = lines.append
     columns = table.rows.columns if isinstance(table.rows, Columns) else None
-    if bulk and not notes and as_text and columns is not None and _printable(columns, cols):
-        # Text, column by column: each row one ``%`` format of its kept cells.
+    if bulk and not notes:  # the rows between blank lines: one comprehension each
+        # As text, where asked for and the columns are kept: each row one ``%`` format of its
+        # kept cells, without a Line per row.
+        as_text = as_text and columns is not None and _printable(columns, cols)
         row_text = (" " * gap).join(
             f"%{'' if c in table.right else '-'}{w}s" for c, w in zip(cols, widths, strict=True)
         )
         start = 0
         for edge in [*sorted(breaks), len(table.rows) - 1]:
             stop = edge + 1
-            lines += [
-                (row_text % cells).rstrip(" ")
-                for cells in zip(*(columns[c][start:stop] for c in cols), strict=True)
-            ]
-            if edge in breaks:
-                append([])
-            start = stop
-    elif bulk and not notes:  # the rows between blank lines: one comprehension each
-        rows, start = table.rows, 0
-        for edge in [*sorted(breaks), len(rows) - 1]:
-            stop = edge + 1
-            lines += [
-                [(bulk(*row).rstrip(" "), role)]
-                for row, role in zip(rows[start:stop], roles[start:stop], strict=True)
-            ]
+            if as_text:
+                kept = (cast(Sequence[Sequence[Cell]], columns)[c][start:stop] for c in cols)
+                lines += [(row_text % cells).rstrip(" ") for cells in zip(*kept, strict=True)]
+            else:
+                lines += [
+                    [(bulk(*row).rstrip(" "), role)]
+                    for row, role in zip(table.rows[start:stop], roles[start:stop], strict=True)
+                ]
             if edge in breaks:
                 append([])
             start = stop

@@ -311,17 +311,12 @@ class ObjectGraph:
                 trained.update(self._list_children(listed) or [])
         kinds: dict[int, Kind] = {}
         # Read inline, once per node: ``nid in model_side`` and ``model_side.depth(nid)``.
-        parents, depths, nodes = model_side._parent, model_side._depth, self.nodes
+        parents, depths = model_side._parent, model_side._depth
         for nid in self.node_paths():
             on_model_side = parents[nid] != _UNSEEN
             if nid in optimizers or (not on_model_side and nid not in trained):
                 kinds[nid] = "optimizer"
-            elif (
-                on_model_side
-                and depths[nid] == 1
-                and not nodes[nid].children
-                and any(a.name == VARIABLE_VALUE for a in nodes[nid].attributes)
-            ):
+            elif on_model_side and depths[nid] == 1 and self._is_variable(nid):
                 kinds[nid] = "other"  # a variable of the root's own (save_counter)
             else:
                 kinds[nid] = "model"

@@ -197,9 +197,10 @@ def variables_table(report: InspectReport, wide: bool, plain_text: bool) -> Tabl
     with_key = second is not None
     groups: dict[str, list[VariableInfo]] = {}
     for v in report.variables:
-        group = groups.get(v.owner or "(root)")
+        name = v.owner or "(root)"
+        group = groups.get(name)
         if group is None:
-            groups[v.owner or "(root)"] = [v]
+            groups[name] = [v]
         else:
             group.append(v)
     owners = {o.name: o for o in report.owners}
