@@ -309,6 +309,7 @@ def _diff(
         problems = ckpt.file_problems()
         if problems:
             raise problems[0]  # a missing or short data shard: its values cannot be compared
+    cb.share_graph(ca)  # two checkpoints of one model: their graph is parsed once
     a_values, b_values = _values(ca), _values(cb)
     pairs, only_a, only_b, renamed = pair_values(a_values, b_values)
 

@@ -64,6 +64,8 @@ class Checkpoint:
             backend_name = str(getattr(backend, "name", "tf"))
         self.backend_name = backend_name
         self.backend_note = backend_note
+        self._graph_peer: Checkpoint | None = None
+        self._graph_owner: Checkpoint | None = None  # the peer whose parsed graph this uses
 
     def __enter__(self) -> Checkpoint:
         return self
@@ -140,6 +142,20 @@ class Checkpoint:
     def object_graph(self) -> ObjectGraph | None:
         if self.naming != "object-graph":
             return None
+        data = self._graph_bytes()
+        self._graph_owner = self._same_graph(data)
+        if self._graph_owner is not None:
+            return self._graph_owner.object_graph
+        entries = self._all_entries
+
+        def known_key(key: str) -> str:
+            entry = entries.get(key)
+            return key if entry is None else entry.key
+
+        return parse_object_graph(data, str(self.location.index_file), known_key)
+
+    def _graph_bytes(self) -> bytes:
+        """The serialized object graph, as stored."""
         read_strings = getattr(self._backend, "read_strings", None)
         strings = read_strings(OBJECT_GRAPH_KEY) if read_strings is not None else None
         if strings:
@@ -147,13 +163,24 @@ class Checkpoint:
         else:
             raw = self.read(OBJECT_GRAPH_KEY)
             data = raw.item() if raw.shape == () else raw.reshape(-1)[0]
-        entries = self._all_entries
+        return bytes(data)
 
-        def known_key(key: str) -> str:
-            entry = entries.get(key)
-            return key if entry is None else entry.key
+    def share_graph(self, peer: Checkpoint) -> None:
+        """Use ``peer``'s object graph and key infos, parsed once for both, wherever this
+        checkpoint's graph is the same, byte for byte (two checkpoints of one model, as a
+        diff compares them); compared when the graph is first asked for, while both are open.
+        """
+        self._graph_peer = peer
 
-        return parse_object_graph(bytes(data), str(self.location.index_file), known_key)
+    def _same_graph(self, data: bytes) -> Checkpoint | None:
+        """The peer of :meth:`share_graph` if it holds the graph ``data``, else None."""
+        peer = self._graph_peer
+        if peer is None or peer is self or peer.naming != "object-graph":
+            return None
+        theirs = peer._all_entries.get(OBJECT_GRAPH_KEY)
+        if theirs is None or theirs.nbytes != self._all_entries[OBJECT_GRAPH_KEY].nbytes:
+            return None
+        return peer if peer._graph_bytes() == data else None
 
     def forget_object_graph(self) -> None:
         """Let the parsed object graph go (:attr:`key_infos` stays; the graph is parsed again
@@ -166,6 +193,8 @@ class Checkpoint:
         if own is not None:
             return own()  # type: ignore[no-any-return]
         graph = self.object_graph
+        if self._graph_owner is not None:
+            return self._graph_owner.key_infos
         return graph.key_infos() if graph is not None else {}
 
     @property

@@ -21,7 +21,8 @@ import ckptctl
 from ckptctl import diffing
 from ckptctl.diffing import ChangedValue, DiffReport, diff
 from ckptctl.errors import CheckpointError, UsageError
-from ckptctl.reader import BackendName
+from ckptctl.objgraph import OBJECT_GRAPH_KEY
+from ckptctl.reader import BackendName, open_checkpoint
 from tests.checkpoints import (
     NAME_BASED_EXPECTED,
     NAME_BASED_VALUES,
@@ -293,10 +294,48 @@ def test_the_object_graph_is_parsed_only_for_what_is_named(
     assert parsed == []
     report = diff(original, keras_variants["edited"])
     assert [c.path for c in report.changed] == ["model.dense1.bias"]
-    assert len(parsed) == 2
-    # --model-only asks each value its kind: the graph is parsed (two Dense layers: 4 values)
+    assert len(parsed) == 2  # graphs written by other code: each parsed
+    # --model-only asks each value its kind: the graph is parsed (two Dense layers: 4 values),
+    # once for both sides, as it is the same graph byte for byte
     assert diff(original, original, model_only=True).unchanged == 4
+    assert len(parsed) == 3
+    # Two checkpoints of one training run: one graph, parsed once, naming both sides' values
+    report = diff(samples_dir / "my_model" / "ckpt-2", original)
+    assert {c.path for c in report.changed} >= MODEL_PATHS
+    assert all(c.b_path == c.path for c in report.changed)
     assert len(parsed) == 4
+
+
+def test_two_checkpoints_of_one_model_share_one_parsed_graph(samples_dir: Path) -> None:
+    d = samples_dir / "my_model"
+    with open_checkpoint(d / "ckpt-1") as a, open_checkpoint(d / "ckpt-2") as b:
+        b.share_graph(a)
+        assert b.object_graph is a.object_graph
+        assert b.key_infos is a.key_infos
+        assert b.key_infos["model/dense1/_kernel/.ATTRIBUTES/VARIABLE_VALUE"].path == (
+            "model.dense1._kernel"
+        )
+
+
+def test_a_graph_of_the_same_size_with_other_names_is_not_shared(tmp_path: Path) -> None:
+    """`gamma` and `delta` are as long: the two graphs are of one size, not the same."""
+    a = write_values(
+        tmp_path / "a" / "ckpt", {"alpha": ("float32", [1.0]), "gamma": ("float32", [2.0])}
+    )
+    b = write_values(
+        tmp_path / "b" / "ckpt", {"alpha": ("float32", [1.5]), "delta": ("float32", [2.0])}
+    )
+    with open_checkpoint(a) as ca, open_checkpoint(b) as cb:
+        assert ca.entry(OBJECT_GRAPH_KEY).nbytes == cb.entry(OBJECT_GRAPH_KEY).nbytes
+        cb.share_graph(ca)
+        assert cb.object_graph is not ca.object_graph
+        assert cb.key_infos["delta/.ATTRIBUTES/VARIABLE_VALUE"].path == "delta"
+    report = diff(a, b)
+    assert [(v.path, v.key) for v in report.only_in_b] == [
+        ("delta", "delta/.ATTRIBUTES/VARIABLE_VALUE")
+    ]
+    assert [v.path for v in report.only_in_a] == ["gamma"]
+    assert [(c.path, c.b_path) for c in report.changed] == [("alpha", "alpha")]
 
 
 def test_equal_values_in_other_bytes_are_equal(bytes_pair: tuple[Path, Path]) -> None:
