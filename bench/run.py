@@ -869,7 +869,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rebuild", action="store_true", help="write the checkpoints again")
     parser.add_argument(
-        "--only", nargs="+", metavar="ROW_ID", help="measure only these rows (ids: see --list)"
+        "--only",
+        nargs="+",
+        metavar="ROW_ID",
+        help="measure only these rows, and those they are measured against (ids: see --list)",
     )
     parser.add_argument("--list", action="store_true", help="list the row ids and exit")
     parser.add_argument("--data-dir", type=Path, default=BENCH / ".data")
@@ -883,7 +886,9 @@ def main(argv: list[str] | None = None) -> int:
         unknown = set(args.only) - {p.id for p in selected}
         if unknown:
             parser.error(f"unknown row id(s): {', '.join(sorted(unknown))}")
-        selected = [p for p in selected if p.id in args.only]
+        # A row measured against another (its reference) needs that one in the same run.
+        wanted = set(args.only) | {p.reference for p in selected if p.id in args.only}
+        selected = [p for p in selected if p.id in wanted]
     data_dir: Path = args.data_dir.resolve()
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
