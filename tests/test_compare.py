@@ -247,3 +247,29 @@ def test_a_diff_of_many_changed_values_reports_each_as_alone(tmp_path: Path) -> 
             expected.nan_mismatch,
         ), name  # fmt: skip
     assert report.unchanged + len(report.changed) == 3000
+
+
+SAME_BYTES_CASES = [
+    (np.array([-0.0, 1.0], np.float32), np.array([0.0, 1.0], np.float32), False),
+    (
+        np.array([0x7FC00000, 1], np.uint32).view(np.float32),
+        np.array([0x7FC00001, 1], np.uint32).view(np.float32),
+        False,  # two NaNs of other payloads: equal numbers, other bits
+    ),
+    (np.arange(7, dtype=np.uint8), np.arange(7, dtype=np.uint8), True),  # not whole words
+    (np.array([1, 2, 3], np.float16), np.array([1, 2, 4], np.float16), False),  # 6 bytes
+    (np.array(2.5), np.array(2.5), True),  # 0-d
+    (np.arange(12.0).reshape(3, 4)[:, ::2], np.array([0.0, 2, 4, 6, 8, 10]).reshape(3, 2), True),
+    (np.array([1.5, 2.0], BF16), np.array([1.5, 2.0], BF16), True),
+    (np.zeros(4, np.float32), np.zeros(2, np.float64), True),  # 16 bytes each: a caller
+    (np.zeros(4, np.float32), np.zeros(3, np.float32), False),  # checks the dtypes first
+]
+
+
+@pytest.mark.parametrize(("a", "b", "same"), SAME_BYTES_CASES)
+def test_same_bytes_is_tobytes_equality(a: np.ndarray, b: np.ndarray, same: bool) -> None:
+    from ckptctl.compare import same_bytes
+
+    assert (a.tobytes() == b.tobytes()) is same
+    assert same_bytes(a, b) is same
+    assert same_bytes(b, a) is same
