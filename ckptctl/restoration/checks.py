@@ -26,11 +26,22 @@ def check_values(ckpt: Checkpoint, pairs: list[Pair]) -> ValueCheck:
     (:func:`ckptctl.compare.identical_streams`)."""
     check = ValueCheck()
     for p in pairs:
-        live = np.asarray(p.var.numpy())
+        live = live_value(p.var)
         check.checked += 1
         if not stored_equals(ckpt, p.entry.key, live):
             check.differing.append(p.path)
     return check
+
+
+def live_value(var: Any) -> np.ndarray:
+    """A variable's value as a numpy array: a read-only view of the tensor TensorFlow reads
+    (``var.numpy()`` copies it, 0.3 s a GiB); ``var.numpy()`` for what is not a TensorFlow
+    or Keras variable."""
+    tf = _tf.tensorflow()
+    try:
+        return np.asarray(tf.convert_to_tensor(var))
+    except (TypeError, ValueError):
+        return np.asarray(var.numpy())
 
 
 def stored_equals(ckpt: Checkpoint, key: str, live: np.ndarray) -> bool:
