@@ -187,3 +187,26 @@ def test_tf1_v1_file_truncated(tmp_path: Path) -> None:
     assert message.endswith(
         "\n  the file is truncated or damaged: copy it again from where it was written\n"
     ), message
+
+
+@pytest.mark.parametrize("how", [[], ["--partial"]])
+def test_restore_of_a_flipped_byte_names_the_value(
+    samples_dir: Path, tmp_path: Path, how: list[str]
+) -> None:
+    """Through TensorFlow's restore (the default) or ckptctl's own assignment (--partial): the
+    damaged value and its shard are named, exit 3, and no model is handed back."""
+    from ckptctl.errors import CheckpointError
+    from ckptctl.restoration import restore_into
+    from tests.checkpoints import copy_checkpoint_dir, data_shards, flip_data_byte
+
+    copy = copy_checkpoint_dir(samples_dir / "my_model", tmp_path / "my_model")
+    prefix = copy / "ckpt-3"
+    flip_data_byte(prefix)
+    (shard,) = data_shards(prefix)
+    model = ["--model", "sample_models.models:MyModel", "--input-shape", "4,20"]
+    stderr = stderr_of("restore", prefix, *model, *how)
+    first, hint = stderr.splitlines()
+    assert first.startswith(f"error: {shard}: corrupt (value model/"), stderr
+    assert first.endswith("fails its checksum)") and hint == f"  {COPY_CHECKPOINT_AGAIN}"
+    with pytest.raises(CheckpointError, match="fails its checksum"):
+        restore_into(str(prefix), "sample_models.models:MyModel", input_shapes=[(4, 20)])

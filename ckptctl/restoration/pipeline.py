@@ -249,8 +249,7 @@ def _restore_local(
             report.stopped = "skipped: nothing was assigned"
             return report, None, None
 
-        _verify_readable(ckpt, a.plan.pairs)
-        _restore_instance(ckpt, a, opts.partial)
+        _restore_first(ckpt, a, opts.partial)
         report.restored = len(a.plan.pairs)
         outputs_a = outputs_of(a.model, random_batches)
         # Accepted missing variables are not restored: initialise both instances alike so
@@ -311,9 +310,29 @@ def _check_golden_destination(path: Path, checkpoint: str | os.PathLike[str]) ->
         )
 
 
+def _restore_first(ckpt: Checkpoint, inst: _Instance, partial: bool) -> None:
+    """Restore the first instance, which is let go once its outputs are known.
+
+    TensorFlow's restore and ckptctl's own assignment check each value's crc32c as they read
+    it, so the values are not read beforehand: where the restore fails, every value is read
+    then, to name the damaged one and its file. The second instance, the one returned, is
+    restored only after this one was, and :func:`check_values` compares every value of it with
+    the file; a model is never handed back half-restored. Keras loads a file without such
+    checks, part by part: its values are read, and checked, first."""
+    if ckpt.naming == "keras":
+        _verify_readable(ckpt, inst.plan.pairs)
+        _restore_instance(ckpt, inst, partial)
+        return
+    try:
+        _restore_instance(ckpt, inst, partial)
+    except CheckpointError:
+        _verify_readable(ckpt, inst.plan.pairs)  # raises the error of a damaged value
+        raise
+
+
 def _verify_readable(ckpt: Checkpoint, pairs: list[Pair]) -> None:
-    """Stream every value to be restored once, checking its crc32c, before TensorFlow's restore
-    touches the model: a corrupt value then names its file, and nothing is half-restored."""
+    """Stream every value to be restored once, checking its crc32c: a corrupt value then
+    names its file."""
     for p in pairs:
         for _ in ckpt.read_chunks(p.entry.key):
             pass
