@@ -866,3 +866,23 @@ def test_restore_never_writes_into_a_keras2_checkpoint_directory(keras2_dir: Pat
     before = tree_digest(keras2_dir)
     restore(keras2_dir, MY_MODEL, input_shapes=SAMPLE_SHAPES, optimizer="adam")
     assert tree_digest(keras2_dir) == before
+
+
+def test_a_ctrl_c_that_tensorflow_turned_into_another_error_stays_a_ctrl_c() -> None:
+    """TensorFlow's device scope raises RuntimeError while a KeyboardInterrupt unwinds
+    through it mid-restore: restore finds the interrupt under it (exit 130, not 3)."""
+    from ckptctl.restoration.pipeline import _interrupt_under
+
+    def scope_error_during(inner: BaseException) -> RuntimeError:
+        try:
+            try:
+                raise inner
+            except BaseException:
+                raise RuntimeError("Exiting device scope without proper scope nesting")  # noqa: B904
+        except RuntimeError as e:
+            return e
+
+    interrupt = KeyboardInterrupt()
+    assert _interrupt_under(scope_error_during(interrupt)) is interrupt
+    assert _interrupt_under(scope_error_during(ValueError("shape"))) is None
+    assert _interrupt_under(RuntimeError("alone")) is None

@@ -376,10 +376,27 @@ def _restore_instance(ckpt: Checkpoint, inst: _Instance, partial: bool) -> None:
         # save_counter that ``write()`` never stored, optimizer values not requested).
         inst.root.restore(ckpt.prefix).expect_partial()
     except Exception as e:
+        interrupt = _interrupt_under(e)
+        if interrupt is not None:
+            raise interrupt from None  # Ctrl-C, which TensorFlow's scopes turned into another
         raise CheckpointError(
             f"{ckpt.prefix}: TensorFlow's restore failed after matching: {one_line(e)}",
             "run again with --debug for the traceback, and report it",
         ) from e
+
+
+def _interrupt_under(error: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C that ``error`` was raised while handling, if any: TensorFlow's device scope
+    raises ``RuntimeError: Exiting device scope without proper scope nesting`` when a
+    ``KeyboardInterrupt`` unwinds through it mid-restore."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 __all__ = ["RestoreOptions", "restore", "restore_into"]
