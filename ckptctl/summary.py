@@ -23,6 +23,7 @@ from ckptctl.layout import (
     Table,
     number_column,
     printable,
+    printable_texts,
     text_lines,
     wrap_words,
 )
@@ -422,9 +423,7 @@ def _changed_table(changed: list[ChangedValue], renamed: list[Renamed]) -> Table
     # written once.
     max_abs = number_column([c.max_abs_diff if c.kind == "values" else None for c in changed])
     max_rel = number_column([c.max_rel_diff if c.kind == "values" else None for c in changed])
-    labels = [c.path or c.key for c in changed]
-    if not "".join(labels).isprintable():
-        labels = [printable(t) for t in labels]
+    labels = printable_texts([c.path or c.key for c in changed])
     shapes: dict[tuple[int, ...], str] = {}
     notes: list[str | None] = []
     shape_cells: list[Cell] = []

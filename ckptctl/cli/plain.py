@@ -22,6 +22,7 @@ from ckptctl.layout import (
     plain,
     plural,
     printable,
+    printable_texts,
     shape_str,
     text_lines,
     wrap_words,
@@ -256,7 +257,7 @@ def _value_columns(
     """The cells of ``variables``' rows, column by column: made once per value (100,000
     times for some listings), so each column is one pass, the usual first cell (a path
     alone) takes no list of parts, and each shape, count and size is written once."""
-    firsts: list[Cell] = list(_printable_texts([v.path or v.key for v in variables]))
+    firsts: list[Cell] = list(printable_texts([v.path or v.key for v in variables]))
     if indent:
         firsts = ["  " + t for t in firsts]  # type: ignore[operator]
     # The rows whose path has lines under it (a slot's variable, a key of its own).
@@ -281,17 +282,12 @@ def _value_columns(
         sizes[size] = human_bytes(size)
     columns: list[Sequence[Cell]] = [firsts]
     if second is not None:
-        columns.append(_printable_texts([getattr(v, second[1]) or "" for v in variables]))
+        columns.append(printable_texts([getattr(v, second[1]) or "" for v in variables]))
     columns.append([v.dtype for v in variables])
     columns.append(list(map(shapes.__getitem__, shape_keys)))
     columns.append(list(map(counts.__getitem__, numbers)))
     columns.append(list(map(sizes.__getitem__, nbytes)))
     return columns
-
-
-def _printable_texts(texts: list[str]) -> list[str]:
-    """``texts``, each :func:`printable`: checked at once, the usual case."""
-    return texts if "".join(texts).isprintable() else [printable(t) for t in texts]
 
 
 def _parts_under(v: VariableInfo, second: tuple[str, str] | None, plain_text: bool) -> list[Part]:
