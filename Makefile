@@ -18,7 +18,7 @@ LOCK_VENV := build/lock-venv
 # Editable install with tensorflow-cpu and the dev tools, constrained to the lock. tf-keras
 # (Keras 2, for the compatibility tests) declares a dependency on the full `tensorflow` wheel,
 # so it goes in without dependencies, at the version the lock pins (TensorFlow's).
-$(STAMP): pyproject.toml setup.py ckptctl/_scan.c $(LOCK)
+$(STAMP): pyproject.toml setup.py ckptctl/_scan.c ckptctl/_kernels.c $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -qq -c $(LOCK) pip
 	$(BIN)/python -m pip install -qq -c $(LOCK) -e '.[tensorflow-cpu,dev]'

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import google_crc32c
 
+from ckptctl import speedups
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -42,8 +44,14 @@ def unmask_crc32c(masked: int) -> int:
 
 
 def crc32c(data: bytes | np.ndarray, crc: int = 0) -> int:
-    """crc32c of ``data`` (bytes or a contiguous uint8 array), continuing from ``crc``."""
+    """crc32c of ``data`` (bytes or a contiguous uint8 array), continuing from ``crc``: the
+    kernels' (without the GIL) where the CPU has a crc32 instruction, google-crc32c's else."""
+    if _kernels is not None:
+        return int(_kernels.crc32c(data, crc))
     return int(google_crc32c.extend(crc, data))
+
+
+_kernels = speedups.kernels if speedups.HARDWARE_CRC32C else None
 
 
 def varint(buf: bytes, pos: int, end: int, max_bytes: int = 10) -> tuple[int, int]:
