@@ -19,7 +19,9 @@ this reader does not handle raises :class:`Unsupported`, never a wrong value.
 
 from __future__ import annotations
 
+import io
 import math
+import os
 import struct
 from collections.abc import Iterator, Sequence
 from types import ModuleType
@@ -41,6 +43,7 @@ from ckptctl.errors import (
     file_truncated,
 )
 from ckptctl.location import Location, suffixed
+from ckptctl.positional import PositionalChunks
 from ckptctl.sstable import (
     MASK_DELTA,
     iter_table,
@@ -958,6 +961,34 @@ class NativeBackend:
             del chunk  # so that its buffer can be reused once the caller is done with it
         if self.verify and crc != unmask_crc32c(s.crc):
             raise self._checksum_error(path, key)
+
+    def positional_chunks(self, key: str, max_bytes: int) -> PositionalChunks | None:
+        """The chunks of ``key`` readable in any order, on any thread (see
+        :mod:`ckptctl.positional`); None where they are not: a string or partitioned value,
+        a shard in object storage, or no C kernels to checksum without the GIL."""
+        s = self._stored(key)
+        kernels = speedups.kernels
+        if kernels is None or s.dtype is None or s.parts or not hasattr(os, "preadv"):
+            return None
+        f, path = self._open(key, s)
+        if not isinstance(f, io.FileIO):
+            return None
+
+        def unreadable(e: OSError) -> CheckpointError:
+            return CheckpointError(f"{path}: cannot read value {key} ({e.strerror or e})")
+
+        return PositionalChunks(
+            kernels,
+            f.fileno(),
+            s.offset,
+            s.count,
+            s.dtype,
+            max(1, max_bytes // s.dtype.itemsize),
+            unmask_crc32c(s.crc) if self.verify else None,
+            short=lambda: self._short_error(path, key),
+            corrupt=lambda: self._checksum_error(path, key),
+            unreadable=unreadable,
+        )
 
     def _read_strings(self, key: str, s: _Stored, f: IO[bytes], path: AnyPath) -> np.ndarray:
         """A string tensor as a flat object array of bytes."""

@@ -25,6 +25,8 @@ from ckptctl.storage import AnyPath
 if TYPE_CHECKING:
     import numpy as np
 
+    from ckptctl.positional import PositionalChunks
+
 Naming = Literal["object-graph", "name-based", "keras", "keras-legacy"]
 """How a checkpoint names its values: by object graph, by variable name, or by Keras's saving
 layout (Keras 3 files, Keras 2 HDF5); not the file format."""
@@ -228,6 +230,16 @@ class Checkpoint:
             yield from stream(key, max_bytes)
             return
         yield from split_flat(self.read(key), max_bytes)
+
+    def positional_chunks(self, key: str, max_bytes: int = CHUNK_BYTES) -> PositionalChunks | None:
+        """The chunks of ``key`` (as :meth:`read_chunks` cuts them) readable in any order and
+        on several threads at once, checked together at the end; None where the backend
+        cannot read them so (then :meth:`read_chunks` does)."""
+        chunks = getattr(self._backend, "positional_chunks", None)
+        if chunks is None:
+            return None
+        result: PositionalChunks | None = chunks(key, max_bytes)
+        return result
 
     def iter_values(self, keys: list[str] | None = None) -> Iterator[tuple[Entry, np.ndarray]]:
         for e in self.entries if keys is None else [self.entry(k) for k in keys]:

@@ -1,14 +1,17 @@
 """The C kernels (``ckptctl/_kernels.c``) against the libraries they stand in for: crc32c against
-google-crc32c, float32 statistics against numpy in float64."""
+google-crc32c, float32 statistics against numpy in float64; and the chunks read by position
+on two threads (:mod:`ckptctl.positional`) against the chunks read in turn."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
 import sysconfig
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -19,6 +22,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ckptctl import speedups
+from ckptctl.errors import CheckpointError
+from ckptctl.reader import open_checkpoint
+from tests.fresh import run_python
 
 needs_kernels = pytest.mark.skipif(
     speedups.kernels is None, reason="the C kernels are off (not built, or CKPTCTL_PURE_PYTHON)"
@@ -174,3 +180,128 @@ def test_f32_stats_of_nothing_and_of_other_types(kernels: ModuleType) -> None:
             kernels.f32_stats(other)
     with pytest.raises(TypeError, match="float32"):
         kernels.f32_stats(np.zeros(8, ">f4"))
+
+
+# -- chunks read by position ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def one_value(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+    import tensorflow as tf
+
+    value = np.random.default_rng(5).standard_normal(250_003).astype(np.float32)
+    module = tf.Module()
+    module.w = tf.Variable(value)
+    directory = tmp_path_factory.mktemp("positional")
+    return Path(tf.train.Checkpoint(m=module).write(str(directory / "ckpt"))), value
+
+
+KEY = "m/w/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+@needs_kernels
+def test_chunks_in_any_order_are_the_chunks_in_turn(one_value: tuple[Path, np.ndarray]) -> None:
+    """Read last to first, on two threads at once: the same chunks as read_chunks, and the
+    value's checksum holds."""
+    prefix, value = one_value
+    with open_checkpoint(prefix) as ckpt:
+        chunks = ckpt.positional_chunks(KEY, 40_000)
+        assert chunks is not None and len(chunks) == 26
+        in_turn = [c.copy() for c in ckpt.read_chunks(KEY, 40_000)]
+        got: dict[int, np.ndarray] = {}
+
+        def read(indices: range) -> None:
+            out = chunks.buffer()
+            for i in indices:
+                got[i] = chunks.read(i, out).copy()
+
+        threads = [threading.Thread(target=read, args=(range(i, -1, -2),)) for i in (25, 24)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        chunks.check()
+    assert sorted(got) == list(range(26))
+    for i, chunk in enumerate(in_turn):
+        np.testing.assert_array_equal(got[i], chunk)
+    np.testing.assert_array_equal(np.concatenate([got[i] for i in range(26)]), value)
+
+
+@needs_kernels
+def test_a_chunk_left_unread_is_not_a_passed_check(one_value: tuple[Path, np.ndarray]) -> None:
+    prefix, _ = one_value
+    with open_checkpoint(prefix) as ckpt:
+        chunks = ckpt.positional_chunks(KEY, 400_000)
+        assert chunks is not None
+        chunks.read(0, chunks.buffer())
+        with pytest.raises(RuntimeError, match="chunk 1 of 3 was not read"):
+            chunks.check()
+
+
+@needs_kernels
+def test_a_flipped_byte_fails_the_check_after_the_last_chunk(
+    one_value: tuple[Path, np.ndarray], broken_copy: Callable[[Path], Path]
+) -> None:
+    prefix, value = one_value
+    directory = broken_copy(prefix.parent)
+    (shard,) = directory.glob(f"{prefix.name}.data-*")
+    data = bytearray(shard.read_bytes())
+    data[bytes(data).index(value.tobytes()) + 500_000] ^= 0x01
+    shard.write_bytes(bytes(data))
+    with open_checkpoint(directory / prefix.name) as ckpt:
+        chunks = ckpt.positional_chunks(KEY, 100_000)
+        assert chunks is not None
+        out = chunks.buffer()
+        for i in range(len(chunks)):
+            chunks.read(i, out)
+        with pytest.raises(CheckpointError, match=r"data-00000-of-00001: corrupt \(value m/w"):
+            chunks.check()
+    with open_checkpoint(directory / prefix.name, verify=False) as ckpt:
+        chunks = ckpt.positional_chunks(KEY, 100_000)
+        assert chunks is not None
+        out = chunks.buffer()
+        for i in range(len(chunks)):
+            chunks.read(i, out)
+        chunks.check()  # not asked to verify
+
+
+@needs_kernels
+def test_a_shard_cut_short_after_opening_names_the_file(
+    one_value: tuple[Path, np.ndarray], broken_copy: Callable[[Path], Path]
+) -> None:
+    prefix, _ = one_value
+    directory = broken_copy(prefix.parent)
+    (shard,) = directory.glob(f"{prefix.name}.data-*")
+    with open_checkpoint(directory / prefix.name) as ckpt:
+        chunks = ckpt.positional_chunks(KEY, 100_000)
+        assert chunks is not None
+        os.truncate(shard, 300_000)
+        out = chunks.buffer()
+        chunks.read(0, out)
+        with pytest.raises(CheckpointError, match=r"data-00000-of-00001: .*value m/w"):
+            chunks.read(len(chunks) - 1, out)
+
+
+def test_stats_are_the_same_without_the_kernels(one_value: tuple[Path, np.ndarray]) -> None:
+    """CKPTCTL_PURE_PYTHON: numpy reduces and google-crc32c checksums the chunks read in
+    turn; the statistics agree with the kernels' to float32 rounding of the sums."""
+    prefix, _ = one_value
+    code = f"""
+import json
+from ckptctl import speedups
+from ckptctl.reader import open_checkpoint
+from ckptctl.stats import value_stats
+with open_checkpoint({str(prefix)!r}) as ckpt:
+    st = value_stats(ckpt, ckpt.entry({KEY!r}), chunk_bytes=65536)
+    chunks = ckpt.positional_chunks({KEY!r}, 65536)
+print(json.dumps([speedups.kernels is None, chunks is None, st.min, st.max, st.mean, st.std]))
+"""
+    env = {k: v for k, v in os.environ.items() if k != speedups.PURE_PYTHON_ENV}
+    runs = [run_python(code, env=e) for e in ({**env, speedups.PURE_PYTHON_ENV: "1"}, env)]
+    assert [r.returncode for r in runs] == [0, 0], [r.stderr for r in runs]
+    pure, fast = (json.loads(r.stdout) for r in runs)
+    assert pure[:2] == [True, True]
+    assert fast[:2] == [speedups.kernels is None] * 2
+    assert pure[2:4] == fast[2:4]
+    assert pure[4] == pytest.approx(fast[4], abs=1e-6)
+    assert pure[5] == pytest.approx(fast[5], rel=1e-6)
