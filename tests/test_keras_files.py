@@ -85,6 +85,11 @@ def kfiles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     func.fit(flat, targets[:, :3], batch_size=8, epochs=1, verbose=0)
     func.save_weights(str(d / "func.weights.h5"))
 
+    inner = keras3.nested()
+    inner.compile(optimizer="adam", loss="mse")
+    inner.fit(flat, targets[:, :2], batch_size=8, epochs=1, verbose=0)
+    inner.save_weights(str(d / "nested.weights.h5"))
+
     run = keras3.sequential()
     run.compile(optimizer="sgd", loss="mse")
     saver = keras.callbacks.ModelCheckpoint(
@@ -100,6 +105,7 @@ def kfiles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "archive": d / "seq.keras",
         "sharded": d / "sharded" / "seq.weights.json",
         "func": d / "func.weights.h5",
+        "nested": d / "nested.weights.h5",
         "run": d / "run",
     }
 
@@ -314,6 +320,34 @@ def test_swapped_layers_are_layer_name_drift(kfiles: dict[str, Path]) -> None:
     ]
     assert (d["unused"], d["missing"], d["mismatched"]) == ([], [], [])
     assert d["values"]["checked"] == 0
+
+
+def test_swapped_layers_of_a_nested_sequential_are_drift(kfiles: dict[str, Path]) -> None:
+    """A Sequential inside a functional model stores its layers by class-name counter too."""
+    result = invoke("restore", kfiles["nested"], "--model", f"{MODELS}:nested_swapped", "--json")
+    assert result.exit_code == 1, result.output
+    assert as_json(result)["drifted"] == [
+        {"group": "layers/sequential/layers/dense", "saved": "left", "model": "right"},
+        {"group": "layers/sequential/layers/dense_1", "saved": "right", "model": "left"},
+    ]
+    unchanged = invoke("restore", kfiles["nested"], "--model", f"{MODELS}:nested", "--json")
+    assert unchanged.exit_code == 0, unchanged.output
+
+
+def test_a_second_instance_unlike_the_first_is_an_error(kfiles: dict[str, Path]) -> None:
+    """A model whose second instance differs from its first (here it comes out swapped)
+    is named as such, not restored into and not reported as the checkpoint's problem."""
+    from ckptctl.errors import ModelError
+    from tests.models import keras3
+
+    builds = iter([keras3.sequential, keras3.swapped])
+    with pytest.raises(ModelError) as caught:
+        ckptctl.restore(kfiles["seq"], lambda: next(builds)())
+    message = caught.value.message
+    assert "a second instance of" in message, message
+    assert "does not match the file as the first did" in message, message
+    assert "layers/dense named right (the file: left)" in message, message
+    assert caught.value.exit_code == 3
 
 
 def test_widened_layer_is_mismatched(kfiles: dict[str, Path]) -> None:

@@ -187,8 +187,8 @@ def layer_drift(
             saved_names.setdefault(key.rsplit("/vars/", 1)[0], info.layer_name)
     out = []
     for group, saved in sorted(saved_names.items()):
-        if not group.startswith("layers/"):
-            continue  # a subclassed model's layers load by attribute name, whatever their names
+        if not _by_counter(group):
+            continue  # loaded by attribute name (a subclassed model's, a custom layer's)
         live = live_names.get(group)
         if live is None or live == saved:
             continue
@@ -197,6 +197,16 @@ def layer_drift(
             continue  # Keras numbered it; nothing the user named moved
         out.append(LayerDrift(group, saved, live))
     return out
+
+
+def _by_counter(group: str) -> bool:
+    """Whether Keras stores the layer at ``group`` by a class-name counter: a child of a
+    Sequential or functional model's ``layers`` list (``layers/dense_1``, and
+    ``layers/sequential/layers/dense`` when nested). The layers a custom layer or a subclassed
+    model holds as attributes (``layers/block/bn``) are stored by attribute name, and Keras's
+    names for them (``batch_normalization_3``) change from one instance to the next."""
+    parts = group.split("/")
+    return len(parts) >= 2 and parts[-2] == "layers"
 
 
 def load_into(model: Any, ckpt: Checkpoint, label: str, with_optimizer: bool = True) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ckptctl import _tf
-from ckptctl.errors import CheckpointError, UsageError
+from ckptctl.errors import CheckpointError, ModelError, UsageError
 from ckptctl.loader import construct, one_line, parse_spec, resolve_factory
 from ckptctl.mapping import parse_maps
 from ckptctl.objgraph import ROOT
@@ -264,6 +264,8 @@ def _restore_local(
         model_b, _ = make(opts.seed + 1 if accepted_missing else opts.seed + 2)
         build_model(model_b, label, random_batches[0])
         b = prepare(model_b, chosen_key)
+        if b.plan.problems and not opts.partial:
+            raise _unlike_first(ckpt, label, b.plan)
         _restore_instance(ckpt, b, opts.partial)
         if ckpt.naming == "keras":
             restored = scratch / "restored.weights.h5"
@@ -295,6 +297,24 @@ def _restore_local(
             save_golden(save_path, random_batches, outputs_b)
             report.saved_golden = str(save_path)
         return report, b.model, b.optimizer
+
+
+def _unlike_first(ckpt: Checkpoint, label: str, plan: Plan) -> ModelError:
+    """The second instance of the model matches the file where the first did not: its
+    variables, or the layer names the file is checked against, differ between instances."""
+    found = [
+        *(f"unused {u.path or u.key}" for u in plan.unused if not u.accepted),
+        *(f"missing {m.path}" for m in plan.missing if not m.accepted),
+        *(f"mismatched {m.path}" for m in plan.mismatched),
+        *(f"{d.group} named {d.model} (the file: {d.saved})" for d in plan.drifted),
+    ]
+    shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+    return ModelError(
+        f"{ckpt.prefix}: a second instance of {label} does not match the file as the first "
+        f"did ({shown})",
+        "the model's variables must not depend on anything but its code and arguments "
+        "(a global counter, a random choice); run again with --debug and report it",
+    )
 
 
 def _optimizer_label(optimizer: str | Callable[[], Any] | None) -> str | None:

@@ -58,6 +58,21 @@ def attention(everyday_dir: Path) -> Written:
 
 
 @pytest.fixture(scope="session")
+def functional_blocks(everyday_dir: Path) -> Written:
+    """``make_functional_blocks`` (a custom block and a nested Sequential in a functional
+    model): ``save``."""
+    from tests.everyday import models, writers
+
+    return writers.write_fitted(
+        everyday_dir / "functional_blocks",
+        "make_functional_blocks",
+        models.make_functional_blocks,
+        "image",
+        ["save"],
+    )
+
+
+@pytest.fixture(scope="session")
 def recurrent(everyday_dir: Path) -> Written:
     """``RecurrentNet`` (Embedding, LSTM), trained by a custom loop: ``save``."""
     from tests.everyday import writers

@@ -176,6 +176,17 @@ def make_functional_attention() -> Any:
     return keras.Model(tokens, keras.layers.Dense(CLASSES)(x))
 
 
+def make_functional_blocks() -> Any:
+    """Functional, images: ConvBlock (a custom layer holding ``conv`` and ``bn``) -> pool ->
+    Dropout -> a nested Sequential (Dense 8, Dropout) -> Dense. Keras names the block's
+    layers (``conv2d_3``) and the Sequential's (``dense_5``) afresh in every instance."""
+    images = keras.Input(shape=IMAGE)
+    x = keras.layers.GlobalAveragePooling2D()(ConvBlock()(images))
+    x = keras.layers.Dropout(0.2)(x)
+    x = keras.Sequential([keras.layers.Dense(8, activation="relu"), keras.layers.Dropout(0.1)])(x)
+    return keras.Model(images, keras.layers.Dense(CLASSES)(x))
+
+
 class RecurrentNet(keras.Model):
     """Subclassed, integer tokens: ``embed`` (Embedding) -> ``lstm`` (LSTM 8) -> ``norm``
     (LayerNormalization) -> ``out``. Trained by a custom loop with ``model.optimizer``."""

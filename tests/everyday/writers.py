@@ -13,7 +13,9 @@ Layouts (the names used throughout ``tests.everyday``):
 - ``save`` / ``write``: ``tf.train.Checkpoint(model=m, optimizer=m.optimizer).save(prefix)`` /
   ``.write(prefix)`` (``write`` stores no ``save_counter``);
 - ``netopt``: ``tf.train.Checkpoint(net=m, opt=m.optimizer).save(prefix)``;
-- ``model_only``: ``tf.train.Checkpoint(model=m).write(prefix)``.
+- ``model_only``: ``tf.train.Checkpoint(model=m).write(prefix)``;
+- ``weights_h5`` / ``keras``: Keras 3's own ``m.save_weights("model.weights.h5")`` /
+  ``m.save("model.keras")``.
 """
 
 from __future__ import annotations
@@ -37,8 +39,14 @@ MODEL_KEY = {
     "write": "model",
     "netopt": "net",
     "model_only": "model",
+    "weights_h5": ".",
+    "keras": ".",
 }
-"""The child of the checkpoint root holding the model, per layout."""
+"""The child of the checkpoint root holding the model, per layout (``.``: the file is the
+model's own)."""
+
+KERAS_LAYOUTS = ("weights_h5", "keras")
+"""The layouts Keras writes itself, every everyday model's too."""
 
 OPTIMIZER_KEY: dict[str, str | None] = {
     "guide": "optimizer",
@@ -46,6 +54,8 @@ OPTIMIZER_KEY: dict[str, str | None] = {
     "write": "optimizer",
     "netopt": "opt",
     "model_only": None,
+    "weights_h5": None,
+    "keras": None,
 }
 """The child of the checkpoint root holding the optimizer (None: only under the model)."""
 
@@ -66,6 +76,9 @@ class Written:
     """Keras path, shape and dtype of each ``SeedGenerator`` state among ``model.variables``."""
     optimizer_values: int = 0
     """``len(model.optimizer.variables)``: iterations, learning rate and every slot."""
+    keras_optimizer_values: int = 0
+    """The optimizer values in the model's ``.weights.h5``, counted with h5py: as many, except
+    for a ``LossScaleOptimizer``, whose inner optimizer's values Keras writes a second time."""
 
 
 def data(kind: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -109,12 +122,22 @@ def fit(model: Any, kind: str, epochs: int = EPOCHS, seed: int = 0) -> None:
 
 
 def write_layouts(model: Any, out: Path, layouts: list[str], written: Written) -> None:
-    """Write ``model`` (trained, compiled) in each of ``layouts`` (not ``guide``) under OUT."""
+    """Write ``model`` (trained, compiled) in each of ``layouts`` (not ``guide``), then in
+    each of ``KERAS_LAYOUTS``, under OUT."""
     import tensorflow as tf
 
-    for layout in layouts:
+    for layout in [*layouts, *KERAS_LAYOUTS]:
         prefix = str(out / layout / "ckpt")
-        if layout == "save":
+        if layout == "weights_h5":
+            path = str(out / layout / "model.weights.h5")
+            Path(path).parent.mkdir(parents=True)
+            model.save_weights(path)
+            written.keras_optimizer_values = _h5_datasets(Path(path), "optimizer")
+        elif layout == "keras":
+            path = str(out / layout / "model.keras")
+            Path(path).parent.mkdir(parents=True)
+            model.save(path)
+        elif layout == "save":
             path = tf.train.Checkpoint(model=model, optimizer=model.optimizer).save(prefix)
         elif layout == "write":
             path = tf.train.Checkpoint(model=model, optimizer=model.optimizer).write(prefix)
@@ -125,6 +148,21 @@ def write_layouts(model: Any, out: Path, layouts: list[str], written: Written) -
         else:
             raise ValueError(layout)
         written.paths[layout] = Path(path)
+
+
+def _h5_datasets(path: Path, group: str) -> int:
+    import h5py
+
+    count = 0
+
+    def visit(_: str, obj: object) -> None:
+        nonlocal count
+        count += isinstance(obj, h5py.Dataset)
+
+    with h5py.File(path, "r") as f:
+        if group in f:
+            f[group].visititems(visit)
+    return count
 
 
 def write_convnet(out: Path) -> Written:

@@ -76,6 +76,32 @@ def swapped() -> Any:
     )
 
 
+def nested(swap: bool = False) -> Any:
+    """Functional around a nested Sequential of `left` and `right` (Dense 4 each; swapped in
+    each other's place with ``swap``), then Dense 2."""
+    names = ["right", "left"] if swap else ["left", "right"]
+    inner = keras.Sequential([keras.layers.Dense(4, name=n) for n in names])
+    inputs = keras.Input((6,))
+    return keras.Model(inputs, keras.layers.Dense(2)(inner(inputs)))
+
+
+def nested_swapped() -> Any:
+    return nested(swap=True)
+
+
+def auto_named() -> Any:
+    """Sequential of layers Keras names: Conv2D 4 (3x3) on 8x8x1, Reshape, LSTM 4, Dense 2."""
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(4, 3),
+            keras.layers.Reshape((36, 4)),
+            keras.layers.LSTM(4),
+            keras.layers.Dense(2),
+        ]
+    )
+
+
 def widened() -> Any:
     """The Sequential with `left` widened to 5 units."""
     return keras.Sequential(
