@@ -52,6 +52,11 @@ s = Sub()
 s.compile(optimizer="sgd", loss="mse")
 s.fit(np.random.rand(16, 3), np.random.rand(16, 2), epochs=1, verbose=0)
 s.save_weights(out + "/subclassed.h5")
+a = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3),
+                      keras.layers.Reshape((36, 4)), keras.layers.LSTM(4), keras.layers.Dense(2)])
+a.compile(optimizer="adam", loss="mse")
+a.fit(np.random.rand(8, 8, 8, 1), np.random.rand(8, 2), epochs=1, verbose=0)
+a.save_weights(out + "/auto.h5")
 import tf_keras
 print(tf_keras.__version__)
 """
@@ -92,6 +97,7 @@ def legacy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         f.attrs["layer_names1"] = names[2:]
     return {
         "subclassed": d / "subclassed.h5",
+        "auto": d / "auto.h5",
         "whole": d / "whole.h5",
         "weights": d / "weights.h5",
         "keras3": d / "keras3.h5",
@@ -170,6 +176,16 @@ def test_keras3_model_restores_keras2_files(legacy: dict[str, Path], name: str) 
         [],
     )
     assert d["values"]["differing"] == [] and d["outputs"]["equal"] is True
+
+
+def test_layers_keras_named_are_no_drift(legacy: dict[str, Path]) -> None:
+    """Layers left to Keras to name (``conv2d``, ``lstm`` in the file) have other numbers in
+    each live instance (``conv2d_7``): Keras's counter, not a layer the user renamed."""
+    result = invoke("restore", legacy["auto"], "--model", f"{MODELS}:auto_named", "--json")
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert (d["drifted"], d["unused"], d["missing"], d["mismatched"]) == ([], [], [], [])
+    assert d["matched"] == 7 and d["values"]["differing"] == []
 
 
 def test_swapped_layers_are_drift(legacy: dict[str, Path]) -> None:

@@ -137,4 +137,9 @@ def _drifted(saved: str, layer: Any) -> bool:
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """The base of the names Keras gives a layer class (``keras.src.utils.naming``'s
+    ``to_snake_case``): ``Conv2D`` -> ``conv2d``, ``LSTM`` -> ``lstm``,
+    ``BatchNormalization`` -> ``batch_normalization``."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
