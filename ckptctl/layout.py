@@ -607,6 +607,17 @@ def _laid_out(
         )
         .format
     )
+    # The same, where the first column's only multi-line cells are paths with lines under
+    # them (a slot's variable) and every first line fits: each row one format call, and the
+    # lines under it spanning the table.
+    headed = (
+        plain_columns
+        and not bulk
+        and bool(cols)
+        and cols[0] == 0
+        and unchecked == [(0, widths[0])]
+        and _heads_fit(table.rows, widths[0])
+    )
     roles = list(table.row_roles)[: len(table.rows)]
     roles += [None] * (len(table.rows) - len(roles))
     notes = table.notes
@@ -638,6 +649,15 @@ def _laid_out(
         for i, (row, role) in enumerate(zip(table.rows, roles, strict=True)):
             if bulk:
                 append([(bulk(*row).rstrip(" "), role)])
+            elif headed:
+                first = row[0]
+                if isinstance(first, str):
+                    append([(row_format.format(*(row[c] for c in cols)).rstrip(" "), role)])
+                else:
+                    texts = (first[0][0], *(row[c] for c in cols[1:]))
+                    append([(row_format.format(*texts).rstrip(" "), role)])
+                    under = cell_parts(first, column_roles[0])[1:]
+                    lines += [_trimmed(line) for line in across(under, role)]
             else:
                 lines += row_lines(row, role)
             if notes:
@@ -651,6 +671,22 @@ def _laid_out(
         text = f"(left out to fit {width} columns: {left_out}; {full_text})"
         lines += [[(t, "dropped")] for t in wrap_words(text, width)]
     return lines
+
+
+def _heads_fit(rows: Sequence[Sequence[Cell]], width: int) -> bool:
+    """Whether every first cell of ``rows`` is one line of text, or a path with lines under
+    it, whose first line fits ``width`` (other lines span the table)."""
+    for row in rows:
+        first = row[0]
+        if isinstance(first, str):
+            text = first
+        elif first and first[0][1] is None:
+            text = first[0][0]
+        else:
+            return False
+        if len(text) > width or "\n" in text:
+            return False
+    return True
 
 
 def _printable(columns: Sequence[Sequence[Cell]], kept: Sequence[int]) -> bool:

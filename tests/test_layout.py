@@ -14,6 +14,7 @@ from ckptctl.layout import (
     number_column,
     plain,
     table_lines,
+    text_lines,
     wrap_words,
 )
 
@@ -174,3 +175,43 @@ def test_a_slot_line_goes_under_its_row_across_the_table() -> None:
         "model.w      int8",
     ]
     assert lines[3] == [("   m of model.w", "slot")]
+
+
+def _slots_table() -> Table:
+    """An inspect table's usual rows: plain paths, and slots with their variable under them."""
+    rows: list[list[Cell]] = []
+    for i in range(4):
+        rows.append([f"model.dense_{i}.kernel", f"model/dense_{i}/kernel", "float32", "[4]"])
+        for slot in ("m", "v"):
+            rows.append(
+                [
+                    [
+                        (f"optimizer.{slot}_{i}", None),
+                        (f"   {slot} of model.dense_{i}.kernel", "slot"),
+                    ],
+                    f"optimizer/{slot}_{i}",
+                    "float32",
+                    "[4]",
+                ]
+            )
+    return Table(
+        "",
+        ["object path", "checkpoint key", "dtype", "shape"],
+        rows,
+        kinds=("path", "path", "fixed", "fixed"),
+        column_roles=(None, "dim"),
+        row_roles=[None, "bad"] * 6,
+        sections=[2, 5],
+    )
+
+
+@pytest.mark.parametrize("width", [30, 50, 80, 120])
+def test_slot_rows_laid_out_in_bulk_read_as_row_by_row(width: int) -> None:
+    """Unstyled, rows whose first cells are slots are formatted in bulk: the same text as the
+    styled layout, row by row, and the slot lines keep their role."""
+    table = _slots_table()
+    styled = table_lines(table, width)
+    unstyled = table_lines(table, width, styled=False)
+    assert [plain(line) for line in unstyled] == [plain(line) for line in styled]
+    assert text_lines(table, width) == [plain(line) for line in styled]
+    assert ("   m of model.dense_0.kernel", "slot") in [p for line in unstyled for p in line]
