@@ -968,7 +968,7 @@ class NativeBackend:
         a shard in object storage, or no C kernels to checksum without the GIL."""
         s = self._stored(key)
         kernels = speedups.kernels
-        if kernels is None or s.dtype is None or s.parts or not hasattr(os, "preadv"):
+        if kernels is None or not s.itemsize or s.parts or not hasattr(os, "preadv"):
             return None
         f, path = self._open(key, s)
         if not isinstance(f, io.FileIO):
@@ -977,13 +977,19 @@ class NativeBackend:
         def unreadable(e: OSError) -> CheckpointError:
             return CheckpointError(f"{path}: cannot read value {key} ({e.strerror or e})")
 
+        def dtype() -> np.dtype[Any]:
+            resolved = s.dtype
+            assert resolved is not None  # a string has no itemsize
+            return resolved
+
         return PositionalChunks(
             kernels,
             f.fileno(),
             s.offset,
             s.count,
-            s.dtype,
-            max(1, max_bytes // s.dtype.itemsize),
+            s.itemsize,
+            dtype,
+            max(1, max_bytes // s.itemsize),
             unmask_crc32c(s.crc) if self.verify else None,
             short=lambda: self._short_error(path, key),
             corrupt=lambda: self._checksum_error(path, key),

@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 
 
 class PositionalChunks:
-    """Chunks of ``count`` elements of ``dtype`` stored from ``offset`` of the open file
-    ``fd``, each of ``step`` elements (the last one shorter).
+    """Chunks of ``count`` elements of ``itemsize`` bytes stored from ``offset`` of the open
+    file ``fd``, each of ``step`` elements (the last one shorter), read as bytes: the caller
+    views them as its dtype. ``dtype`` gives the elements' numpy dtype, for a caller that
+    wants one (resolving it imports numpy).
 
     ``crc`` is the value's stored crc32c (unmasked), or None not to check it. ``short`` and
     ``corrupt`` make the errors of a file that ends too soon and of a failed checksum;
@@ -36,7 +38,8 @@ class PositionalChunks:
         fd: int,
         offset: int,
         count: int,
-        dtype: np.dtype[Any],
+        itemsize: int,
+        dtype: Callable[[], np.dtype[Any]],
         step: int,
         crc: int | None,
         short: Callable[[], CheckpointError],
@@ -46,31 +49,33 @@ class PositionalChunks:
         self._kernels = kernels
         self._fd = fd
         self._offset = offset
-        self._count = count
-        self.dtype = dtype
+        self.count = count
+        self.itemsize = itemsize
+        self._dtype = dtype
         self.step = max(1, min(step, count))
         self._crc = crc
         self._short, self._corrupt, self._unreadable = short, corrupt, unreadable
         self._crcs: list[int | None] = [None] * len(self)
 
     def __len__(self) -> int:
-        return -(-self._count // self.step)
+        return -(-self.count // self.step)
 
-    def buffer(self) -> np.ndarray:
-        """An array that holds any one chunk, for :meth:`read` (one per thread)."""
-        import numpy as np
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self._dtype()
 
-        return np.empty(self.step, dtype=self.dtype)
+    def buffer(self) -> bytearray:
+        """A buffer that holds any one chunk, for :meth:`read` (one per thread)."""
+        return bytearray(self.step * self.itemsize)
 
-    def read(self, index: int, out: np.ndarray) -> np.ndarray:
+    def read(self, index: int, out: bytearray) -> memoryview:
         """Chunk ``index`` read into ``out`` (from :meth:`buffer`): the view of it that holds
-        the chunk's elements. Safe to call from several threads at once, each with its own
+        the chunk's bytes. Safe to call from several threads at once, each with its own
         ``out``."""
         start = index * self.step
-        n = min(self.step, self._count - start)
-        chunk = out[:n]
-        view = chunk.view("u1").reshape(-1).data
-        position = self._offset + start * self.dtype.itemsize
+        n = min(self.step, self.count - start)
+        view = memoryview(out)[: n * self.itemsize]
+        position = self._offset + start * self.itemsize
         done = 0
         try:
             while done < len(view):
@@ -82,7 +87,7 @@ class PositionalChunks:
             raise self._unreadable(e) from None
         if self._crc is not None:
             self._crcs[index] = self._kernels.crc32c(view)
-        return chunk
+        return view
 
     def check(self) -> None:
         """After every chunk was read: the value's crc32c against the stored one."""
@@ -93,7 +98,7 @@ class PositionalChunks:
         for index, crc in enumerate(self._crcs):
             if crc is None:
                 raise RuntimeError(f"chunk {index} of {len(self)} was not read")
-            n = min(self.step, self._count - index * self.step)
-            total = combine(total, crc, n * self.dtype.itemsize)
+            n = min(self.step, self.count - index * self.step)
+            total = combine(total, crc, n * self.itemsize)
         if total != self._crc:
             raise self._corrupt()

@@ -225,7 +225,8 @@ def test_chunks_reduced_on_two_threads_merge_in_order(
 ) -> None:
     """The result does not depend on which thread reduced which chunk: it is the in-order
     merge of every chunk's partial statistics, bit for bit."""
-    from ckptctl.stats import _Part, _reduce
+    from ckptctl.array_stats import reduce_chunk
+    from ckptctl.stats import _Part
 
     prefix, _ = many_chunks
     with open_checkpoint(prefix) as ckpt:
@@ -233,7 +234,7 @@ def test_chunks_reduced_on_two_threads_merge_in_order(
         st = value_stats(ckpt, ckpt.entry(key), chunk_bytes=4096)
         serial = _Part()
         for chunk in ckpt.read_chunks(key, 4096):
-            serial = serial.merge(_reduce(chunk))
+            serial = serial.merge(reduce_chunk(chunk))
     assert (st.mean, st.std, st.min, st.max) == (serial.mean, serial.std, serial.lo, serial.hi)
 
 
@@ -258,3 +259,50 @@ def test_a_flipped_byte_in_any_chunk_fails_the_checksum(
         corrupt = r"data-00000-of-00001: corrupt \(value .*checksum"
         with pytest.raises(CheckpointError, match=corrupt):
             value_stats(ckpt, e, chunk_bytes=32768)
+
+
+@pytest.fixture(scope="module")
+def int_ckpt(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, np.ndarray]]:
+    """Integer values of every width, some near their type's limits, on both sides of the
+    size up to which they are reduced in Python (:data:`ckptctl.stats.SMALL_INTS`)."""
+    import tensorflow as tf
+
+    from ckptctl.stats import SMALL_INTS
+
+    rng = np.random.default_rng(3)
+    values = {
+        "step": np.array(1000, np.int64),
+        "near_limit": np.array([2**62, 2**62 + 1, -(2**62), 2**63 - 1, 7], np.int64),
+        "unsigned": np.array([2**64 - 1, 0, 2**63], np.uint64),
+        "bytes": rng.integers(-128, 128, (300,)).astype(np.int8),
+        "at_limit": rng.integers(-(2**31), 2**31, (SMALL_INTS,)).astype(np.int32),
+        "past_limit": rng.integers(-(2**31), 2**31, (SMALL_INTS + 1,)).astype(np.int32),
+        "shorts": rng.integers(0, 2**16, (1000,)).astype(np.uint16),
+    }
+    module = tf.Module()
+    for name, value in values.items():
+        setattr(module, name, tf.Variable(value))
+    directory = tmp_path_factory.mktemp("ints")
+    return Path(tf.train.Checkpoint(m=module).write(str(directory / "ckpt"))), values
+
+
+@pytest.mark.parametrize("chunk_bytes", [16, 4096, 1 << 20])
+@pytest.mark.parametrize(
+    "name", ["step", "near_limit", "unsigned", "bytes", "at_limit", "past_limit", "shorts"]
+)
+def test_integer_statistics_are_the_exact_ones(
+    int_ckpt: tuple[Path, dict[str, np.ndarray]], name: str, chunk_bytes: int
+) -> None:
+    """The mean and standard deviation of integers are the exact ones, rounded, whether
+    Python or numpy reduces them; min, max and zeros are exact."""
+    prefix, values = int_ckpt
+    with open_checkpoint(prefix) as ckpt:
+        st = value_stats(ckpt, ckpt.entry(_key(name)), chunk_bytes=chunk_bytes)
+    exact = [int(x) for x in values[name].reshape(-1).tolist()]
+    mean = Fraction(sum(exact), len(exact))
+    variance = sum((x - mean) ** 2 for x in exact) / len(exact)
+    assert (st.count, st.min, st.max) == (len(exact), float(min(exact)), float(max(exact)))
+    assert st.zeros == exact.count(0) / len(exact)
+    assert st.mean == pytest.approx(float(mean), rel=1e-12, abs=1e-12)
+    assert st.std == pytest.approx(math.sqrt(variance), rel=1e-9, abs=1e-12)
+    assert (st.nan, st.inf) == (0, 0)

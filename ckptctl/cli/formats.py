@@ -64,8 +64,6 @@ class TableFormatter(Formatter):
 
     def format(self, report: Any, ctx: Context) -> None:
         from ckptctl.cli import render
-        from ckptctl.cli.render_diff import render_diff
-        from ckptctl.cli.render_trend import render_trend
 
         console = render.stdout_console()
         if ctx.command == "inspect":
@@ -75,11 +73,15 @@ class TableFormatter(Formatter):
         elif ctx.command == "migrate":
             render.render_migrate(report, console, warnings=ctx.warnings)
         elif ctx.command == "diff":
+            from ckptctl.cli.render_diff import render_diff
+
             render_diff(report, console)
             model = ctx.model
             when = f"while running {model.rpartition(':')[2]}" if model else "while comparing"
             render.render_warnings(console, when, ctx.warnings)
         else:
+            from ckptctl.cli.render_trend import render_trend
+
             render_trend(report, console)
 
 
