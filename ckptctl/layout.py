@@ -513,6 +513,11 @@ def _laid_out(
     column_roles = [table.column_roles[c] if c < len(table.column_roles) else None for c in cols]
     plain_columns = not (styled and any(column_roles))
 
+    def lines_under(first: Cell, row_role: Role) -> list[Line]:
+        """The lines of a first cell after its first (a slot's variable), across the table."""
+        parts = cell_parts(first, column_roles[0])[1:]
+        return [_trimmed(line) for line in across(parts, row_role)]
+
     # Columns whose every cell is one line of text that fits: a row needs no check there.
     # When every kept column is such (most big tables), each row is one format call.
     unchecked = [
@@ -560,8 +565,7 @@ def _laid_out(
             # A path with lines under it (a slot's variable): the row's one line, then those.
             one = quick([first[0][0], *cells[1:]], row_role, checks)
             if one is not None:
-                under = cell_parts(first, column_roles[0])[1:]
-                return [one, *(_trimmed(line) for line in across(under, row_role))]
+                return [one, *lines_under(first, row_role)]
         columns: list[list[Part]] = []
         before: list[Line] = []
         after: list[Line] = []
@@ -656,8 +660,7 @@ def _laid_out(
                 else:
                     texts = (first[0][0], *(row[c] for c in cols[1:]))
                     append([(row_format.format(*texts).rstrip(" "), role)])
-                    under = cell_parts(first, column_roles[0])[1:]
-                    lines += [_trimmed(line) for line in across(under, role)]
+                    lines += lines_under(first, role)
             else:
                 lines += row_lines(row, role)
             if notes:

@@ -456,3 +456,18 @@ def write_long_names(dirpath: Path) -> dict[str, Path]:
     variance.assign(values)
     nonfinite = Path(ckpt.write(str(dirpath / "nonfinite" / "ckpt-1")))
     return {"first": first, "second": second, "nonfinite": nonfinite}
+
+
+def h5_listing(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Every dataset of an HDF5 file, as h5py lists it: key -> (shape, dtype)."""
+    import h5py
+
+    out: dict[str, tuple[tuple[int, ...], str]] = {}
+
+    def visit(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset):
+            out[name] = (tuple(obj.shape), str(obj.dtype))
+
+    with h5py.File(path, "r") as f:
+        f.visititems(visit)
+    return out

@@ -20,7 +20,7 @@ from typer.testing import CliRunner, Result
 import ckptctl
 from ckptctl.cli.app import app
 from ckptctl.errors import CheckpointError
-from tests.checkpoints import tree_digest
+from tests.checkpoints import h5_listing, tree_digest
 from tests.fresh import run_fresh
 
 MODELS = "tests.models.keras3"
@@ -35,19 +35,6 @@ def invoke(*args: str | Path) -> Result:
 
 def as_json(result: Result) -> Any:
     return json.loads(result.stdout)
-
-
-def h5_listing(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
-    """Every dataset of an HDF5 file, as h5py lists it: key -> (shape, dtype)."""
-    out: dict[str, tuple[tuple[int, ...], str]] = {}
-
-    def visit(name: str, obj: Any) -> None:
-        if isinstance(obj, h5py.Dataset):
-            out[name] = (tuple(obj.shape), str(obj.dtype))
-
-    with h5py.File(path, "r") as f:
-        f.visititems(visit)
-    return out
 
 
 @pytest.fixture(scope="session")
@@ -304,6 +291,12 @@ def test_unchanged_model_restores(
     assert (d["unused"], d["missing"], d["mismatched"], d["drifted"]) == ([], [], [], [])
     assert d["values"] == {"checked": len(wanted), "differing": []}
     assert d["outputs"]["equal"] is True
+    # Left out, in the order of the optimizer's list: optimizer/vars/2 before vars/10.
+    left_out = sorted(
+        (k for k in listing if k not in wanted),
+        key=lambda k: [int(p) if p.isdigit() else p for p in k.split("/")],
+    )
+    assert d["not_requested"] == left_out
     # Nothing to warn of: Keras's "Skipping variable loading for optimizer" when the optimizer
     # was not asked for, or a deprecation inside Keras, is not the user's to act on.
     assert d["warnings"] == [], d["warnings"]

@@ -337,10 +337,11 @@ def match_graph(
             missing.append(
                 MissingEntry(var_label(var), list(var_shape(var)), var_dtype(var), reason=why)
             )
+    restored = set(ck_values.values())
     not_requested = [
         i.key
         for i in sorted(ckpt.key_infos.values(), key=lambda i: (i.node_id, i.key))
-        if i.key not in set(ck_values.values()) and i.key in ckpt
+        if i.key not in restored and i.key in ckpt
     ]
     suggest(unused, missing)
     _suggest_not_requested(ckpt, missing, not_requested)

@@ -22,6 +22,7 @@ from ckptctl.chunks import CHUNK_BYTES
 from ckptctl.errors import CheckpointError, ModelError, UsageError
 from ckptctl.formats.keras_h5 import KerasStore
 from ckptctl.loader import one_line, user_traceback
+from ckptctl.names import natural_order
 from ckptctl.reader import Checkpoint, Entry
 from ckptctl.restoration.checks import streams_equal
 from ckptctl.restoration.live import is_auto_name
@@ -120,6 +121,7 @@ def match_keras(
     _optimizer_count(ckpt, source, live, with_optimizer, unused, missing)
     suggest(unused, missing)
     drifted = layer_drift(infos, live.store.layer_names(), set(source))
+    not_requested.sort(key=natural_order)  # optimizer/vars/2 before optimizer/vars/10
     return Plan(
         pairs, unused, missing, mismatched, not_requested, drifted=drifted, assign_by_ckptctl=True
     )

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from tests.checkpoints import h5_listing
 from tests.everyday import models
 
 SAMPLES = 16
@@ -132,7 +133,8 @@ def write_layouts(model: Any, out: Path, layouts: list[str], written: Written) -
             path = str(out / layout / "model.weights.h5")
             Path(path).parent.mkdir(parents=True)
             model.save_weights(path)
-            written.keras_optimizer_values = _h5_datasets(Path(path), "optimizer")
+            listing = h5_listing(Path(path))
+            written.keras_optimizer_values = sum(k.startswith("optimizer/") for k in listing)
         elif layout == "keras":
             path = str(out / layout / "model.keras")
             Path(path).parent.mkdir(parents=True)
@@ -148,21 +150,6 @@ def write_layouts(model: Any, out: Path, layouts: list[str], written: Written) -
         else:
             raise ValueError(layout)
         written.paths[layout] = Path(path)
-
-
-def _h5_datasets(path: Path, group: str) -> int:
-    import h5py
-
-    count = 0
-
-    def visit(_: str, obj: object) -> None:
-        nonlocal count
-        count += isinstance(obj, h5py.Dataset)
-
-    with h5py.File(path, "r") as f:
-        if group in f:
-            f[group].visititems(visit)
-    return count
 
 
 def write_convnet(out: Path) -> Written:
