@@ -20,6 +20,7 @@ from typer.testing import CliRunner, Result
 import ckptctl
 from ckptctl.cli.app import app
 from ckptctl.errors import CheckpointError
+from ckptctl.restoration.keras_match import NOT_SAVED_BY_KERAS
 from tests.checkpoints import h5_listing, tree_digest
 from tests.fresh import run_fresh
 
@@ -77,6 +78,14 @@ def kfiles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     inner.fit(flat, targets[:, :2], batch_size=8, epochs=1, verbose=0)
     inner.save_weights(str(d / "nested.weights.h5"))
 
+    scaled = keras3.Scaled()
+    scaled.compile(optimizer="adam", loss="mse")
+    scaled.fit(flat, targets, batch_size=8, epochs=1, verbose=0)
+    scaled.offset.assign(tf.fill([4], 0.7))
+    scaled.save_weights(str(d / "scaled.weights.h5"))
+    scaled.save(str(d / "scaled.keras"))
+    tf.train.Checkpoint(model=scaled).write(str(d / "scaled_tf" / "ckpt"))
+
     run = keras3.sequential()
     run.compile(optimizer="sgd", loss="mse")
     saver = keras.callbacks.ModelCheckpoint(
@@ -93,6 +102,9 @@ def kfiles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "sharded": d / "sharded" / "seq.weights.json",
         "func": d / "func.weights.h5",
         "nested": d / "nested.weights.h5",
+        "scaled": d / "scaled.weights.h5",
+        "scaled_archive": d / "scaled.keras",
+        "scaled_tf": d / "scaled_tf",
         "run": d / "run",
     }
 
@@ -300,6 +312,25 @@ def test_unchanged_model_restores(
     # Nothing to warn of: Keras's "Skipping variable loading for optimizer" when the optimizer
     # was not asked for, or a deprecation inside Keras, is not the user's to act on.
     assert d["warnings"] == [], d["warnings"]
+
+
+@pytest.mark.parametrize("name", ["scaled", "scaled_archive"])
+def test_a_tf_variable_keras_does_not_save_is_missing(kfiles: dict[str, Path], name: str) -> None:
+    """Keras's files leave a plain tf.Variable out and load_weights leaves it as built (both
+    instances start it equal, so the outputs agree): missing, with why and what to do. The
+    TensorFlow checkpoint of the same model holds it and restores."""
+    result = invoke("restore", kfiles[name], "--model", f"{MODELS}:Scaled", "--json")
+    assert result.exit_code == 1, result.output
+    d = as_json(result)
+    assert [(m["path"], m["shape"], m["reason"]) for m in d["missing"]] == [
+        ("offset", [4], NOT_SAVED_BY_KERAS)
+    ]
+    assert (d["unused"], d["mismatched"]) == ([], [])
+    assert (
+        "self.add_weight" in invoke("restore", kfiles[name], "--model", f"{MODELS}:Scaled").output
+    )
+    from_tf = invoke("restore", kfiles["scaled_tf"], "--model", f"{MODELS}:Scaled", "--json")
+    assert from_tf.exit_code == 0, from_tf.output
 
 
 def test_swapped_layers_are_layer_name_drift(kfiles: dict[str, Path]) -> None:

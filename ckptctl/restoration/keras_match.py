@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,14 @@ from ckptctl.loader import one_line, user_traceback
 from ckptctl.names import natural_order
 from ckptctl.reader import Checkpoint, Entry
 from ckptctl.restoration.checks import streams_equal
-from ckptctl.restoration.live import is_auto_name
+from ckptctl.restoration.live import (
+    is_auto_name,
+    is_rng_state,
+    live_graph,
+    var_dtype,
+    var_label,
+    var_shape,
+)
 from ckptctl.restoration.plan import Pair, Plan, suggest
 from ckptctl.restoration.report import (
     LayerDrift,
@@ -68,10 +76,41 @@ def save_live(model: Any, path: Path, label: str) -> KerasLive:
     return KerasLive(store, {e.key: e for e in store.entries()})
 
 
+NOT_SAVED_BY_KERAS = (
+    "a tf.Variable, not a Keras weight: Keras's save_weights and .keras files leave it out, "
+    "and load_weights never sets it; create it with self.add_weight(...), or save and "
+    "restore the model with tf.train.Checkpoint"
+)
+
+
+def unsaved_variables(model: Any, keras: Any) -> list[MissingEntry]:
+    """The model's variables no Keras file holds: the ``tf.Variable`` objects it tracks
+    (TensorFlow's checkpoints save them, as the model's state) that are not Keras weights.
+    Keras's writer skips them without a word, so the live file cannot show them missing."""
+    graph, variables = live_graph(model)
+    paths = graph.node_paths()
+    return [
+        MissingEntry(
+            ".".join(paths.get(nid, ())) or var_label(var),
+            list(var_shape(var)),
+            var_dtype(var),
+            reason=NOT_SAVED_BY_KERAS,
+        )
+        for nid, var in variables.items()
+        if not isinstance(var, keras.Variable) and not is_rng_state(var)
+    ]
+
+
 def match_keras(
-    ckpt: Checkpoint, live: KerasLive, with_optimizer: bool, path_map: Any = None
+    ckpt: Checkpoint,
+    live: KerasLive,
+    with_optimizer: bool,
+    path_map: Any = None,
+    unsaved: Sequence[MissingEntry] = (),
 ) -> Plan:
-    """The plan Keras's ``load_weights`` would carry out, found without loading anything."""
+    """The plan Keras's ``load_weights`` would carry out, found without loading anything;
+    ``unsaved`` are the model's variables Keras does not save (:func:`unsaved_variables`),
+    missing whatever the file holds."""
     if path_map:
         raise UsageError(
             f"--map with a Keras weights file ({ckpt.prefix}) is not supported",
@@ -118,6 +157,7 @@ def match_keras(
         for key, e in live.entries.items()
         if key not in source
     ]
+    missing += unsaved
     _optimizer_count(ckpt, source, live, with_optimizer, unused, missing)
     suggest(unused, missing)
     drifted = layer_drift(infos, live.store.layer_names(), set(source))

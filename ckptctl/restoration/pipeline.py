@@ -55,6 +55,7 @@ from ckptctl.restoration.keras_match import (
     load_into,
     match_keras,
     save_live,
+    unsaved_variables,
 )
 from ckptctl.restoration.legacy_match import match_legacy
 from ckptctl.restoration.live import make_optimizer, variables_of
@@ -176,7 +177,8 @@ def _restore_local(
                     attach_optimizer(m, opt)
                 live = save_live(m, scratch / f"live-{id(m)}.weights.h5", label)
                 try:
-                    plan = match_keras(ckpt, live, opt is not None, path_map)
+                    unsaved = unsaved_variables(m, keras)
+                    plan = match_keras(ckpt, live, opt is not None, path_map, unsaved)
                 finally:
                     live.store.close()
                 accept(plan, allow_unused, allow_missing)

@@ -124,3 +124,19 @@ def functional() -> Any:
 
 def sgd_momentum() -> Any:
     return keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
+
+
+class Scaled(keras.Model):
+    """A Dense layer, a Keras weight of its own (``add_weight``) and a plain ``tf.Variable``,
+    which TensorFlow's checkpoints save and Keras's files do not."""
+
+    ckptctl_input_shapes: ClassVar[list[tuple[int, ...]]] = [(4, 6)]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(4)
+        self.temperature = self.add_weight(shape=(), initializer="ones", name="temperature")
+        self.offset = tf.Variable(tf.ones([4]), name="offset")
+
+    def call(self, x: Any) -> Any:
+        return self.dense(x) / self.temperature + self.offset
