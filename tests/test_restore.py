@@ -886,3 +886,22 @@ def test_a_ctrl_c_that_tensorflow_turned_into_another_error_stays_a_ctrl_c() -> 
     assert _interrupt_under(scope_error_during(interrupt)) is interrupt
     assert _interrupt_under(scope_error_during(ValueError("shape"))) is None
     assert _interrupt_under(RuntimeError("alone")) is None
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"input_dtype": "floot32"}, "--input-dtype floot32: not a dtype"),
+        ({"input_shapes": [(0, 20)]}, "--input-shape '0,20': expected positive integers"),
+        ({"input_shapes": [()]}, "--input-shape '': expected positive integers"),
+    ],
+)
+def test_options_that_cannot_make_inputs_are_usage_errors(
+    options: dict[str, Any], message: str
+) -> None:
+    """Checked when the options are made, from the library as from the command line: not a
+    numpy or TensorFlow error from inside the run."""
+    from ckptctl.restoration.options import RestoreOptions
+
+    with pytest.raises(UsageError, match=message):
+        RestoreOptions(**options)

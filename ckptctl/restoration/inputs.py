@@ -26,7 +26,7 @@ def parse_shape(text: str) -> tuple[int, ...]:
         dims = tuple(int(d) for d in text.split(","))
     except ValueError as e:
         raise UsageError(f"--input-shape {text!r}: expected integers like 4,20") from e
-    if not dims or any(d < 0 for d in dims):
+    if not dims or any(d < 1 for d in dims):
         raise UsageError(f"--input-shape {text!r}: expected positive integers like 4,20")
     return dims
 

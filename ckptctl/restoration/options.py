@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -13,6 +14,23 @@ from typing import Any
 from ckptctl.errors import UsageError
 
 PathLike = str | os.PathLike[str]
+
+INPUT_DTYPES = (
+    "float32",
+    "float16",
+    "bfloat16",
+    "float64",
+    "int32",
+    "int64",
+    "int16",
+    "int8",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "bool",
+)
+"""What ``--input-dtype`` takes: the dtypes random inputs are made in."""
 
 RENAMED = {"save_golden_to": "save_golden", "input_shape": "input_shapes"}
 """Earlier names of options, still accepted (with a DeprecationWarning)."""
@@ -47,6 +65,17 @@ class RestoreOptions:
     def __post_init__(self) -> None:
         if self.batches < 1:
             raise UsageError("--batches must be at least 1")
+        if self.input_dtype not in INPUT_DTYPES:
+            close = difflib.get_close_matches(self.input_dtype, INPUT_DTYPES, n=1)
+            raise UsageError(
+                f"--input-dtype {self.input_dtype}: not a dtype",
+                (f"did you mean {close[0]}? " if close else "")
+                + f"one of {', '.join(INPUT_DTYPES)}",
+            )
+        for shape in self.input_shapes or ():
+            if not shape or any(d < 1 for d in shape):
+                text = ",".join(str(d) for d in shape)
+                raise UsageError(f"--input-shape {text!r}: expected positive integers like 4,20")
         low, high = self.input_range
         if high <= low:
             raise UsageError(f"--input-range {low},{high}: HIGH must be greater than LOW")

@@ -58,6 +58,11 @@ def test_renamed_model_exits_1_and_names_both_sides(samples_dir: Path) -> None:
         (["--batches", "0"], "--batches"),
         (["--input-shape", "4,x"], "--input-shape '4,x': expected integers like 4,20"),
         (["--input-shape", "-1,20"], "expected positive integers"),
+        (["--input-shape", "0,20"], "--input-shape '0,20': expected positive integers"),
+        (
+            ["--input-dtype", "floot32"],
+            "--input-dtype floot32: not a dtype\n  did you mean float32?",
+        ),
         (["--input-range", "10,0"], "HIGH must be greater than LOW"),
         (["--model-arg", "units"], "expected KEY=VALUE"),
     ],
