@@ -11,8 +11,10 @@ failing too, only Ctrl-C (``KeyboardInterrupt``) stays an interruption, and the 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import importlib
 import importlib.util
+import inspect
 import json
 import os
 import re
@@ -205,14 +207,16 @@ def resolve_factory(spec: ModelSpec) -> Callable[..., Any]:
             candidates = sorted(
                 n
                 for n, v in vars(module).items()
-                if isinstance(v, type)
+                if (isinstance(v, type) or inspect.isfunction(v))
                 and not n.startswith("_")
                 and getattr(v, "__module__", None) == module.__name__
             )
+            close = difflib.get_close_matches(spec.name, candidates, n=1)
             shown = ", ".join(candidates[:8]) or "none"
             raise ModelError(
                 f"--model {spec}: {spec.module} has no attribute {spec.name!r}",
-                f"classes defined there: {shown}",
+                (f"did you mean {close[0]}? " if close else "")
+                + f"classes and functions defined there: {shown}",
             )
         obj = getattr(obj, part)
     if not callable(obj):

@@ -83,8 +83,14 @@ def restore_header(report: RestoreReport) -> list[tuple[str, str]]:
     rows = [("Checkpoint", report.checkpoint), ("Model", report.model)]
     if report.naming == "object-graph":
         rows.append(("Key", "(root)" if report.root_child == ROOT else report.root_child))
-    shapes = ", ".join(shape_str(s) for s in report.input_shapes)
-    rows.append(("Inputs", f"{shapes} {report.input_dtype}"))
+    dtypes = report.input_dtypes
+    if len(dtypes) == len(report.input_shapes) and len(set(dtypes)) > 1:
+        # Each input its own dtype: each shape with its own.
+        pairs = zip(report.input_shapes, dtypes, strict=True)
+        inputs = ", ".join(f"{shape_str(s)} {t}" for s, t in pairs)
+    else:
+        inputs = f"{', '.join(shape_str(s) for s in report.input_shapes)} {report.input_dtype}"
+    rows.append(("Inputs", inputs))
     matched = plural(report.matched, "value")
     if report.not_requested:
         matched += f"; {len(report.not_requested)} not requested"

@@ -112,6 +112,9 @@ def test_migrate_with_mixed_input_dtypes(tmp_path: Path) -> None:
     assert report.ok, report.detail
     assert report.restore is not None
     assert report.restore.input_dtypes == ["float32", "int32"]
+    from ckptctl.summary import restore_header
+
+    assert ("Inputs", "[2, 3] float32, [2, 2] int32") in restore_header(report.restore)
     fresh = two_inputs()
     fresh([np.zeros((1, 3), np.float32), np.zeros((1, 2), np.int32)])
     tf.train.Checkpoint(model=fresh).restore(

@@ -148,17 +148,18 @@ def test_submodule_not_found_names_the_missing_part() -> None:
     assert "no module named 'sample_models.nothing_here'" in err.value.message
 
 
-def test_name_not_in_module_lists_its_classes() -> None:
+def test_name_not_in_module_lists_its_classes_and_the_closest() -> None:
     with pytest.raises(ModelError) as err:
         load("sample_models.models:YourModel")
     assert err.value.exit_code == EXIT_UNREADABLE
     assert "has no attribute 'YourModel'" in err.value.message
     assert err.value.hint == (
-        "classes defined there: CustomDense, CustomModel, MyModel, MyVersionedModel"
+        "did you mean MyModel? classes and functions defined there: "
+        "CustomDense, CustomModel, MyModel, MyVersionedModel"
     )
 
 
-def test_name_not_in_file_lists_only_classes_defined_there(tmp_path: Path) -> None:
+def test_name_not_in_file_lists_only_what_is_defined_there(tmp_path: Path) -> None:
     path = write_module(
         tmp_path,
         "nets.py",
@@ -173,11 +174,23 @@ def test_name_not_in_file_lists_only_classes_defined_there(tmp_path: Path) -> No
 
         class Beta:
             pass
+
+
+        def build_model() -> Beta:
+            return Beta()
+
+
+        _helper = build_model
         """,
     )
     with pytest.raises(ModelError) as err:
         load(f"{path}:Gamma")
-    assert err.value.hint == "classes defined there: Alpha, Beta"
+    assert err.value.hint == "classes and functions defined there: Alpha, Beta, build_model"
+    with pytest.raises(ModelError) as err:
+        load(f"{path}:build")
+    assert err.value.hint == (
+        "did you mean build_model? classes and functions defined there: Alpha, Beta, build_model"
+    )
 
 
 def test_file_form(tmp_path: Path, samples_dir: Path) -> None:

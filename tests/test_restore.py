@@ -697,6 +697,21 @@ def test_integer_inputs(zoo_ckpt: Any) -> None:
     assert_clean(report)
 
 
+def test_integer_inputs_past_an_embedding_name_the_range_to_pass(zoo_ckpt: Any) -> None:
+    """Random ids past the vocabulary: the hint is the --input-range the embedding takes."""
+    with pytest.raises(ModelError) as err:
+        restore(
+            zoo_ckpt("embedding"),
+            f"{ZOO}:EmbeddingModel",
+            input_shapes=[(2, 5)],
+            input_dtype="int32",
+            input_range=(0, 1000),
+        )
+    assert "is not in [0, 50)" in err.value.message
+    assert err.value.hint is not None
+    assert err.value.hint.endswith(": pass --input-range 0,50")
+
+
 @pytest.mark.parametrize(
     ("optimizer", "matched"),
     # model 4; LossScaleOptimizer: iterations, learning rate, step_counter, dynamic_scale, and

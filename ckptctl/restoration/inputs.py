@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ckptctl import _tf
-from ckptctl.errors import UsageError
+from ckptctl.errors import ModelError, UsageError
 from ckptctl.loader import ModelSpec, source_file, user_code
 from ckptctl.objgraph import KeyInfo
 from ckptctl.reader import Checkpoint
@@ -129,13 +130,34 @@ def call_model(
 
 def build_model(model: Any, spec: ModelSpec | str, batch: list[np.ndarray]) -> None:
     shapes = " and ".join(str(tuple(x.shape)) for x in batch)
-    call_model(
-        model,
-        batch,
-        f"{spec} raised when called on an input of shape {shapes}:",
-        "the traceback above shows where; if the shape is wrong, pass the one the model "
-        "expects with --input-shape (and --input-dtype)",
-    )
+    try:
+        call_model(
+            model,
+            batch,
+            f"{spec} raised when called on an input of shape {shapes}:",
+            "the traceback above shows where; if the shape is wrong, pass the one the model "
+            "expects with --input-shape (and --input-dtype)",
+        )
+    except ModelError as e:
+        bound = _index_bound(e.__cause__)
+        if bound is None or not any(x.dtype.kind in "iu" for x in batch):
+            raise
+        raise ModelError(
+            e.message,
+            f"the random integer inputs hold indices past the {bound} rows of an embedding or "
+            f"lookup in the model: pass --input-range 0,{bound}",
+            user_traceback=e.user_traceback,
+        ) from e.__cause__
+
+
+_OUT_OF_RANGE = re.compile(r"indices\[[0-9,]*\] = -?[0-9]+ is not in \[0, ([0-9]+)\)")
+"""TensorFlow's error for a gather (an Embedding's lookup) past the table's rows."""
+
+
+def _index_bound(error: BaseException | None) -> int | None:
+    """The number of rows a gather took, when ``error`` is an index past them."""
+    found = _OUT_OF_RANGE.search(str(error)) if error is not None else None
+    return int(found.group(1)) if found and int(found.group(1)) > 0 else None
 
 
 def input_specs(
