@@ -252,6 +252,9 @@ def test_broken_keras_files_exit_3(kfiles: dict[str, Path], tmp_path: Path) -> N
     not_zip = tmp_path / "m.keras"
     not_zip.write_text("hello")
     _one_error(invoke("inspect", not_zip), 3, str(not_zip), "not a zip")
+    cut_archive = tmp_path / "cut.keras"
+    cut_archive.write_bytes(kfiles["archive"].read_bytes()[:3000])
+    _one_error(invoke("inspect", cut_archive), 3, str(cut_archive), "cut short or damaged")
     empty_zip = tmp_path / "empty.keras"
     with zipfile.ZipFile(empty_zip, "w") as z:
         z.writestr("metadata.json", "{}")

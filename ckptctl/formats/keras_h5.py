@@ -176,6 +176,12 @@ class KerasStore:
             self._handles.append(raw)  # type: ignore[arg-type]
             archive = zipfile.ZipFile(raw)
         except (zipfile.BadZipFile, OSError) as e:
+            if _starts_as_zip(self._handles[-1] if self._handles else None):
+                raise CheckpointError(
+                    f"{self.path}: a .keras archive cut short or damaged (its zip directory "
+                    "cannot be read)",
+                    "copy the file again from where it was saved",
+                ) from e
             raise CheckpointError(
                 f"{self.path}: not a .keras archive (not a zip file)",
                 "a .keras file is written by model.save('model.keras')",
@@ -456,3 +462,14 @@ def _member_handle(path: AnyPath, member: zipfile.ZipInfo) -> BinaryIO:
             return _Window(path, start, member.file_size)  # type: ignore[return-value]
     archive = zipfile.ZipFile(open_binary(path, hdf5=True))
     return archive.open(member)  # type: ignore[return-value]
+
+
+def _starts_as_zip(handle: Any) -> bool:
+    """Whether the open file begins as a zip archive does (its first member's header)."""
+    if handle is None:
+        return False
+    try:
+        handle.seek(0)
+        return bool(handle.read(4) == b"PK\x03\x04")
+    except (OSError, ValueError):
+        return False
