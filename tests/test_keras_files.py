@@ -409,6 +409,7 @@ def test_optimizer_count_mismatch_fails(kfiles: dict[str, Path]) -> None:
     assert all("Keras would skip loading the optimizer" in m["reason"] for m in d["missing"])
     saved = sum(k.startswith("optimizer/") for k in h5_listing(kfiles["seq"]))
     assert f"the file's optimizer has {saved} variables" in d["missing"][0]["reason"]
+    assert "pass the optimizer the file was saved with" in d["missing"][0]["reason"]
 
 
 # ---------------------------------------------------------------- migrate

@@ -203,6 +203,30 @@ def test_golden_round_trip(samples_dir: Path, tmp_path: Path) -> None:
     assert older.outputs.golden.max_abs_diff > 0.0
 
 
+def test_a_golden_file_of_another_model_is_named(zoo_ckpt: Any, tmp_path: Path) -> None:
+    """Its recorded inputs (ids of shape (2, 5)) do not fit a model taking (2, 8) floats: the
+    error names the golden file and what to do, not only the model's own error."""
+    golden = tmp_path / "embedding.npz"
+    recorded = restore(
+        zoo_ckpt("embedding"),
+        f"{ZOO}:EmbeddingModel",
+        input_shapes=[(2, 5)],
+        input_dtype="int32",
+        input_range=(0, 50),
+        save_golden=golden,
+    )
+    assert recorded.saved_golden == str(golden)
+    with pytest.raises(ModelError) as err:
+        restore(zoo_ckpt("functional"), f"{ZOO}:make_functional", golden=golden)
+    assert err.value.message.startswith(
+        f"--golden {golden} recorded inputs the model does not take: "
+    )
+    assert "(2, 5)" in err.value.message
+    assert err.value.hint == (
+        "a golden file is made for one model: record this one's with --save-golden"
+    )
+
+
 def test_golden_into_checkpoint_directory_is_refused(samples_dir: Path) -> None:
     target = samples_dir / "my_model" / "golden.npz"
     with pytest.raises(UsageError) as err:

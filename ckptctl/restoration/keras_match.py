@@ -207,8 +207,10 @@ def _optimizer_count(
     if saved == built:
         return
     why = (
-        f"the file's optimizer has {saved} variables, the model's {built}: Keras would skip "
-        "loading the optimizer with only a warning, and train on from fresh state"
+        f"the file's optimizer has {saved} variables, the one --optimizer made {built}: Keras "
+        "would skip loading the optimizer with only a warning, and train on from fresh state; "
+        "pass the optimizer the file was saved with (--optimizer MODULE:FACTORY for one with "
+        "arguments, such as SGD with momentum)"
     )
     entries: list[UnusedEntry | MissingEntry] = [*missing, *unused]
     for entry in entries:

@@ -167,7 +167,16 @@ def _restore_local(
 
         model_a, specs = make(opts.seed + 1)
         random_batches = make_batches(specs, opts.seed, opts.batches, opts.input_range)
-        build_model(model_a, label, random_batches[0])
+        try:
+            build_model(model_a, label, random_batches[0])
+        except ModelError as e:
+            if golden_path is None or opts.input_shapes:
+                raise
+            raise ModelError(
+                f"--golden {golden_path} recorded inputs the model does not take: {e.message}",
+                "a golden file is made for one model: record this one's with --save-golden",
+                user_traceback=e.user_traceback,
+            ) from e.__cause__
         optimizers: dict[str, OptimizerRef | None] = {}
 
         def prepare(m: Any, chosen: str) -> _Instance:
