@@ -169,14 +169,14 @@ def _restore_local(
         random_batches = make_batches(specs, opts.seed, opts.batches, opts.input_range)
         try:
             build_model(model_a, label, random_batches[0])
-        except ModelError as e:
+        except ModelError as built:
             if golden_path is None or opts.input_shapes:
                 raise
             raise ModelError(
-                f"--golden {golden_path} recorded inputs the model does not take: {e.message}",
+                f"--golden {golden_path} recorded inputs the model does not take: {built.message}",
                 "a golden file is made for one model: record this one's with --save-golden",
-                user_traceback=e.user_traceback,
-            ) from e.__cause__
+                user_traceback=built.user_traceback,
+            ) from built.__cause__
         optimizers: dict[str, OptimizerRef | None] = {}
 
         def prepare(m: Any, chosen: str) -> _Instance:
