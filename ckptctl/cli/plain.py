@@ -159,6 +159,8 @@ def stats_table(report: InspectReport) -> Table:
     for i, v in enumerate(report.variables):
         st = v.stats
         first: list[Part] = [(printable(v.path or v.key), None)]
+        if v.slot_of and v.path is not None:  # as inspect's listing shows it
+            first.append((f"   {printable(v.slot_name or '')} of {printable(v.slot_of)}", "slot"))
         if st is not None and st.hist:
             first.append(("  " + _sparkline(st.hist), "slot"))
         # One-line text cells where there is no style to carry: the layout's quick path.

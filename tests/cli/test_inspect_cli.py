@@ -121,6 +121,17 @@ def test_table_lists_paths_grouped_by_owner(samples_dir: Path) -> None:
     assert "_CHECKPOINTABLE_OBJECT_GRAPH" not in out
 
 
+@pytest.mark.parametrize("option", ["--stats", "--hist"])
+def test_stats_say_whose_slot_each_optimizer_value_is(samples_dir: Path, option: str) -> None:
+    """As the listing does: the slot's line under its path, before any histogram."""
+    result = inspect(samples_dir / "my_model", option)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    slot = lines.index("   momentum of model.dense1._kernel")
+    assert lines[slot - 1].startswith("optimizer._variables.")
+    assert "velocity of model.dense2.bias" in result.stdout
+
+
 def test_table_of_a_name_based_checkpoint_lists_keys(name_based_ckpt: Path) -> None:
     result = inspect(name_based_ckpt)
     assert result.exit_code == 0, result.output
