@@ -19,6 +19,7 @@ import json
 import os
 import re
 import sys
+import sysconfig
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -69,10 +70,12 @@ def user_traceback(exc: BaseException) -> str:
     package_dir = str(Path(__file__).resolve().parent)
 
     def theirs(filename: str) -> bool:
-        # Not ckptctl's, not Python's import machinery, not an installed library (Keras, TF).
+        # Not ckptctl's, not Python's (its import machinery, importlib), not an installed
+        # library (Keras, TF).
         if filename.startswith("<frozen") or "site-packages" in filename:
             return False
-        return not str(Path(filename).resolve()).startswith(package_dir)
+        resolved = str(Path(filename).resolve())
+        return not resolved.startswith(package_dir) and not resolved.startswith(_STDLIB)
 
     user = [f for f in frames if theirs(f.filename)]
     # None of theirs (a SyntaxError names its line in the exception itself): no frames.
@@ -83,6 +86,9 @@ def user_traceback(exc: BaseException) -> str:
         lines.append(one_line(exc, limit=1000))  # without Keras's "Arguments received by"
     return "".join(lines).rstrip()
 
+
+_STDLIB = str(Path(sysconfig.get_paths()["stdlib"]).resolve()) + os.sep
+"""Python's own modules: ``importlib.import_module``'s frame is not the user's code."""
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _NOISE = ("Exception encountered when calling", "Traceback", "Arguments received by")

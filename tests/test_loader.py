@@ -243,6 +243,19 @@ def test_import_error_in_user_module_is_framed_as_theirs(tmp_path: Path) -> None
     assert "ckptctl" not in tb.replace(str(tmp_path), "")
 
 
+def test_a_module_imported_by_name_has_no_frame_of_pythons_importlib(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_module(tmp_path, "needs_extra.py", "import no_such_dependency_here\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModelError) as err:
+        load("needs_extra:Net")
+    tb = err.value.user_traceback
+    assert tb is not None
+    assert f'File "{tmp_path / "needs_extra.py"}", line 1' in tb
+    assert "importlib" not in tb
+
+
 def test_constructor_that_raises_is_framed_as_the_users_error(tmp_path: Path) -> None:
     path = write_module(
         tmp_path,
