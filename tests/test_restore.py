@@ -207,14 +207,7 @@ def test_a_golden_file_of_another_model_is_named(zoo_ckpt: Any, tmp_path: Path) 
     """Its recorded inputs (ids of shape (2, 5)) do not fit a model taking (2, 8) floats: the
     error names the golden file and what to do, not only the model's own error."""
     golden = tmp_path / "embedding.npz"
-    recorded = restore(
-        zoo_ckpt("embedding"),
-        f"{ZOO}:EmbeddingModel",
-        input_shapes=[(2, 5)],
-        input_dtype="int32",
-        input_range=(0, 50),
-        save_golden=golden,
-    )
+    recorded = restore_embedding(zoo_ckpt, save_golden=golden)
     assert recorded.saved_golden == str(golden)
     with pytest.raises(ModelError) as err:
         restore(zoo_ckpt("functional"), f"{ZOO}:make_functional", golden=golden)
@@ -709,14 +702,16 @@ def test_functional_model_needs_no_input_shape(zoo_ckpt: Any) -> None:
     assert_clean(report)
 
 
+def restore_embedding(zoo_ckpt: Any, **options: Any) -> RestoreReport:
+    """The zoo's EmbeddingModel restored with int32 ids of shape (2, 5) in its vocabulary
+    (0 to 50); ``options`` add to or replace those."""
+    given: dict[str, Any] = {"input_shapes": [(2, 5)], "input_dtype": "int32"}
+    given["input_range"] = (0, 50)
+    return restore(zoo_ckpt("embedding"), f"{ZOO}:EmbeddingModel", **{**given, **options})
+
+
 def test_integer_inputs(zoo_ckpt: Any) -> None:
-    report = restore(
-        zoo_ckpt("embedding"),
-        f"{ZOO}:EmbeddingModel",
-        input_shapes=[(2, 5)],
-        input_dtype="int32",
-        input_range=(0, 50),
-    )
+    report = restore_embedding(zoo_ckpt)
     assert report.input_dtype == "int32"
     assert_clean(report)
 
@@ -724,13 +719,7 @@ def test_integer_inputs(zoo_ckpt: Any) -> None:
 def test_integer_inputs_past_an_embedding_name_the_range_to_pass(zoo_ckpt: Any) -> None:
     """Random ids past the vocabulary: the hint is the --input-range the embedding takes."""
     with pytest.raises(ModelError) as err:
-        restore(
-            zoo_ckpt("embedding"),
-            f"{ZOO}:EmbeddingModel",
-            input_shapes=[(2, 5)],
-            input_dtype="int32",
-            input_range=(0, 1000),
-        )
+        restore_embedding(zoo_ckpt, input_range=(0, 1000))
     assert "is not in [0, 50)" in err.value.message
     assert err.value.hint is not None
     assert err.value.hint.endswith(": pass --input-range 0,50")

@@ -157,7 +157,8 @@ _OUT_OF_RANGE = re.compile(r"indices\[[0-9,]*\] = -?[0-9]+ is not in \[0, ([0-9]
 def _index_bound(error: BaseException | None) -> int | None:
     """The number of rows a gather took, when ``error`` is an index past them."""
     found = _OUT_OF_RANGE.search(str(error)) if error is not None else None
-    return int(found.group(1)) if found and int(found.group(1)) > 0 else None
+    rows = int(found.group(1)) if found else 0
+    return rows or None
 
 
 def input_specs(

@@ -91,7 +91,7 @@ def unsaved_variables(model: Any, keras: Any) -> list[MissingEntry]:
     paths = graph.node_paths()
     return [
         MissingEntry(
-            ".".join(paths.get(nid, ())) or var_label(var),
+            (paths.dotted(nid) if nid in paths else "") or var_label(var),
             list(var_shape(var)),
             var_dtype(var),
             reason=NOT_SAVED_BY_KERAS,
