@@ -7,9 +7,11 @@
  *                  that the chunks of one value can be checksummed on several threads.
  * f32_stats        one pass over a float32 chunk: element count, min, max, zeros, elements
  *                  that are not finite, and the sum and sum of squares of (x - centre).
+ * same_bytes       whether two buffers hold the same bytes (memcmp): a chunk read from a
+ *                  file against the same bytes of a restored variable.
  *
- * Each releases the GIL while it reads the buffer, so that two threads checksum and reduce
- * the chunks of one value at once. Buffers are taken through the buffer protocol (C
+ * Each releases the GIL while it reads the buffer, so that two threads checksum, reduce or
+ * compare the chunks of one value at once. Buffers are taken through the buffer protocol (C
  * contiguous) and held for the call, so their memory cannot be freed or resized under it.
  */
 
@@ -406,6 +408,37 @@ f32_stats(PyObject *self, PyObject *args)
     return Py_BuildValue("(nddndd)", n, (double)r.lo, (double)r.hi, r.zeros, r.total, r.squares);
 }
 
+static PyObject *
+same_bytes(PyObject *self, PyObject *args)
+{
+    PyObject *a, *b;
+    if (!PyArg_ParseTuple(args, "OO:same_bytes", &a, &b)) {
+        return NULL;
+    }
+    Py_buffer va, vb;
+    if (get_buffer(a, &va) < 0) {
+        return NULL;
+    }
+    if (get_buffer(b, &vb) < 0) {
+        PyBuffer_Release(&va);
+        return NULL;
+    }
+    int same = va.len == vb.len;
+    if (same && va.len > 0) {
+        if (va.len >= GIL_FREE_BYTES) {
+            Py_BEGIN_ALLOW_THREADS;
+            same = memcmp(va.buf, vb.buf, (size_t)va.len) == 0;
+            Py_END_ALLOW_THREADS;
+        }
+        else {
+            same = memcmp(va.buf, vb.buf, (size_t)va.len) == 0;
+        }
+    }
+    PyBuffer_Release(&va);
+    PyBuffer_Release(&vb);
+    return PyBool_FromLong(same);
+}
+
 static PyMethodDef methods[] = {
     {"crc32c", crc32c, METH_VARARGS,
      "crc32c(data, crc=0) -> int: the CRC-32C of data, continuing from crc"},
@@ -417,12 +450,16 @@ static PyMethodDef methods[] = {
      "f32_stats(data, centre=0.0) -> (n, min, max, zeros, sum, squares), the sums over "
      "(x - centre); where an element is not finite, so are the sums, and min and max mean "
      "nothing"},
+    {"same_bytes", same_bytes, METH_VARARGS,
+     "same_bytes(a, b) -> bool: whether the two buffers hold the same bytes"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "ckptctl._kernels",
-    "Checksums and float32 statistics of large buffers, without the GIL (see _kernels.c).", -1,
+    "Checksums, float32 statistics and comparisons of large buffers, without the GIL "
+    "(see _kernels.c).",
+    -1,
     methods, NULL, NULL, NULL, NULL,
 };
 

@@ -353,7 +353,11 @@ class ObjectGraph:
     def _list_children(self, node_id: int) -> list[int] | None:
         """Children of a list-like node (local names 0, 1, 2, ...), in order; else None."""
         children = self.nodes[node_id].children
-        if not children or not all(name.isascii() and name.isdigit() for name, _ in children):
+        if not children:
+            return None
+        if all(name == str(i) for i, (name, _) in enumerate(children)):
+            return [nid for _, nid in children]  # 0, 1, 2, ... in order: as TensorFlow writes
+        if not all(name.isascii() and name.isdigit() for name, _ in children):
             return None
         return [nid for _, nid in sorted(children, key=lambda c: digits_order(c[0]))]
 

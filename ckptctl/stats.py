@@ -16,22 +16,21 @@ from __future__ import annotations
 
 import itertools
 import math
-import queue
 import struct
 import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 from ckptctl import speedups
 from ckptctl.chunks import CHUNK_BYTES
+from ckptctl.positional import PositionalChunks, map_chunks, shared_worker
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ckptctl.positional import PositionalChunks
     from ckptctl.reader import Checkpoint, Entry
 
 HIST_BINS = 10
@@ -200,61 +199,6 @@ def _numpy_part(view: memoryview, chunks: PositionalChunks) -> _Part:
     return reduce_chunk(np.frombuffer(view, dtype=chunks.dtype))
 
 
-_T = TypeVar("_T")
-
-
-class _Worker:
-    """The process's one reducer thread, made on first use: a command reading thousands of
-    values starts one thread, not one per value. (A thread of its own rather than
-    ``concurrent.futures``, whose import, with logging's, is 10 ms of every ``--stats``.)"""
-
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        threading.Thread(target=self._run, name="ckptctl-stats", daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            self._jobs.get()()
-
-    def submit(self, fn: Callable[[], _T]) -> Callable[[], _T]:
-        """Run ``fn`` on the thread; the function returned waits for its result (and raises
-        what it raised)."""
-        done = threading.Event()
-        outcome: list[tuple[bool, Any]] = []
-
-        def job() -> None:
-            try:
-                outcome.append((True, fn()))
-            except BaseException as e:
-                outcome.append((False, e))
-            finally:
-                done.set()
-
-        self._jobs.put(job)
-
-        def result() -> _T:
-            done.wait()
-            ok, value = outcome[0]
-            if not ok:
-                raise value
-            returned: _T = value
-            return returned
-
-        return result
-
-
-_worker: _Worker | None = None
-_worker_lock = threading.Lock()
-
-
-def _shared_worker() -> _Worker:
-    global _worker
-    with _worker_lock:
-        if _worker is None:
-            _worker = _Worker()
-        return _worker
-
-
 def _parallel(chunks: Iterable[np.ndarray], fn: Callable[[np.ndarray], _Part]) -> _Part:
     """``fn`` of every chunk, merged in order. A value of one chunk (most of a model's values)
     is reduced on the calling thread; longer ones on two threads, the calling thread and the
@@ -291,7 +235,7 @@ def _parallel(chunks: Iterable[np.ndarray], fn: Callable[[np.ndarray], _Part]) -
                 failed.append(e)
         return parts
 
-    other = _shared_worker().submit(lambda: work(1, their_first))
+    other = shared_worker().submit(lambda: work(1, their_first))
     mine = work(0, mine_first)
     theirs = other()
     if failed:
@@ -303,38 +247,10 @@ def _parallel(chunks: Iterable[np.ndarray], fn: Callable[[np.ndarray], _Part]) -
 
 
 def _parallel_positional(chunks: PositionalChunks, fn: Callable[[memoryview], _Part]) -> _Part:
-    """``fn`` of every chunk's bytes, merged in order, then the chunks' crcs checked
-    together. A value of one chunk is read and reduced on the calling thread; longer ones on
-    both threads at once: the calling thread and the shared one each take the next chunk's
-    number, read and checksum it (without the GIL) and reduce it."""
-    if len(chunks) <= 1:
-        part = fn(chunks.read(0, chunks.buffer())) if len(chunks) else _Part()
-        chunks.check()
-        return part
-    numbers = itertools.count()
-    failed: list[BaseException] = []
-
-    def work() -> list[tuple[int, _Part]]:
-        parts: list[tuple[int, _Part]] = []
-        try:
-            out = chunks.buffer()
-            while not failed:
-                index = next(numbers)  # one C call: atomic under the GIL
-                if index >= len(chunks):
-                    break
-                parts.append((index, fn(chunks.read(index, out))))
-        except BaseException as e:  # a read error: the caller raises it
-            failed.append(e)
-        return parts
-
-    other = _shared_worker().submit(work)
-    mine = work()
-    theirs = other()
-    if failed:
-        raise failed[0]
-    chunks.check()
+    """``fn`` of every chunk's bytes, merged in order, the chunks' crcs checked together
+    (:func:`ckptctl.positional.map_chunks`: both threads at once)."""
     total = _Part()
-    for _, part in sorted(mine + theirs, key=lambda p: p[0]):
+    for part in map_chunks(chunks, lambda _, view: fn(view)):
         total = total.merge(part)
     return total
 

@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ckptctl import speedups
+from ckptctl.chunks import CHUNK_BYTES
 from ckptctl.errors import CheckpointError
 from ckptctl.reader import open_checkpoint
 from tests.fresh import run_python
@@ -99,7 +100,27 @@ def test_crc32c_refuses_what_it_cannot_read_whole(kernels: ModuleType) -> None:
         kernels.crc32c_combine(2**32, 0, 1)
 
 
-@pytest.mark.parametrize("kernel", ["crc32c", "f32_stats"])
+@pytest.mark.parametrize("n", LENGTHS)
+def test_same_bytes_is_equality_of_the_bytes(kernels: ModuleType, n: int) -> None:
+    """Equal buffers, the same with one byte flipped (first, middle, last), and buffers of
+    other lengths; buffers of any format (float32 against its bytes)."""
+    data = np.random.default_rng(n).integers(0, 256, n, dtype=np.uint8)
+    assert kernels.same_bytes(data, data.copy()) is True
+    assert kernels.same_bytes(data, bytes(data)) is True
+    for at in {0, n // 2, n - 1} if n else set():
+        other = data.copy()
+        other[at] ^= 0x80
+        assert kernels.same_bytes(data, other) is False
+    assert kernels.same_bytes(data, bytes(data) + b"\0") is False
+    if n:
+        assert kernels.same_bytes(data[1:], data[:-1]) is (len(set(data.tolist())) <= 1)
+    x = np.random.default_rng(1).standard_normal(1000).astype(np.float32)
+    assert kernels.same_bytes(x, x.tobytes()) is True
+    with pytest.raises(ValueError, match="not C-contiguous"):
+        kernels.same_bytes(np.zeros((4, 4), np.uint8)[:, ::2], b"\0" * 8)
+
+
+@pytest.mark.parametrize("kernel", ["crc32c", "f32_stats", "same_bytes"])
 def test_kernels_release_the_gil(kernels: ModuleType, kernel: str) -> None:
     """Another thread runs Python code while a large buffer is read. The switch interval is
     made long, so this thread keeps the GIL but where a call lets it go; the other thread
@@ -121,7 +142,7 @@ def test_kernels_release_the_gil(kernels: ModuleType, kernel: str) -> None:
     try:
         time.sleep(0.01)
         before = ticks
-        getattr(kernels, kernel)(data)
+        getattr(kernels, kernel)(*([data, data.copy()] if kernel == "same_bytes" else [data]))
         during = ticks - before
     finally:
         sys.setswitchinterval(interval)
@@ -289,6 +310,7 @@ def test_stats_are_the_same_without_the_kernels(one_value: tuple[Path, np.ndarra
     code = f"""
 import json
 from ckptctl import speedups
+from ckptctl.chunks import CHUNK_BYTES
 from ckptctl.reader import open_checkpoint
 from ckptctl.stats import value_stats
 with open_checkpoint({str(prefix)!r}) as ckpt:
@@ -305,3 +327,46 @@ print(json.dumps([speedups.kernels is None, chunks is None, st.min, st.max, st.m
     assert pure[2:4] == fast[2:4]
     assert pure[4] == pytest.approx(fast[4], abs=1e-6)
     assert pure[5] == pytest.approx(fast[5], rel=1e-6)
+
+
+@pytest.fixture(scope="module")
+def chunked_value(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+    """One float32 value of 3.5 of restore's 2 MiB chunks."""
+    import tensorflow as tf
+
+    value = np.random.default_rng(6).standard_normal(7 << 18).astype(np.float32)
+    module = tf.Module()
+    module.w = tf.Variable(value.reshape(-1, 512))
+    directory = tmp_path_factory.mktemp("restore-check")
+    return Path(tf.train.Checkpoint(m=module).write(str(directory / "ckpt"))), value
+
+
+@needs_kernels
+def test_a_restored_value_of_several_chunks_is_compared_by_position(
+    chunked_value: tuple[Path, np.ndarray], broken_copy: Callable[[Path], Path]
+) -> None:
+    """restore's bit-for-bit check of a big value, on two threads by position: equal where
+    every byte is, unequal where one element of any chunk differs (the last, shorter one
+    too), and a damaged file raises its error rather than passing or failing the check."""
+    from ckptctl.restoration.checks import stored_equals
+
+    prefix, value = chunked_value
+    live = value.reshape(-1, 512)
+    with open_checkpoint(prefix) as ckpt:
+        assert len(ckpt.positional_chunks(KEY, CHUNK_BYTES) or []) == 4
+        assert stored_equals(ckpt, KEY, live) is True
+        for at in (0, (1 << 19) + 3, value.size - 1):
+            changed = live.copy()
+            changed.reshape(-1)[at] = np.nextafter(changed.reshape(-1)[at], np.float32(np.inf))
+            assert stored_equals(ckpt, KEY, changed) is False
+        assert stored_equals(ckpt, KEY, live.reshape(512, -1)) is False  # another shape
+    directory = broken_copy(prefix.parent)
+    (shard,) = directory.glob(f"{prefix.name}.data-*")
+    data = bytearray(shard.read_bytes())
+    data[bytes(data).index(value.tobytes()) + 5_000_000] ^= 0x01
+    shard.write_bytes(bytes(data))
+    with (
+        open_checkpoint(directory / prefix.name) as ckpt,
+        pytest.raises(CheckpointError, match=r"corrupt \(value m/w"),
+    ):
+        stored_equals(ckpt, KEY, live)

@@ -8,6 +8,7 @@ each instance's freshly built variables, so "nothing assigned" is a comparison, 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -859,6 +860,79 @@ def test_wrong_input_shape_for_a_subclassed_model_is_a_mismatch(samples_dir: Pat
 def test_batches_below_one_is_a_usage_error(samples_dir: Path) -> None:
     with pytest.raises(UsageError, match="--batches"):
         restore(samples_dir / "my_model", MY_MODEL, input_shapes=SAMPLE_SHAPES, batches=0)
+
+
+@pytest.fixture(scope="module")
+def batch_sized(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint of ``tests.models.keras3.BatchSized``, built on batches of 2."""
+    import tensorflow as tf
+
+    from tests.models.keras3 import BatchSized
+
+    model = BatchSized()
+    model(np.ones((2, 5), "float32"))
+    return Path(tf.train.Checkpoint(model=model).write(str(tmp_path_factory.mktemp("bs") / "c")))
+
+
+BATCH_SIZED = "tests.models.keras3:BatchSized"
+
+
+def test_small_batches_are_fed_in_one_call(batch_sized: Path) -> None:
+    """Three random batches of 2 rows: each instance is built on the first (Keras may call
+    it more than once to build it), then called once on all three stacked (6 rows)."""
+    from tests.models.keras3 import BatchSized
+
+    BatchSized.calls.clear()
+    report = restore(batch_sized, BATCH_SIZED, input_shapes=[(2, 5)])
+    assert_clean(report)
+    assert report.outputs.stacked is True
+    assert re.fullmatch(r"(2,)+6,(2,)+6", ",".join(map(str, BatchSized.calls)))
+
+
+@pytest.mark.parametrize("warn", [False, True])
+def test_a_model_written_for_one_batch_size_gets_a_call_a_batch(
+    batch_sized: Path, warn: bool
+) -> None:
+    """Where the stacked call raises (or warns), each batch is called alone, on both
+    instances alike: the second is given the stacked call too, its result discarded."""
+    from tests.models.keras3 import BatchSized
+
+    BatchSized.calls.clear()
+    args = {"batch": 2, "warn": warn}
+    report = restore(batch_sized, BATCH_SIZED, input_shapes=[(2, 5)], model_args=args)
+    assert_clean(report)
+    assert report.outputs.stacked is False
+    assert re.fullmatch(r"(2,)+6,2,2,2,(2,)+6,2,2,2", ",".join(map(str, BatchSized.calls)))
+
+
+def test_a_discarded_stacked_call_leaves_no_warning(batch_sized: Path) -> None:
+    import json
+
+    args = ["restore", str(batch_sized), "--model", BATCH_SIZED, "--input-shape", "2,5"]
+    result = run_cli(*args, "--model-arg", "batch=2", "--model-arg", "warn=true", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["outputs"]["stacked"] is False and doc["outputs"]["batches"] == 3
+    assert not [w for w in doc.get("warnings", []) if "BatchSized" in w["message"]]
+
+
+def test_batches_are_called_alone_when_a_golden_file_is_recorded(
+    batch_sized: Path, tmp_path: Path
+) -> None:
+    """A golden file holds the outputs of each batch alone: the ones a later --golden
+    replays, batch by batch."""
+    from tests.models.keras3 import BatchSized
+
+    BatchSized.calls.clear()
+    golden = tmp_path / "golden.npz"
+    report = restore(batch_sized, BATCH_SIZED, input_shapes=[(2, 5)], save_golden=golden)
+    assert_clean(report)
+    assert report.outputs.stacked is False and report.saved_golden == str(golden)
+    assert set(BatchSized.calls) == {2}
+    replayed = restore(batch_sized, BATCH_SIZED, golden=golden)
+    assert replayed.ok is True and replayed.outputs.stacked is True
+    assert replayed.outputs.golden is not None and replayed.outputs.golden.equal is True
+    assert replayed.outputs.golden.max_abs_diff == 0.0
 
 
 # ---------------------------------------------------------------- 9. read-only

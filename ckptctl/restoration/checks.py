@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from ckptctl import _tf
+from ckptctl import _tf, speedups
 from ckptctl.chunks import CHUNK_BYTES, split_flat
 from ckptctl.compare import compare_arrays, identical_streams
-from ckptctl.errors import CheckpointError, UsageError
+from ckptctl.errors import CheckpointError, ModelError, UsageError
+from ckptctl.positional import PositionalChunks, map_chunks
 from ckptctl.reader import Checkpoint, Entry
 from ckptctl.restoration.inputs import call_model
 from ckptctl.restoration.plan import Pair
@@ -49,7 +52,26 @@ def stored_equals(ckpt: Checkpoint, key: str, live: np.ndarray) -> bool:
     entry = ckpt.entry(key)
     if tuple(entry.shape) != live.shape or not _same_dtype(entry.dtype, live.dtype):
         return False
+    kernels = speedups.kernels
+    if kernels is not None and live.dtype != object and live.nbytes > CHUNK_BYTES:
+        chunks = ckpt.positional_chunks(key, CHUNK_BYTES)
+        if chunks is not None:
+            return _same_by_position(chunks, live, kernels)
     return identical_streams(ckpt.read_chunks(key, CHUNK_BYTES), split_flat(live, CHUNK_BYTES))
+
+
+def _same_by_position(chunks: PositionalChunks, live: np.ndarray, kernels: ModuleType) -> bool:
+    """A value of several chunks against ``live``, chunk by chunk on two threads, each
+    chunk's bytes against the same bytes of ``live`` (``memcmp``, without the GIL); every
+    chunk is read, and the value's crc32c checked."""
+    flat = np.ascontiguousarray(live).reshape(-1).view(np.uint8).data
+    size = chunks.step * chunks.itemsize
+
+    def same(index: int, view: memoryview) -> bool:
+        start = index * size
+        return bool(kernels.same_bytes(view, flat[start : start + len(view)]))
+
+    return all(map_chunks(chunks, same))
 
 
 def streams_equal(
@@ -144,12 +166,69 @@ def compare_outputs(
     return equal, worst, finite
 
 
-def outputs_of(model: Any, batches: list[list[np.ndarray]]) -> list[list[np.ndarray]] | str:
-    """The model's flattened outputs on each batch, or why they cannot be compared."""
-    try:
-        return [flatten_outputs(call_model(model, batch)) for batch in batches]
-    except NotTensors as e:
-        return str(e)
+STACK_BYTES = 1 << 20
+"""Random batches that hold at most this many bytes in all are stacked into one call."""
+
+
+class BatchCalls:
+    """How both instances are called on the random batches: each the same way.
+
+    Batches of at most :data:`STACK_BYTES` in all, each input of rank 1 or more, are stacked
+    along their first axis and fed in one call, when ``stack`` allows (not while recording a
+    golden file, whose outputs are the ones of each batch alone). A model whose cost is reading
+    its weights (a wide Dense, a big embedding) then reads them once, not once a batch. Both
+    instances see the same stacked input, so the comparison is as strict. The first instance
+    decides: where the stacked call raises or warns (a model built for one batch size), every
+    batch gets a call of its own, and the second instance is called the same way, the stacked
+    call included (its result and warnings discarded), so that a model whose state its calls
+    change is called alike.
+    """
+
+    def __init__(self, batches: list[list[np.ndarray]], stack: bool) -> None:
+        self.batches = batches
+        self._stacked = _stacked(batches) if stack else None
+        self.stacked: bool | None = None if self._stacked is not None else False
+        """Whether the batches were fed in one call (None until the first instance ran)."""
+
+    def outputs(self, model: Any) -> list[list[np.ndarray]] | str:
+        """The model's flattened outputs (one list for the stacked call, else one a batch), or
+        why they cannot be compared."""
+        try:
+            if self._stacked is not None:
+                if self.stacked is None:
+                    result = _quiet_call(model, self._stacked)
+                    self.stacked = result is not None
+                    if result is not None:
+                        return [flatten_outputs(result)]
+                elif self.stacked:
+                    return [flatten_outputs(call_model(model, self._stacked))]
+                else:
+                    _quiet_call(model, self._stacked)  # as the first instance was called
+            return [flatten_outputs(call_model(model, batch)) for batch in self.batches]
+        except NotTensors as e:
+            return str(e)
+
+
+def _stacked(batches: list[list[np.ndarray]]) -> list[np.ndarray] | None:
+    """The batches' inputs stacked along their first axis, or None where that is not worth it
+    or not possible (one batch, too many bytes, an input of rank 0)."""
+    if len(batches) < 2 or sum(x.nbytes for b in batches for x in b) > STACK_BYTES:
+        return None
+    if any(x.ndim == 0 for b in batches for x in b):
+        return None
+    return [np.concatenate(inputs) for inputs in zip(*batches, strict=True)]
+
+
+def _quiet_call(model: Any, batch: list[np.ndarray]) -> Any:
+    """The model's outputs on ``batch``, or None when its call raised or warned (either
+    discarded: the batches are then called one by one, and say it themselves)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            outputs = call_model(model, batch)
+        except ModelError:
+            return None
+    return None if caught else outputs
 
 
 def check_outputs(
@@ -159,8 +238,8 @@ def check_outputs(
     atol: float,
     rtol: float,
 ) -> OutputCheck:
-    """Two instances' outputs on the same ``batches`` batches (from :func:`outputs_of`),
-    compared batch by batch."""
+    """Two instances' outputs on the same ``batches`` batches (from :meth:`BatchCalls.outputs`),
+    compared call by call."""
     check = OutputCheck(batches=batches, ran=True, equal=True)
     for out in (outs_a, outs_b):
         if isinstance(out, str):

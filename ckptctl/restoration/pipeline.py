@@ -33,12 +33,12 @@ from ckptctl.objgraph import ROOT
 from ckptctl.outputs import refuse_outputs_into_checkpoints
 from ckptctl.reader import Checkpoint, open_checkpoint
 from ckptctl.restoration.checks import (
+    BatchCalls,
     check_outputs,
     check_values,
     compare_outputs,
     flatten_outputs,
     load_golden,
-    outputs_of,
     save_golden,
 )
 from ckptctl.restoration.graph_match import (
@@ -262,7 +262,8 @@ def _restore_local(
 
         _restore_first(ckpt, a, opts.partial)
         report.restored = len(a.plan.pairs)
-        outputs_a = outputs_of(a.model, random_batches)
+        calls = BatchCalls(random_batches, stack=save_path is None)
+        outputs_a = calls.outputs(a.model)
         # Accepted missing variables are not restored: initialise both instances alike so
         # that they do not make the outputs differ (restored values are checked below).
         accepted_missing = any(m.accepted for m in a.plan.missing)
@@ -283,10 +284,11 @@ def _restore_local(
             report.values = check_keras_values(ckpt, b.model, b.plan.pairs, restored)
         else:
             report.values = check_values(ckpt, b.plan.pairs)
-        outputs_b = outputs_of(b.model, random_batches)
+        outputs_b = calls.outputs(b.model)
         report.outputs = check_outputs(
             outputs_a, outputs_b, len(random_batches), opts.atol, opts.rtol
         )
+        report.outputs.stacked = bool(calls.stacked)
 
         if golden_path is not None and golden_data is not None and report.outputs.comparable:
             golden_inputs, expected = golden_data

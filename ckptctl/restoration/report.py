@@ -99,6 +99,8 @@ class OutputCheck:
     detail: str | None = None
     comparable: bool = True
     """False when the outputs hold no tensors (``None``, a Python number): not compared."""
+    stacked: bool = False
+    """True when the batches were stacked and fed to each instance in one call."""
 
 
 JSON_NAMES = {"root_child": "key", "naming": "format"}

@@ -140,3 +140,27 @@ class Scaled(keras.Model):
 
     def call(self, x: Any) -> Any:
         return self.dense(x) / self.temperature + self.offset
+
+
+class BatchSized(keras.Model):
+    """A Dense layer that logs the batch size of every call (``calls``, for the whole class).
+    With ``batch``, a model written for one batch size: any other raises, or with ``warn``
+    warns and runs."""
+
+    calls: ClassVar[list[int]] = []
+
+    def __init__(self, batch: int = 0, warn: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.batch, self.warn = batch, warn
+        self.dense = keras.layers.Dense(3)
+
+    def call(self, x: Any) -> Any:
+        BatchSized.calls.append(int(x.shape[0]))
+        if self.batch and x.shape[0] != self.batch:
+            message = f"BatchSized is written for batches of {self.batch}"
+            if not self.warn:
+                raise ValueError(message)
+            import warnings
+
+            warnings.warn(message, UserWarning, stacklevel=2)
+        return self.dense(x)
