@@ -86,7 +86,8 @@ class TableFormatter(Formatter):
 
 
 class PlainFormatter(Formatter):
-    """Aligned text without Rich: what ``inspect`` prints for thousands of values."""
+    """Aligned text without Rich: what ``inspect`` prints off a terminal, and for thousands of
+    values."""
 
     commands = frozenset({"inspect"})
 

@@ -74,7 +74,7 @@ def _inspect_one(
     # Imported here, not at the top: `ckptctl --help` imports every command module.
     from ckptctl.bulk import collection_paused
     from ckptctl.cli.formats import Context, Format, show
-    from ckptctl.cli.plain import RICH_TABLE_LIMIT
+    from ckptctl.cli.plain import RICH_TABLE_LIMIT, styled_stdout
     from ckptctl.inspection import inspect as run_inspect
     from ckptctl.layout import plural
 
@@ -91,6 +91,8 @@ def _inspect_one(
         )
     if json:
         fmt = Format.JSON
+    elif report.tree is None and not styled_stdout():
+        fmt = Format.PLAIN  # a pipe, a CI log: the same text, without importing Rich
     elif len(report.variables) > RICH_TABLE_LIMIT and not (report.stats or report.tree):
         fmt = Format.PLAIN  # thousands of rows: aligned text, without Rich
     else:

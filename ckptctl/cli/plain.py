@@ -95,8 +95,35 @@ def output_width() -> int:
     return int(os.environ.get("COLUMNS", "250") or 250)
 
 
+def styled_stdout() -> bool:
+    """Whether Rich would style stdout: a terminal, or ``TTY_COMPATIBLE=1`` or a non-empty
+    ``FORCE_COLOR``, as Rich reads them (``TTY_COMPATIBLE=0`` turns it off). Where it would
+    not (a pipe, a CI log, a file), :func:`print_plain_inspect` prints the same text without
+    importing Rich."""
+    tty_compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if tty_compatible in ("0", "1"):
+        return tty_compatible == "1"
+    force_color = os.environ.get("FORCE_COLOR")
+    if force_color is not None:
+        return force_color != ""
+    try:
+        return sys.stdout.isatty()
+    except ValueError:  # closed
+        return False
+
+
+def rule_for(stream: TextIO) -> str:
+    """The character a table's rule is drawn with on ``stream``: ``─`` where it takes UTF-8
+    (as Rich decides), else ``-``."""
+    encoding = (getattr(stream, "encoding", None) or "utf-8").lower()
+    return "─" if encoding.startswith("utf") else "-"
+
+
 def print_plain_inspect(report: InspectReport, out: TextIO | None = None) -> None:
-    """`inspect`'s header and value table as aligned plain text, as wide as the terminal."""
+    """`inspect`'s header and value table (or statistics table) as aligned plain text, as
+    wide as the terminal: the text the Rich renderer prints off a terminal. Past
+    :data:`RICH_TABLE_LIMIT` values, the lines under a value that only a terminal's table
+    shows (a Keras 2 slot's full name, a key that is not its path's) are left out."""
     out = out if out is not None else sys.stdout
     width = output_width()
     kind = FORMAT_NAMES.get((report.naming, report.source), report.naming)
@@ -125,9 +152,15 @@ def print_plain_inspect(report: InspectReport, out: TextIO | None = None) -> Non
             f"{len(report.variables)} of {report.total_values} values match {report.filter!r}"
         )
     if report.variables:
-        table = variables_table(report, width >= KEY_COLUMN_MIN_WIDTH, plain_text=True)
-        lines += text_lines(table, width)
-    out.write("\n".join(lines) + "\n")
+        if report.stats:
+            table = stats_table(report)
+        else:
+            many = len(report.variables) > RICH_TABLE_LIMIT
+            table = variables_table(report, width >= KEY_COLUMN_MIN_WIDTH, plain_text=many)
+        lines += text_lines(table, width, rule=rule_for(out))
+    # Control characters (a crafted checkpoint's names) shown escaped, as on a terminal.
+    out.write("\n".join(line if line.isprintable() else printable(line) for line in lines))
+    out.write("\n")
     out.flush()
 
 

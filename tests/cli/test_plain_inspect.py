@@ -67,7 +67,7 @@ def nan_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_plain_inspect_needs_neither_typer_nor_numpy(samples_dir: Path) -> None:
-    """(A table this small is drawn by Rich; thousands of rows are written without it.)"""
+    """Nor Rich, off a terminal (here a StringIO): the text is written without it."""
     out = run_fresh(
         """
         import contextlib, io, json, sys
@@ -81,7 +81,7 @@ def test_plain_inspect_needs_neither_typer_nor_numpy(samples_dir: Path) -> None:
                 except SystemExit as e:
                     results.append([e.code, len(out.getvalue()) > 0])
         loaded = sorted({m.split(".")[0] for m in sys.modules}
-                        & {"typer", "click", "numpy", "tensorflow", "h5py"})
+                        & {"typer", "click", "numpy", "tensorflow", "h5py", "rich"})
         print(json.dumps({"results": results, "loaded": loaded}))
         """,
         str(samples_dir / "my_model"),
@@ -122,3 +122,30 @@ def test_plain_inspect_says_what_the_typer_command_says(
             assert "Traceback" not in fast[2]
         codes.append(fast[0])
     assert codes == [0, 0, 0, 0, 3, 3, 3, 2, 0, 0, 0, 1, 1, 3]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"stats": True}, {"stats": True, "hist": True}, {"filter": "*dense1*"}, {"filter": "x"}],
+)
+def test_off_a_terminal_the_text_is_the_rich_renderers(
+    samples_dir: Path, keras2_dir: Path, nan_ckpt: Path, options: dict[str, object]
+) -> None:
+    """What a pipe gets without Rich is, byte for byte, what the Rich renderer prints off a
+    terminal: the header, notes, the slot lines (Keras 2 slots' full names among them), the
+    statistics table with its NaN, the filter's line."""
+    import contextlib
+    import io
+
+    from ckptctl.cli.plain import print_plain_inspect
+    from ckptctl.cli.render import render_inspect, stdout_console
+    from ckptctl.inspection import inspect
+
+    for ckpt in (samples_dir / "my_model", keras2_dir, nan_ckpt):
+        report = inspect(ckpt, **options)  # type: ignore[arg-type]
+        plain, rich = io.StringIO(), io.StringIO()
+        print_plain_inspect(report, plain)
+        with contextlib.redirect_stdout(rich):
+            render_inspect(report, stdout_console())
+        assert plain.getvalue() == rich.getvalue(), ckpt
+        assert "─" in plain.getvalue() or "match" in plain.getvalue()
