@@ -306,3 +306,33 @@ def test_integer_statistics_are_the_exact_ones(
     assert st.mean == pytest.approx(float(mean), rel=1e-12, abs=1e-12)
     assert st.std == pytest.approx(math.sqrt(variance), rel=1e-9, abs=1e-12)
     assert (st.nan, st.inf) == (0, 0)
+
+
+@pytest.fixture(scope="module")
+def counters_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Float weights beside integer values: a step counter, ids whose mean is not whole, a
+    mask."""
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.w = tf.Variable([-0.25, 0.5, 1.75])
+    module.step = tf.Variable(1000, dtype=tf.int64)
+    module.ids = tf.Variable([1, 2], dtype=tf.int32)
+    module.mask = tf.Variable([True, True])
+    return Path(tf.train.Checkpoint(m=module).write(str(tmp_path_factory.mktemp("ints") / "c")))
+
+
+def test_an_integer_statistic_that_is_whole_prints_as_an_integer(counters_ckpt: Path) -> None:
+    """In a column of float statistics, a counter's 1000 is ``1000`` (not ``1000.00``, nor
+    ``1.00e+03``); a mean or std that is not whole keeps the column's format."""
+    import io
+
+    from ckptctl.cli.plain import print_plain_inspect
+
+    out = io.StringIO()
+    print_plain_inspect(ckptctl.inspect(counters_ckpt, stats=True), out)
+    rows = {line.split()[0]: line.split()[1:] for line in out.getvalue().splitlines()[5:]}
+    assert rows["m.step"][:4] == ["1000", "1000", "1000", "0"]
+    assert rows["m.ids"][:4] == ["1", "2", "1.500", "0.500"]
+    assert rows["m.mask"][:4] == ["1", "1", "1", "0"]
+    assert rows["m.w"][:4] == ["-0.250", "1.75", "0.667", "0.825"]

@@ -18,7 +18,7 @@ from ckptctl.layout import (
     Table,
     fold_path,
     label_lines,
-    number_column,
+    number_format,
     plain,
     plural,
     printable,
@@ -177,13 +177,27 @@ def _sparkline(counts: list[int]) -> str:
 STATS_COLUMNS = ("min", "max", "mean", "std")
 
 
+def _stats_column(values: list[float | None], integer: list[bool]) -> list[str]:
+    """One statistic of every value: a whole number of an integer value (a step counter's
+    ``1000``) as an integer; the rest in the one format of :func:`number_format`."""
+    whole = [
+        is_int and x is not None and abs(x) < 1e15 and float(x).is_integer()
+        for x, is_int in zip(values, integer, strict=True)
+    ]
+    fmt = number_format([x for x, w in zip(values, whole, strict=True) if not w], "")
+    return [
+        str(int(x)) if w and x is not None else fmt(x) for x, w in zip(values, whole, strict=True)
+    ]
+
+
 def stats_table(report: InspectReport) -> Table:
     """Statistics of every shown value, each column in one number format; values holding
     NaN or Inf stand out in red. The NaN/Inf column (what --fail-on-nonfinite checks) always
     stays; on a narrow terminal zeros, std and mean are left out first."""
+    integer = [v.dtype.startswith(("int", "uint")) or v.dtype == "bool" for v in report.variables]
     numbers = {
-        name: number_column(
-            [getattr(v.stats, name) if v.stats else None for v in report.variables], ""
+        name: _stats_column(
+            [getattr(v.stats, name) if v.stats else None for v in report.variables], integer
         )
         for name in STATS_COLUMNS
     }
