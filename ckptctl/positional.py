@@ -6,6 +6,9 @@ each other's reads. A :class:`PositionalChunks` reads chunk ``i`` wherever it is
 ``os.preadv`` (no shared file position) and the crc32c of :mod:`ckptctl._kernels` (neither
 holds the GIL), and keeps each chunk's crc; :meth:`PositionalChunks.check` combines them in
 order into the value's crc32c and compares it with the stored one, once every chunk is read.
+:func:`map_chunks` runs a function over every chunk on two threads, the caller's and the
+process's one :class:`Worker`: ``inspect --stats`` reduces the chunks so, and ``restore``'s
+bit-for-bit check compares them.
 """
 
 from __future__ import annotations
