@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     import typer
@@ -60,6 +60,22 @@ def _plain_inspect(args: list[str]) -> tuple[list[str], set[str]] | None:
 
 
 def main() -> None:
+    try:
+        _main()
+    except BrokenPipeError:
+        _reader_gone()
+
+
+def _reader_gone() -> NoReturn:
+    """stdout's reader stopped reading (``ckptctl inspect X | head``): end at once with exit
+    1 and no traceback, as Click and Rich do where they write, stdout pointed at /dev/null
+    so that Python's flush at exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise SystemExit(1)
+
+
+def _main() -> None:
     args = sys.argv[1:]
     if args in (["--help"], ["-h"]) and _columns() >= _HELP_WIDTH:
         from ckptctl.cli.root_help import TEXT

@@ -59,6 +59,8 @@ def reporting_errors(
 
             publish_error(e, Context(command), junit_xml, markdown)
         raise CommandExit(e.exit_code) from None
+    except BrokenPipeError:
+        raise  # stdout's reader went away (``| head``): the entry point ends the run
     except KeyboardInterrupt:
         from ckptctl.cli.render import stderr_console
 

@@ -575,3 +575,31 @@ def test_a_tree_of_hundreds_of_values_is_drawn_as_rich_draws_it(many_values_ckpt
     console = Console(file=buf, width=80, color_system=None, highlight=False)
     console.print(_rich_tree(report.tree, 10, 80)[0])
     assert [ln.rstrip() for ln in buf.getvalue().splitlines()] == drawn
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--stats"],
+        ["--json"],
+        ["--tree"],
+        ["--filter", "*dense*"],  # through Typer
+    ],
+)
+def test_a_reader_that_stops_reading_ends_the_run_quietly(
+    samples_dir: Path, args: list[str]
+) -> None:
+    """``ckptctl inspect X | head``: stdout closed before anything is written. Exit 1, as
+    Click and Rich end such a run, and no traceback or internal error on stderr."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ckptctl", "inspect", str(samples_dir / "my_model"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={k: v for k, v in os.environ.items() if k != "CKPTCTL_DEBUG"},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1, err
+    assert err == ""
