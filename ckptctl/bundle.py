@@ -27,8 +27,6 @@ from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any
 
-import google_crc32c
-
 from ckptctl import _proto as pb
 from ckptctl import speedups
 from ckptctl.bulk import collection_paused
@@ -1040,6 +1038,8 @@ class NativeBackend:
         out: list[bytes | None] = []
         append = out.append
         values, windows, verify = self._values, self._windows, self.verify
+        import google_crc32c  # imported where used: a listing needs none of it
+
         value_crc = google_crc32c.value
         for key in keys:
             s = values.get(key)

@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-import google_crc32c
-
 from ckptctl import speedups
 
 if TYPE_CHECKING:
@@ -48,6 +46,8 @@ def crc32c(data: bytes | np.ndarray, crc: int = 0) -> int:
     kernels' (without the GIL) where the CPU has a crc32 instruction, google-crc32c's else."""
     if _kernels is not None:
         return int(_kernels.crc32c(data, crc))
+    import google_crc32c  # only where the kernels are not (2 ms of every listing otherwise)
+
     return int(google_crc32c.extend(crc, data))
 
 

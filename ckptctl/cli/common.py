@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
@@ -50,6 +49,8 @@ def reporting_errors(
         from ckptctl.cli.render import print_error, stderr_console
 
         if debug:
+            import traceback
+
             traceback.print_exc()
         if isinstance(e, ModelError) and e.user_traceback:
             stderr_console().print(e.user_traceback, markup=False, highlight=False)
@@ -74,6 +75,8 @@ def reporting_errors(
         # SystemExit or another BaseException that no user_code() frame turned into the
         # user's error: never let it end the run with its own (possibly 0) status.
         if debug:
+            import traceback
+
             traceback.print_exc()
         _internal_error(e)
 
