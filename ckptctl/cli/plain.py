@@ -145,11 +145,13 @@ def print_plain_inspect(report: InspectReport, out: TextIO | None = None) -> Non
     lines = [plain(line) for line in label_lines(header, width)]
     for note in (report.note, report.backend_note):
         if note:
-            lines += wrap_words(f"note: {note}", width, "  ")
+            lines += [printable(t) for t in wrap_words(f"note: {note}", width, "  ")]
     lines.append("")
     if report.filter is not None:
         lines.append(
-            f"{len(report.variables)} of {report.total_values} values match {report.filter!r}"
+            printable(
+                f"{len(report.variables)} of {report.total_values} values match {report.filter!r}"
+            )
         )
     if report.variables:
         if report.stats:
@@ -158,9 +160,7 @@ def print_plain_inspect(report: InspectReport, out: TextIO | None = None) -> Non
             many = len(report.variables) > RICH_TABLE_LIMIT
             table = variables_table(report, width >= KEY_COLUMN_MIN_WIDTH, plain_text=many)
         lines += text_lines(table, width, rule=rule_for(out))
-    # Control characters (a crafted checkpoint's names) shown escaped, as on a terminal.
-    out.write("\n".join(line if line.isprintable() else printable(line) for line in lines))
-    out.write("\n")
+    out.write("\n".join(lines) + "\n")  # every line printable (layout's plain(), above)
     out.flush()
 
 

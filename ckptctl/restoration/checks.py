@@ -186,24 +186,24 @@ class BatchCalls:
 
     def __init__(self, batches: list[list[np.ndarray]], stack: bool) -> None:
         self.batches = batches
-        self._stacked = _stacked(batches) if stack else None
-        self.stacked: bool | None = None if self._stacked is not None else False
+        self._inputs = _stacked(batches) if stack else None
+        self.stacked: bool | None = None if self._inputs is not None else False
         """Whether the batches were fed in one call (None until the first instance ran)."""
 
     def outputs(self, model: Any) -> list[list[np.ndarray]] | str:
         """The model's flattened outputs (one list for the stacked call, else one a batch), or
         why they cannot be compared."""
         try:
-            if self._stacked is not None:
+            if self._inputs is not None:
                 if self.stacked is None:
-                    result = _quiet_call(model, self._stacked)
+                    result = _quiet_call(model, self._inputs)
                     self.stacked = result is not None
                     if result is not None:
                         return [flatten_outputs(result)]
                 elif self.stacked:
-                    return [flatten_outputs(call_model(model, self._stacked))]
+                    return [flatten_outputs(call_model(model, self._inputs))]
                 else:
-                    _quiet_call(model, self._stacked)  # as the first instance was called
+                    _quiet_call(model, self._inputs)  # as the first instance was called
             return [flatten_outputs(call_model(model, batch)) for batch in self.batches]
         except NotTensors as e:
             return str(e)
