@@ -32,6 +32,7 @@ from ckptctl.cli.plain import (
     stats_table,
     tree_lines,
     variables_table,
+    write_text,
 )
 from ckptctl.errors import CkptctlError
 from ckptctl.fold import fold_rows
@@ -176,7 +177,7 @@ def write_lines(console: Console, lines: list[Line]) -> None:
     SGR escape codes where the console shows colour; control characters in the text are
     escaped as :class:`SafeConsole` escapes them."""
     if console.no_color or console.color_system is None or not console.is_terminal:
-        text = "\n".join(printable(plain(line)) for line in lines)
+        texts = [printable(plain(line)) for line in lines]
     else:
         codes: dict[str, tuple[str, str]] = {}
         for role, style in STYLES.items():
@@ -193,9 +194,8 @@ def write_lines(console: Console, lines: list[Line]) -> None:
                 part = printable(part)
                 parts.append(f"{before}{part}{after}" if before else part)
             out.append("".join(parts))
-        text = "\n".join(out)
-    console.file.write(text + "\n")
-    console.file.flush()
+        texts = out
+    write_text(console.file, texts)
 
 
 def print_table(console: Console, table: LayoutTable) -> None:

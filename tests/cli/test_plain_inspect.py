@@ -4,12 +4,14 @@ bad paths, with every such flag."""
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import pytest
 
 from ckptctl.cli.app import _plain_inspect
+from ckptctl.cli.plain import WRITE_LINES, write_text
 from tests.fresh import run_fresh, run_python
 
 THROUGH_MAIN = "from ckptctl.cli.app import main; main()"
@@ -149,3 +151,13 @@ def test_off_a_terminal_the_text_is_the_rich_renderers(
             render_inspect(report, stdout_console())
         assert plain.getvalue() == rich.getvalue(), ckpt
         assert "─" in plain.getvalue() or "match" in plain.getvalue()
+
+
+@pytest.mark.parametrize(
+    "count", [0, 1, WRITE_LINES - 1, WRITE_LINES, WRITE_LINES + 1, 3 * WRITE_LINES]
+)
+def test_lines_written_a_few_thousand_at_a_time_are_the_lines_joined(count: int) -> None:
+    lines = [f"row {i}" for i in range(count)]
+    out = io.StringIO()
+    write_text(out, lines)
+    assert out.getvalue() == "".join(f"{line}\n" for line in lines)
