@@ -4,7 +4,8 @@ The user's code runs here; anything it raises becomes a ``ModelError`` carrying 
 traceback (ckptctl's frames cut off), so the message says whose code failed and where. Every
 place ckptctl runs the user's code (import, construction, calls, an optimizer factory) goes
 through :func:`user_code`: ``sys.exit()`` and other ``BaseException`` subclasses are the user's code
-failing too, only Ctrl-C (``KeyboardInterrupt``) stays an interruption, and the code sees a
+failing too, only Ctrl-C stays an interruption (a ``KeyboardInterrupt``, or an error C code made
+of one: see :mod:`ckptctl.interrupts`), and the code sees a
 ``sys.argv`` of its own (``[its file]``), not ckptctl's command line.
 """
 
@@ -27,6 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ckptctl import interrupts
 from ckptctl.errors import CkptctlError, ModelError, UsageError
 
 _SPEC_HINT = "use --model pkg.module:ClassName or --model path/to/file.py:ClassName"
@@ -200,6 +202,8 @@ def user_code(what: str, hint: str | None = None, *, argv0: str | None = None) -
     except (KeyboardInterrupt, CkptctlError):
         raise
     except BaseException as e:
+        if interrupts.caused(e):
+            raise KeyboardInterrupt from e
         raise _raised_by_user(what, e, hint) from e
     finally:
         sys.argv = saved

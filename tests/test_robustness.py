@@ -823,6 +823,35 @@ class CtrlCInCall(Net):
         raise KeyboardInterrupt
 
 
+class CtrlCMadeSystemError(Net):
+    """What CPython raises when Ctrl-C lands in Python code that C code called (TensorFlow's
+    nest.flatten importing a module): a SystemError caused by the KeyboardInterrupt."""
+
+    def call(self, x, training=False):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as e:
+            raise SystemError(
+                "<built-in function __import__> returned a result with an exception set"
+            ) from e
+
+
+class CtrlCSwallowed(Net):
+    """Ctrl-C pressed while a library catches it and raises its own error in its place."""
+
+    def call(self, x, training=False):
+        import os
+        import signal
+
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(10_000_000):
+                pass
+        except KeyboardInterrupt:
+            raise RuntimeError("the operation was cancelled") from None
+        return super().call(x)
+
+
 def exiting_optimizer():
     sys.exit(0)
 
@@ -1003,14 +1032,34 @@ def test_user_code_that_exits_is_the_users_failure(
     assert not (tmp_path / "dst").exists()
 
 
+@pytest.mark.parametrize("model", ["CtrlCInCall", "CtrlCMadeSystemError"])
 def test_ctrl_c_raised_in_the_models_call_exits_130(
-    careless: Path, good: Path, tmp_path: Path
+    careless: Path, good: Path, tmp_path: Path, model: str
 ) -> None:
     out = run_in_process(
-        careless_command("restore", careless, "careless.py:CtrlCInCall", good, tmp_path)
+        careless_command("restore", careless, f"careless.py:{model}", good, tmp_path)
     )
-    assert out.code == 130
+    assert out.code == 130, out.stderr
     assert out.stderr.strip().splitlines()[-1] == "interrupted"
+    assert PYTHON_TRACEBACK not in out.stderr
+
+
+def test_ctrl_c_whose_exception_a_library_replaced_still_exits_130(
+    careless: Path, good: Path, tmp_path: Path
+) -> None:
+    """The SIGINT is remembered, whatever error comes out of the code it landed in."""
+    args = careless_command("restore", careless, "careless.py:CtrlCSwallowed", good, tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "ckptctl", *args],
+        cwd=PROJECT_ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 130, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "interrupted"
+    assert "cancelled" not in result.stderr
 
 
 @pytest.mark.parametrize("command", ["restore", "migrate", "diff"])

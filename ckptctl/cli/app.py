@@ -87,6 +87,9 @@ def _main() -> None:
     streams = inspect_args is None or bool(inspect_args[1] & _READS_VALUES)
     if args and streams and not {"-h", "--help"} & set(args):
         _tune_for_streaming(args[0])
+        from ckptctl import interrupts
+
+        interrupts.watch()
     if inspect_args is not None:
         checkpoints, flags = inspect_args
         if not streams:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
-from ckptctl import _tf
+from ckptctl import _tf, interrupts
 from ckptctl.cli.exits import CommandExit
 from ckptctl.errors import EXIT_INTERRUPTED, EXIT_UNREADABLE, CkptctlError, ModelError
 
@@ -45,40 +45,56 @@ def reporting_errors(
         yield
     except CommandExit:
         raise
-    except CkptctlError as e:
-        from ckptctl.cli.render import print_error, stderr_console
-
-        if debug:
-            import traceback
-
-            traceback.print_exc()
-        if isinstance(e, ModelError) and e.user_traceback:
-            stderr_console().print(e.user_traceback, markup=False, highlight=False)
-        print_error(e)
-        if command is not None:
-            from ckptctl.cli.formats import Context, publish_error
-
-            publish_error(e, Context(command), junit_xml, markdown)
-        raise CommandExit(e.exit_code) from None
     except BrokenPipeError:
         raise  # stdout's reader went away (``| head``): the entry point ends the run
-    except KeyboardInterrupt:
-        from ckptctl.cli.render import stderr_console
-
-        stderr_console().print("interrupted")
-        raise CommandExit(EXIT_INTERRUPTED) from None
-    except Exception as e:
-        if debug:
-            raise
-        _internal_error(e)
     except BaseException as e:
-        # SystemExit or another BaseException that no user_code() frame turned into the
-        # user's error: never let it end the run with its own (possibly 0) status.
+        if interrupts.caused(e):
+            if debug:
+                _print_traceback()
+            _interrupted()
+        if isinstance(e, CkptctlError):
+            _report(e, debug, command, junit_xml, markdown)
+        if debug and isinstance(e, Exception):
+            raise
         if debug:
-            import traceback
-
-            traceback.print_exc()
+            _print_traceback()
+        # Anything else, SystemExit included when no user_code() frame turned it into the
+        # user's error: never let it end the run with its own (possibly 0) status.
         _internal_error(e)
+
+
+def _print_traceback() -> None:
+    import traceback
+
+    traceback.print_exc()
+
+
+def _interrupted() -> NoReturn:
+    from ckptctl.cli.render import stderr_console
+
+    stderr_console().print("interrupted")
+    raise CommandExit(EXIT_INTERRUPTED) from None
+
+
+def _report(
+    e: CkptctlError,
+    debug: bool,
+    command: str | None,
+    junit_xml: os.PathLike[str] | None,
+    markdown: os.PathLike[str] | None,
+) -> NoReturn:
+    from ckptctl.cli.render import print_error, stderr_console
+
+    if debug:
+        _print_traceback()
+    if isinstance(e, ModelError) and e.user_traceback:
+        stderr_console().print(e.user_traceback, markup=False, highlight=False)
+    print_error(e)
+    if command is not None:
+        from ckptctl.cli.formats import Context, publish_error
+
+        publish_error(e, Context(command), junit_xml, markdown)
+    raise CommandExit(e.exit_code) from None
 
 
 def _internal_error(e: BaseException) -> NoReturn:
