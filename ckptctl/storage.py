@@ -506,10 +506,22 @@ def lexists(p: AnyPath) -> bool:
     return os.path.lexists(p)
 
 
+def import_h5py(path: AnyPath) -> Any:
+    """h5py, which reading an HDF5 file (a Keras file) needs: a ckptctl dependency, but an
+    environment can lack it (``pip install --no-deps``); then an error naming ``path``."""
+    try:
+        import h5py
+    except ImportError as e:
+        raise CheckpointError(
+            f"{path}: reading a Keras HDF5 file needs h5py, which could not be imported ({e})",
+            "install it with: pip install h5py",
+        ) from e
+    return h5py
+
+
 def open_hdf5(path: AnyPath) -> tuple[h5py.File, IO[bytes] | None]:
     """``path`` opened by h5py, and the remote file under it (to close after it), if any."""
-    import h5py
-
+    h5py = import_h5py(path)
     if not isinstance(path, RemotePath):
         return h5py.File(path, "r"), None
     handle = path.open_binary(hdf5=True)

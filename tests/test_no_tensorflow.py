@@ -231,3 +231,37 @@ def test_ml_dtypes_is_imported_only_to_read_a_value_of_its_types(bfloat16_ckpt: 
     assert out["dtypes"]["model.half"] == "bfloat16"
     assert out["stats"]["model.half"] == ["bfloat16", -2.0, 4.0, 0.875, 0.25]
     assert out["stats"]["model.full"] == ["float32", 1.0, 2.0, 1.5, 0.0]
+
+
+def test_without_h5py_a_keras_file_is_reported_with_the_pip_hint(tmp_path: Path) -> None:
+    """h5py is a dependency, but an environment can lack it (``pip install --no-deps``): a
+    Keras file then ends in exit 3 and a message naming it, not an internal error."""
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    path = tmp_path / "model.weights.h5"
+    model.save_weights(path)
+    out = run_fresh(
+        """
+        import contextlib, io, json, sys
+        sys.modules["h5py"] = None
+        from ckptctl.cli.app import main
+        sys.argv = ["ckptctl", "inspect", sys.argv[1]]
+        stdout, stderr = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                main()
+            except SystemExit as e:
+                code = e.code
+        print(json.dumps({"code": code, "stdout": stdout.getvalue(),
+                          "stderr": stderr.getvalue()}))
+        """,
+        str(path),
+    )
+    assert out == {
+        "code": 3,
+        "stdout": "",
+        "stderr": f"error: {path}: reading a Keras HDF5 file needs h5py, which could not be "
+        "imported (import of h5py halted; None in sys.modules)\n"
+        "  install it with: pip install h5py\n",
+    }

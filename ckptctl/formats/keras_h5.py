@@ -38,7 +38,7 @@ from ckptctl.formats.keras_names import KerasSource as KerasSource
 from ckptctl.formats.keras_names import source_of as source_of
 from ckptctl.names import digits_order
 from ckptctl.objgraph import KeyInfo
-from ckptctl.storage import AnyPath, open_binary, open_hdf5
+from ckptctl.storage import AnyPath, import_h5py, open_binary, open_hdf5
 
 if TYPE_CHECKING:
     import zipfile
@@ -122,7 +122,7 @@ class KerasStore:
     # ------------------------------------------------------------ opening
 
     def _open(self) -> None:
-        import h5py
+        h5py = import_h5py(self.path)
 
         if self.source == "weights-h5":
             self._add_file(self.path, h5py)
