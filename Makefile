@@ -66,8 +66,19 @@ demo: install
 	@echo "--- now your own checkpoint (a directory, a prefix, or a Keras .weights.h5):"
 	@echo "    $(BIN)/ckptctl inspect PATH/TO/YOUR/CHECKPOINT"
 
-test: install
-	$(BIN)/python -m pytest -q
+# The oldest versions pyproject.toml allows (requirements/oldest.txt), without TensorFlow:
+# tests/test_oldest_versions.py runs ckptctl's TensorFlow-free commands under them.
+OLDEST := build/oldest-venv
+OLDEST_PINS := requirements/oldest.txt
+
+$(OLDEST)/.installed: $(OLDEST_PINS)
+	rm -rf $(OLDEST)
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install -qq --only-binary=:all: -r $(OLDEST_PINS)
+	touch $@
+
+test: install $(OLDEST)/.installed
+	CKPTCTL_OLDEST_PYTHON=$(OLDEST)/bin/python $(BIN)/python -m pytest -q
 
 lint: install
 	$(BIN)/ruff check .
