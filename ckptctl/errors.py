@@ -7,6 +7,7 @@ Exit codes are a public contract (see README):
 * 2: usage error
 * 3: an input (checkpoint, model module) could not be read, the user's model code failed,
   or an output could not be written
+* 130: interrupted (Ctrl-C; see :mod:`ckptctl.interrupts`)
 """
 
 from __future__ import annotations
