@@ -1,6 +1,6 @@
 """``python -m ckptctl``."""
 
-from ckptctl.cli.app import main
+from ckptctl.cli.app import run
 
 if __name__ == "__main__":
-    main()
+    run()
