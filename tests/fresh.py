@@ -36,3 +36,18 @@ def run_fresh(code: str, *args: str) -> Any:
     result = run_python(textwrap.dedent(code), *args, timeout=120)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_ckptctl(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """``python -m ckptctl ARGS`` in a fresh process from the project root, as the console
+    script runs, its output captured; ``env`` is its whole environment (default: this one)."""
+    return subprocess.run(
+        [sys.executable, "-m", "ckptctl", *args],
+        cwd=PROJECT_ROOT,
+        env=os.environ if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

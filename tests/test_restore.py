@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,8 @@ import pytest
 
 from ckptctl.errors import EXIT_UNREADABLE, EXIT_USAGE, ModelError, UsageError
 from ckptctl.restoration import RestoreReport, restore
-from tests.checkpoints import PROJECT_ROOT, tree_digest
+from tests.checkpoints import tree_digest
+from tests.fresh import run_ckptctl
 
 MY_MODEL = "sample_models.models:MyModel"
 SAMPLE_SHAPES = [(4, 20)]
@@ -506,14 +506,7 @@ def run_cli(*args: str, legacy_keras: bool = False) -> subprocess.CompletedProce
     env.pop("TF_USE_LEGACY_KERAS", None)
     if legacy_keras:
         env["TF_USE_LEGACY_KERAS"] = "1"
-    return subprocess.run(
-        [sys.executable, "-m", "ckptctl", *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_ckptctl(*args, env=env)
 
 
 @pytest.mark.parametrize(("optimizer", "matched"), [(None, 4), ("adam", 4 + 2 + 8)])

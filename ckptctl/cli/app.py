@@ -69,7 +69,7 @@ def main() -> None:
 def run() -> NoReturn:
     """The ``ckptctl`` command and ``python -m ckptctl``: :func:`main`, then the end of the
     process. Where TensorFlow was loaded (restore, migrate), Python's own teardown of it takes
-    0.6 to 0.9 s after the verdict is printed: the process then ends at once, once the exit
+    0.5 to 0.9 s after the verdict is printed: the process then ends at once, once the exit
     functions (``atexit``: the user's, logging's) have run and both streams are flushed.
     Everything ckptctl writes is closed before :func:`main` returns. Callers that embed the
     CLI in a process of their own call :func:`main`, which only raises ``SystemExit``."""
