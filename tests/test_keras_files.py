@@ -186,6 +186,16 @@ def test_stats_equal_numpy_over_h5py(kfiles: dict[str, Path]) -> None:
                 assert (st["nan"], st["inf"]) == (0, 0)
 
 
+def test_stats_table_heads_keras_paths_as_the_listing_does(kfiles: dict[str, Path]) -> None:
+    """A Keras file's values are named by layer path: `--stats` heads that column as the
+    listing does, not as a TF1 checkpoint's keys."""
+    heads = []
+    for extra in ([], ["--stats"]):
+        lines = invoke("inspect", kfiles["conv"], *extra).output.splitlines()
+        heads.append(next(line for line in lines if line.startswith(("object path", "key"))))
+    assert [h.split("  ")[0] for h in heads] == ["object path", "object path"]
+
+
 def test_directory_of_modelcheckpoint_files_reads_the_newest(kfiles: dict[str, Path]) -> None:
     doc = as_json(invoke("inspect", kfiles["run"], "--json"))
     assert Path(doc["checkpoint"]).name == "e03.weights.h5"

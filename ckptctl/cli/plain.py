@@ -59,6 +59,15 @@ FORMAT_NAMES = {
 }
 
 
+def first_header(report: InspectReport) -> str:
+    """The header of a value table's first column: ``object path`` where the file names its
+    values by object (a TF2 checkpoint's graph, a Keras file's layers), else ``key``."""
+    return "object path" if report.naming in NAMED_BY_OBJECT else "key"
+
+
+NAMED_BY_OBJECT = frozenset({"object-graph", "keras", "keras-legacy"})
+
+
 def second_column(report: InspectReport, wide: bool) -> tuple[str, str] | None:
     """The column after the path, as (header, the :class:`VariableInfo` field it shows):
     Keras's layer names for a Keras file (whose keys are the paths), TensorFlow's checkpoint
@@ -236,10 +245,9 @@ def stats_table(report: InspectReport) -> Table:
         cells.append([(nonfinite, "worst")] if bad else nonfinite)
         rows.append(cells)
         roles.append("bad" if bad else None)
-    first_header = "object path" if report.naming == "object-graph" else "key"
     return Table(
         "",
-        [first_header, *STATS_COLUMNS, "zeros", "NaN/Inf"],
+        [first_header(report), *STATS_COLUMNS, "zeros", "NaN/Inf"],
         rows,
         drop=(0, 4, 5, 3, 2, 1, 0),
         right=(1, 2, 3, 4, 5, 6),
@@ -253,7 +261,6 @@ def variables_table(report: InspectReport, wide: bool, plain_text: bool) -> Tabl
     On a narrow terminal ``elements`` is left out first (the shape says it), then ``bytes``.
     Made column by column (:class:`ckptctl.layout.Columns`): 100,000 values are six lists.
     """
-    named = report.naming in ("object-graph", "keras", "keras-legacy")
     second = second_column(report, wide)
     with_key = second is not None
     groups: dict[str, list[VariableInfo]] = {}
@@ -265,7 +272,7 @@ def variables_table(report: InspectReport, wide: bool, plain_text: bool) -> Tabl
         else:
             group.append(v)
     owners = {o.name: o for o in report.owners}
-    headers = ["object path" if named else "key"]
+    headers = [first_header(report)]
     if second is not None:
         headers.append(second[0])
     headers += ["dtype", "shape", "elements", "bytes"]
@@ -275,7 +282,7 @@ def variables_table(report: InspectReport, wide: bool, plain_text: bool) -> Tabl
     sections: list[int] = []
     texts: _Texts = ({}, {}, {})
     for name, variables in groups.items():
-        headed = named and len(groups) > 1 and len(variables) > 1
+        headed = report.naming in NAMED_BY_OBJECT and len(groups) > 1 and len(variables) > 1
         if headed:
             if roles:
                 sections.append(len(roles) - 1)
