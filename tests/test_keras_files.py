@@ -196,6 +196,19 @@ def test_stats_table_heads_keras_paths_as_the_listing_does(kfiles: dict[str, Pat
     assert [h.split("  ")[0] for h in heads] == ["object path", "object path"]
 
 
+def test_header_counts_shards_only_of_formats_that_have_them(kfiles: dict[str, Path]) -> None:
+    """One .weights.h5 is one file: its header names no shards; a sharded .weights.json
+    names its count."""
+
+    def format_line(path: Path) -> str:
+        lines = invoke("inspect", path).output.splitlines()
+        return next(line for line in lines if line.startswith("Format"))
+
+    assert "shard" not in format_line(kfiles["conv"])
+    shards = len(list(kfiles["sharded"].parent.glob("seq_*.weights.h5")))
+    assert f"(.weights.json), {shards} shards, " in format_line(kfiles["sharded"])
+
+
 def test_directory_of_modelcheckpoint_files_reads_the_newest(kfiles: dict[str, Path]) -> None:
     doc = as_json(invoke("inspect", kfiles["run"], "--json"))
     assert Path(doc["checkpoint"]).name == "e03.weights.h5"

@@ -128,22 +128,21 @@ def rule_for(stream: TextIO) -> str:
     return "─" if encoding.startswith("utf") else "-"
 
 
-def print_plain_inspect(report: InspectReport, out: TextIO | None = None) -> None:
-    """`inspect`'s header and value table (or statistics table) as aligned plain text, as
-    wide as the terminal: the text the Rich renderer prints off a terminal. Past
-    :data:`RICH_TABLE_LIMIT` values, the lines under a value that only a terminal's table
-    shows (a Keras 2 slot's full name, a key that is not its path's) are left out."""
-    out = out if out is not None else sys.stdout
-    width = output_width()
+SINGLE_FILE_SOURCES = frozenset({"weights-h5", "keras-archive", "h5", "checkpoint-v1"})
+"""Formats whose values are in one file: their header names no shard count."""
+
+
+def header_rows(report: InspectReport) -> list[tuple[str, str]]:
+    """`inspect`'s header, as (label, text) rows: the file, its format and size, what it
+    holds, and what it says of itself."""
     kind = FORMAT_NAMES.get((report.naming, report.source), report.naming)
-    shards = f"{report.shards} shard" + ("s" if report.shards != 1 else "")
+    if report.source not in SINGLE_FILE_SOURCES or report.shards != 1:
+        kind += f", {plural(report.shards, 'shard')}"
+    values = f"{plural(report.total_values, 'value')}, {plural(report.total_params, 'parameter')}"
     header = [
         ("Checkpoint", report.checkpoint),
-        ("Format", f"{kind}, {shards}, {human_bytes(report.total_bytes)} on disk"),
-        (
-            "Contents",
-            f"{plural(report.total_values, 'value')}, {plural(report.total_params, 'parameter')}",
-        ),
+        ("Format", f"{kind}, {human_bytes(report.total_bytes)} on disk"),
+        ("Contents", values),
     ]
     if report.save_counter is not None:
         header.append(("save_counter", str(report.save_counter)))
@@ -151,7 +150,17 @@ def print_plain_inspect(report: InspectReport, out: TextIO | None = None) -> Non
         header.append(("Keras", keras_line(report) or ""))
     if report.other_checkpoints:
         header.append(("Also here", ", ".join(report.other_checkpoints)))
-    lines = [plain(line) for line in label_lines(header, width)]
+    return header
+
+
+def print_plain_inspect(report: InspectReport, out: TextIO | None = None) -> None:
+    """`inspect`'s header and value table (or statistics table) as aligned plain text, as
+    wide as the terminal: the text the Rich renderer prints off a terminal. Past
+    :data:`RICH_TABLE_LIMIT` values, the lines under a value that only a terminal's table
+    shows (a Keras 2 slot's full name, a key that is not its path's) are left out."""
+    out = out if out is not None else sys.stdout
+    width = output_width()
+    lines = [plain(line) for line in label_lines(header_rows(report), width)]
     for note in (report.note, report.backend_note):
         if note:
             lines += [printable(t) for t in wrap_words(f"note: {note}", width, "  ")]

@@ -24,11 +24,9 @@ from rich.tree import Tree
 from ckptctl.caught import CaughtWarning
 from ckptctl.cli.output import print_json as print_json
 from ckptctl.cli.plain import (
-    FORMAT_NAMES,
     KEY_COLUMN_MIN_WIDTH,
     RICH_TABLE_LIMIT,
-    human_bytes,
-    keras_line,
+    header_rows,
     stats_table,
     tree_lines,
     variables_table,
@@ -208,21 +206,7 @@ def print_wrapped(console: Console, text: str, role: str | None = None, hang: st
 
 
 def render_inspect(report: InspectReport, console: Console) -> None:
-    kind = FORMAT_NAMES.get((report.naming, report.source), report.naming)
-    shards = f"{report.shards} shard" + ("s" if report.shards != 1 else "")
-    values = f"{plural(report.total_values, 'value')}, {plural(report.total_params, 'parameter')}"
-    header = [
-        ("Checkpoint", report.checkpoint),
-        ("Format", f"{kind}, {shards}, {human_bytes(report.total_bytes)} on disk"),
-        ("Contents", values),
-    ]
-    if report.save_counter is not None:
-        header.append(("save_counter", str(report.save_counter)))
-    if keras_line(report):
-        header.append(("Keras", keras_line(report) or ""))
-    if report.other_checkpoints:
-        header.append(("Also here", ", ".join(report.other_checkpoints)))
-    print_lines(console, label_lines(header, console.width))
+    print_lines(console, label_lines(header_rows(report), console.width))
     for note in (report.note, report.backend_note):
         if note:
             print_wrapped(console, f"note: {note}", "warning", "  ")
