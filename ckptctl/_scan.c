@@ -1,13 +1,13 @@
 /* ckptctl._scan: the two loops a listing of 100,000 values spends its time in, in C.
  *
  * scan_block   the entries of one data block of a checkpoint index (an SSTable) and the
- *              BundleEntryProto of each, checked and made into ckptctl.bundle._Stored values;
+ *              BundleEntryProto of each, checked, made into ckptctl.bundle_index._Stored;
  * scan_graph   the nodes of a TrackableObjectGraph, made into ckptctl.objgraph.Node values.
  *
  * Each accepts only the plain encoding TensorFlow writes, and returns None at anything else:
  * an unexpected field, a varint past 64 bits, a key out of order, a value that does not check.
- * The Python decoders (bundle.py, objgraph.py) then read the same bytes from the start, and
- * give the result or name the damage; this module never decides that a file is damaged.
+ * The Python decoders (bundle_index.py, objgraph.py) then read the same bytes from the start,
+ * and give the result or name the damage; this module never decides that a file is damaged.
  * The Python decoders are the reference: tests/test_scan.py holds the two to the same results
  * on real checkpoints and on damaged and random bytes.
  *

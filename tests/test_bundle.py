@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ckptctl import bundle, sstable
+from ckptctl import bundle_index, sstable
 from ckptctl.bundle import NativeBackend, Unsupported, masked_crc32c, unmask_crc32c
 from ckptctl.errors import EXIT_UNREADABLE, CheckpointError
 from ckptctl.location import Location, locate
@@ -1134,14 +1134,14 @@ CACHE_SOURCES = ["samples/my_model", "dtypes", "keras2", "sharded", "extra_dtype
 
 def _entry_or_error(value: bytes, shapes: Any = None) -> Any:
     try:
-        return bundle._parse_entry(value, shapes)
+        return bundle_index._parse_entry(value, shapes)
     except ValueError as e:
         return type(e), str(e)
 
 
 def _layout_or_error(fields: Any) -> Any:
     try:
-        return bundle._layout("k", fields[0], fields[1], fields[2])
+        return bundle_index._layout("k", fields[0], fields[1], fields[2])
     except (ValueError, Unsupported) as e:
         return type(e), str(e)
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ckptctl import bundle, objgraph, speedups
+from ckptctl import bundle_index, objgraph, speedups
 from ckptctl.bundle import NativeBackend, Unsupported
 from ckptctl.errors import CheckpointError
 from ckptctl.location import Location, locate
@@ -71,7 +71,7 @@ def pure_python(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 # ------------------------------------------------------------------------------ the index
 
 
-def _stored(s: bundle._Stored) -> tuple[Any, ...]:
+def _stored(s: bundle_index._Stored) -> tuple[Any, ...]:
     parts = tuple((sl, _stored(p)) for sl, p in s.parts)
     fields = ("name", "itemsize", "_code", "shape", "count", "shard", "offset", "size", "crc")
     return (*(getattr(s, f) for f in fields), parts)
@@ -101,9 +101,9 @@ def _index_outcome(index: bytes, use_c: bool) -> Any:
 def _scanned(index: bytes) -> bool:
     """Whether the C decoder read ``index`` itself (no fallback to the Python one)."""
     assert speedups.scan is not None
-    backend = NativeBackend.__new__(NativeBackend)
-    backend._num_shards = 0
-    return backend._values_scanned(index, speedups.scan) is not None
+    reader = bundle_index.Index.__new__(bundle_index.Index)
+    reader.num_shards = 0
+    return reader._values_scanned(index, speedups.scan) is not None
 
 
 @needs_scan
@@ -210,8 +210,9 @@ def test_damaged_index_contents_agree(
 def test_random_blocks_never_crash(block: bytes, last: bytes | None, first: bool) -> None:
     assert speedups.scan is not None
     values: dict[str, Any] = {}
+    bi = bundle_index
     got = speedups.scan.scan_block(
-        block, last, first, bundle._NUMERIC, bundle._STRING_LAYOUT, {}, bundle._Stored, values
+        block, last, first, bi._NUMERIC, bi._STRING_LAYOUT, {}, bi._Stored, values
     )
     assert got is None or (isinstance(got[0], bytes) and got[2] >= -1)
 

@@ -128,7 +128,7 @@ class V1Store:
                 self._data[(name, sl)] = data
 
     def _meta(self, buf: bytes) -> None:
-        from ckptctl.bundle import numeric_dtype
+        from ckptctl.bundle_index import numeric_dtype
 
         name, dims, dtype_num, slices = "", [], 0, []
         for n, _, v in pb.fields(buf):
@@ -247,7 +247,7 @@ class V1Store:
 
 
 def _slice(buf: bytes) -> Slice:
-    from ckptctl.bundle import parse_slice
+    from ckptctl.bundle_index import parse_slice
 
     return parse_slice(buf)
 
