@@ -373,6 +373,11 @@ def _write_checkpoint(
     children: dict[str, Any] = {key: live_model}
     if live_optimizer is not None:
         children[optimizer_name] = live_optimizer
+        if _compiled(live_model):
+            # The model tracks its optimizer (net.optimizer): the restored one, so that the
+            # checkpoint holds one optimizer, as the model's training saves it, and not also
+            # the unrestored one compile() made.
+            attach_optimizer(live_model, live_optimizer)
     carried = {name: tf.Variable(value, name=name) for name, value in extras.carried.items()}
     children.update(carried)
     with _staging(dst, force) as tmp:
@@ -380,6 +385,7 @@ def _write_checkpoint(
         _write_state_file(tmp, written.name)
         _verify_written(
             tmp / PREFIX_NAME,
+            dst / PREFIX_NAME,
             {**children, key: live_model},
             key,
             optimizer_name if live_optimizer is not None else None,
@@ -453,6 +459,7 @@ def _holds_value(graph: ObjectGraph, node: int, ckpt: Checkpoint) -> bool:
 
 def _verify_written(
     prefix: Path,
+    shown: Path,
     source_children: dict[str, Any],
     key: str,
     optimizer_name: str | None,
@@ -461,12 +468,16 @@ def _verify_written(
     report: RestoreReport,
 ) -> None:
     """A fresh model and optimizer restore the written checkpoint with ``assert_consumed()``
-    and hold exactly the migrated values; their outputs equal the migrated model's."""
+    and hold exactly the migrated values; their outputs equal the migrated model's. Errors
+    name the checkpoint as ``shown`` (where it would have been written), not the staging
+    directory ``prefix`` is in, which is removed."""
     tf = _tf.tensorflow()
     fresh, batches = _fresh_model(model, opts, report)
     children: dict[str, Any] = {key: fresh}
     if optimizer_name is not None and opts.optimizer is not None:
         children[optimizer_name] = make_optimizer(opts.optimizer, fresh)
+        if _compiled(fresh):
+            attach_optimizer(fresh, children[optimizer_name])
     for name, var in source_children.items():
         if name not in children:
             children[name] = tf.Variable(tf.zeros_like(var), name=name)
@@ -474,10 +485,15 @@ def _verify_written(
         tf.train.Checkpoint(**children).restore(str(prefix)).assert_consumed()
     except AssertionError as e:
         raise CheckpointError(
-            f"{prefix}: the migrated checkpoint does not restore completely ({e})",
+            f"{shown}: the migrated checkpoint does not restore completely ({e})",
             "nothing was written; run again with --debug and report it",
         ) from e
-    _compare_restored(prefix, source_children, children, batches, key)
+    _compare_restored(shown, source_children, children, batches, key)
+
+
+def _compiled(model: Any) -> bool:
+    """Whether ``model`` holds an optimizer of its own (``compile()`` gives it one)."""
+    return getattr(model, "optimizer", None) is not None
 
 
 def _fresh_model(
@@ -506,8 +522,8 @@ def _compare_restored(
     batches: list[list[np.ndarray]],
     key: str = "model",
 ) -> None:
-    """Every object restored from ``written`` holds the migrated values; the model gives the
-    migrated model's outputs."""
+    """Every object restored from ``written`` (as errors name it) holds the migrated values;
+    the model gives the migrated model's outputs."""
     prefix = written
     for name, source_obj in source_children.items():
         a_vars, b_vars = _variables(source_obj), _variables(children[name])

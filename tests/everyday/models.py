@@ -165,6 +165,17 @@ def make_sequential_cnn() -> Any:
     )
 
 
+def make_sequential_cnn_compiled() -> Any:
+    """``make_sequential_cnn``, compiled inside the factory with its own Adam, as training
+    code that builds and compiles in one function is."""
+    model = make_sequential_cnn()
+    model.compile(
+        optimizer=keras.optimizers.Adam(),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    return model
+
+
 def make_functional_attention() -> Any:
     """Functional, integer tokens: Embedding -> MultiHeadAttention (residual) ->
     LayerNormalization -> GRU -> Dense."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.everyday.helpers import run, summary
 from tests.everyday.writers import Written
@@ -43,3 +44,23 @@ def test_migrate_of_a_model_with_dropout(sequential_cnn: Written, tmp_path: Path
     )
     assert code == 0, summary(code, doc.get("restore", doc), err)
     assert (out / "checkpoint").is_file()
+
+
+@pytest.mark.parametrize("layout", ["save", "weights_h5", "keras"])
+def test_migrate_into_a_factory_that_compiles(
+    sequential_cnn: Written, tmp_path: Path, layout: str
+) -> None:
+    """A factory that compiles its model gives it an optimizer of its own. The migrated
+    checkpoint holds the restored optimizer once, tracked by the model as compile() tracks
+    it, not also the factory's unrestored one; a fresh compiled model restores it whole."""
+    import tensorflow as tf
+
+    spec = "tests.everyday.models:make_sequential_cnn_compiled"
+    out = tmp_path / "migrated"
+    src = sequential_cnn.paths[layout]
+    code, doc, err = run("migrate", src, "-o", out, "--model", spec, "--optimizer", "adam")
+    assert code == 0, summary(code, doc.get("restore", doc), err)
+    migrated = tf.train.load_checkpoint(str(out))
+    counters = [k for k in migrated.get_variable_to_shape_map() if "_iterations/" in k]
+    assert len(counters) == 1, counters
+    assert int(migrated.get_tensor(counters[0])) > 0  # the trained count, not a new one's 0
