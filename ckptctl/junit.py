@@ -5,8 +5,9 @@ the order the flow runs them:
 
 * ``structure``: every model variable has its value and every value is taken; the failure
   lists each unused, missing and mismatched entry on its own line, with shapes, dtypes and the
-  likely match. Entries accepted with ``--allow-unused`` / ``--allow-missing`` are no failure:
-  they are listed in the case's ``system-out``, marked ``(accepted)``;
+  likely match, and each layer-name drift (a Keras file's layers swapped). Entries accepted
+  with ``--allow-unused`` / ``--allow-missing`` are no failure: they are listed in the case's
+  ``system-out``, marked ``(accepted)``;
 * ``values``: every restored variable equals the checkpoint bit for bit; the failure lists the
   paths that differ;
 * ``outputs``: two independently initialised, restored instances give equal, finite outputs;
@@ -179,8 +180,8 @@ def shape_text(shape: Sequence[int]) -> str:
 
 def structure_lines(report: RestoreReport) -> list[str]:
     """One line per failing structure entry: each unused and missing entry not accepted by
-    ``--allow-unused`` / ``--allow-missing``, and each mismatched one, with shapes and the
-    likely match. Accepted entries are :func:`accepted_lines`."""
+    ``--allow-unused`` / ``--allow-missing``, each mismatched one, with shapes and the likely
+    match, and each layer-name drift. Accepted entries are :func:`accepted_lines`."""
     lines = [_unused_line(u) for u in report.unused if not u.accepted]
     lines += [_missing_line(m) for m in report.missing if not m.accepted]
     for x in report.mismatched:
@@ -191,6 +192,11 @@ def structure_lines(report: RestoreReport) -> list[str]:
         if x.reason:
             line += f"; {x.reason}"
         lines.append(line)
+    lines += [
+        f"{d.group} was saved from layer '{d.saved}' and would load into '{d.model}': "
+        f"'{d.saved}' is another layer of the model (layers swapped or reordered)"
+        for d in report.drifted
+    ]
     return lines
 
 
@@ -242,6 +248,7 @@ def _structure_case(report: RestoreReport) -> Case:
             ("unused", [u for u in report.unused if not u.accepted]),
             ("missing", [m for m in report.missing if not m.accepted]),
             ("mismatched", report.mismatched),
+            ("drifted", report.drifted),
         )
         if items
     ]

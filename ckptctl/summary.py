@@ -209,6 +209,15 @@ def restore_tables(report: RestoreReport) -> list[Table]:
                 kinds=("path", "path", "path"),
             )
         )
+    if report.renamed:
+        tables.append(
+            Table(
+                "Renamed layers: loaded in their place, as Keras loads them (not a failure)",
+                ["group in the file", "saved from", "loads into"],
+                [[d.group, d.saved, d.model] for d in report.renamed],
+                kinds=("path", "path", "path"),
+            )
+        )
     return tables
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -370,6 +371,36 @@ def test_swapped_layers_are_layer_name_drift(kfiles: dict[str, Path]) -> None:
     ]
     assert (d["unused"], d["missing"], d["mismatched"]) == ([], [], [])
     assert d["values"]["checked"] == 0
+
+
+def test_swapped_layers_fail_every_ci_output(
+    kfiles: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Drift fails the run: the JUnit failure and the GitHub annotations name each layer."""
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    junit = tmp_path / "r.xml"
+    result = invoke("restore", kfiles["seq"], "--model", f"{MODELS}:swapped", "--junit-xml", junit)
+    assert result.exit_code == 1, result.output
+    failure = ET.parse(junit).find(".//testcase[@name='structure']/failure")
+    assert failure is not None
+    assert failure.get("message") == "2 drifted; nothing was assigned"
+    errors = [line for line in result.stderr.splitlines() if line.startswith("::error")]
+    assert len(errors) == 2, result.stderr
+    assert "layers/dense was saved from layer 'left' and would load into 'right'" in errors[0]
+
+
+def test_a_renamed_layer_is_listed_and_loads_in_its_place(kfiles: dict[str, Path]) -> None:
+    """A layer renamed in the code (`right` is now `head`, a name nowhere in the file) loads
+    in its place, as Keras's load_weights loads it: listed, not a failure."""
+    result = invoke("restore", kfiles["seq"], "--model", f"{MODELS}:renamed", "--json")
+    assert result.exit_code == 0, result.output
+    d = as_json(result)
+    assert d["drifted"] == []
+    assert d["renamed"] == [{"group": "layers/dense_1", "saved": "right", "model": "head"}]
+    assert d["values"]["differing"] == [] and d["values"]["checked"] > 0
+    table = invoke("restore", kfiles["seq"], "--model", f"{MODELS}:renamed").output
+    assert "Renamed layers: loaded in their place" in table
+    assert "layers/dense_1" in table and "head" in table
 
 
 def test_swapped_layers_of_a_nested_sequential_are_drift(kfiles: dict[str, Path]) -> None:

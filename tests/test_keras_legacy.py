@@ -188,6 +188,16 @@ def test_layers_keras_named_are_no_drift(legacy: dict[str, Path]) -> None:
     assert d["matched"] == 7 and d["values"]["differing"] == []
 
 
+def test_a_renamed_layer_is_listed_not_drift(legacy: dict[str, Path]) -> None:
+    """`right` renamed `head` (a name nowhere in the file): loaded by order, in its place."""
+    result = invoke("restore", legacy["weights"], "--model", f"{MODELS}:renamed", "--json")
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert d["drifted"] == []
+    assert d["renamed"] == [{"group": "right", "saved": "right", "model": "head"}]
+    assert d["values"]["differing"] == [] and d["values"]["checked"] > 0
+
+
 def test_swapped_layers_are_drift(legacy: dict[str, Path]) -> None:
     d = json.loads(
         invoke("restore", legacy["weights"], "--model", f"{MODELS}:swapped", "--json").stdout

@@ -160,10 +160,17 @@ def match_keras(
     missing += unsaved
     _optimizer_count(ckpt, source, live, with_optimizer, unused, missing)
     suggest(unused, missing)
-    drifted = layer_drift(infos, live.store.layer_names(), set(source))
+    drifted, renamed = layer_drift(infos, live.store.layer_names(), set(source))
     not_requested.sort(key=natural_order)  # optimizer/vars/2 before optimizer/vars/10
     return Plan(
-        pairs, unused, missing, mismatched, not_requested, drifted=drifted, assign_by_ckptctl=True
+        pairs,
+        unused,
+        missing,
+        mismatched,
+        not_requested,
+        drifted=drifted,
+        renamed=renamed,
+        assign_by_ckptctl=True,
     )
 
 
@@ -220,16 +227,20 @@ def _optimizer_count(
 
 def layer_drift(
     infos: dict[str, Any], live_names: dict[str, str], source_keys: set[str]
-) -> list[LayerDrift]:
+) -> tuple[list[LayerDrift], list[LayerDrift]]:
     """Sequential and functional layers are stored by a class-name counter (``layers/dense_1``),
     so two same-shaped layers swapped in the code load into each other without an error. The
-    file records each layer's name: a name given by the user that changed is drift."""
+    file records each layer's name: a name given by the user that changed is drift where the
+    saved name is a layer's of the model elsewhere (it moved), and a rename where it is no
+    layer's (Keras loads it into the renamed layer, in its place): (drifted, renamed)."""
     saved_names: dict[str, str] = {}
     for key in source_keys:
         info = infos.get(key)
         if info is not None and info.layer_name and "/vars/" in key:
             saved_names.setdefault(key.rsplit("/vars/", 1)[0], info.layer_name)
-    out = []
+    drifted: list[LayerDrift] = []
+    renamed: list[LayerDrift] = []
+    in_model = set(live_names.values())
     for group, saved in sorted(saved_names.items()):
         if not _by_counter(group):
             continue  # loaded by attribute name (a subclassed model's, a custom layer's)
@@ -239,8 +250,8 @@ def layer_drift(
         base = _COUNTER_RE.sub("", group.rsplit("/", 1)[-1])
         if is_auto_name(saved, base) or is_auto_name(live, base):
             continue  # Keras numbered it; nothing the user named moved
-        out.append(LayerDrift(group, saved, live))
-    return out
+        (drifted if saved in in_model else renamed).append(LayerDrift(group, saved, live))
+    return drifted, renamed
 
 
 def _by_counter(group: str) -> bool:

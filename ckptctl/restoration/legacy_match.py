@@ -58,6 +58,8 @@ def match_legacy(
     missing: list[MissingEntry] = []
     mismatched = []
     drifted: list[LayerDrift] = []
+    renamed: list[LayerDrift] = []
+    in_model = {str(layer.name) for layer in live_layers if layer is not None}
     count_reason = None
     if not by_name and len(saved_layers) != len(live_layers):
         count_reason = (
@@ -69,7 +71,10 @@ def match_legacy(
         layer = live_layers[k] if k < len(live_layers) else None
         variables = _legacy_weights(layer) if layer is not None else []
         if saved and layer is not None and _drifted(saved_layers[k], layer):
-            drifted.append(LayerDrift(saved_layers[k], saved_layers[k], layer.name))
+            moved = saved_layers[k] in in_model  # else renamed: loaded in its place
+            (drifted if moved else renamed).append(
+                LayerDrift(saved_layers[k], saved_layers[k], layer.name)
+            )
         reason = count_reason
         if saved and layer is not None and len(saved) != len(variables):
             reason = (
@@ -100,7 +105,14 @@ def match_legacy(
     not_requested = [w.key for w in store.optimizer_weights]
     suggest(unused, missing)
     return Plan(
-        pairs, unused, missing, mismatched, not_requested, drifted=drifted, assign_by_ckptctl=True
+        pairs,
+        unused,
+        missing,
+        mismatched,
+        not_requested,
+        drifted=drifted,
+        renamed=renamed,
+        assign_by_ckptctl=True,
     )
 
 

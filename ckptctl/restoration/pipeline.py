@@ -255,6 +255,7 @@ def _restore_local(
             ],
             suggested_maps=suggest_maps(a.plan.unused),
             drifted=a.plan.drifted,
+            renamed=a.plan.renamed,
         )
         if a.plan.problems and not opts.partial:
             report.stopped = "skipped: nothing was assigned"

@@ -44,6 +44,8 @@ class Plan:
     not_requested: list[str]
     not_checkpointed: list[NotCheckpointed] = field(default_factory=list)
     drifted: list[LayerDrift] = field(default_factory=list)
+    renamed: list[LayerDrift] = field(default_factory=list)
+    """Layers whose saved name is nowhere in the model: renamed, loaded by place; listed."""
     assign_by_ckptctl: bool = False
     """TensorFlow's restore cannot place these pairs (``--map`` rules, or an optimizer the
     checkpoint holds only under the model): ckptctl assigns them itself."""

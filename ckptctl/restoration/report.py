@@ -47,7 +47,9 @@ class NotCheckpointed:
 
 @dataclass
 class LayerDrift:
-    """A Keras file's layer group saved from one layer and about to load into another."""
+    """A Keras file's layer group saved from one layer and about to load into another: in
+    ``drifted``, a layer of the model that has another place in the file (two swapped); in
+    ``renamed``, one whose name is nowhere in the file (a rename, listed, not a failure)."""
 
     group: str
     saved: str
@@ -138,6 +140,7 @@ class RestoreReport:
     mapped: list[MappedEntry] = field(default_factory=list)
     suggested_maps: list[str] = field(default_factory=list)
     drifted: list[LayerDrift] = field(default_factory=list)
+    renamed: list[LayerDrift] = field(default_factory=list)
 
     key = deprecated_alias("key", "root_child")
     format = deprecated_alias("format", "naming")

@@ -76,6 +76,18 @@ def swapped() -> Any:
     )
 
 
+def renamed() -> Any:
+    """The Sequential with `right` renamed `head`: a name nowhere in the file."""
+    return keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(4, name="left"),
+            keras.layers.Dense(4, name="head"),
+            keras.layers.BatchNormalization(),
+        ]
+    )
+
+
 def nested(swap: bool = False) -> Any:
     """Functional around a nested Sequential of `left` and `right` (Dense 4 each; swapped in
     each other's place with ``swap``), then Dense 2."""
