@@ -205,6 +205,15 @@ def diff(
     return report
 
 
+UNRESTORED_OPTIMIZER = (
+    "model values only: the optimizer was not restored, so its state is not compared "
+    "(save_counter neither); pass --optimizer (the one the checkpoint was trained with) to "
+    "compare it too"
+)
+"""The note of a comparison through the model without ``--optimizer``: it stands for the
+``--model-only`` note."""
+
+
 def _diff_through_model(
     loc_a: Location,
     loc_b: Location,
@@ -231,6 +240,11 @@ def _diff_through_model(
             + (f" ({counts})" if counts else ""),
             f"run: ckptctl restore {tf_side.name} --model {report.model}, to see why",
         )
+    atol, rtol, filter, model_only, chunk_bytes = how
+    # Without --optimizer, only the model was restored: the optimizer's state is on the Keras
+    # side alone, so the two are compared as models, which the note says.
+    unrestored_optimizer = optimizer is None and not model_only
+    how = (atol, rtol, filter, model_only or optimizer is None, chunk_bytes)
     scratch = Path(tempfile.mkdtemp(prefix="ckptctl-"))
     try:
         if optimizer is not None:
@@ -254,6 +268,8 @@ def _diff_through_model(
         f"{tf_side.name} was restored into {report.model} ({report.restored} values, "
         "verified) and is compared as Keras's save_weights writes it"
     )
+    if unrestored_optimizer:
+        out.notes.append(UNRESTORED_OPTIMIZER)
     return out
 
 

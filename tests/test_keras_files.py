@@ -532,6 +532,30 @@ def test_diff_of_a_checkpoint_and_a_weights_file_through_the_model(kfiles: dict[
     assert any("pass --model" in n for n in as_json(apart)["notes"])
 
 
+def test_diff_through_the_model_without_optimizer_compares_the_models(
+    kfiles: dict[str, Path], tmp_path: Path
+) -> None:
+    """Without --optimizer only the model is restored: the Keras side's optimizer values have
+    nothing to pair with. The two are compared as models, which a note says (not 'only in
+    B' for a state the other side was never asked to restore); a changed value still fails."""
+    through = invoke("diff", kfiles["conv_tf"], kfiles["conv"], "--model", CONV, "--json")
+    assert through.exit_code == 0, through.output
+    doc = as_json(through)
+    model_values = [k for k in h5_listing(kfiles["conv"]) if not k.startswith("optimizer/")]
+    assert (doc["unchanged"], doc["only_in_a"], doc["only_in_b"]) == (len(model_values), [], [])
+    assert any("the optimizer was not restored" in n for n in doc["notes"])
+    assert doc["model_only"] is True
+    text = invoke("diff", kfiles["conv_tf"], kfiles["conv"], "--model", CONV).output
+    assert "pass --optimizer" in text and "(--model-only)" not in text
+    changed = tmp_path / "changed.weights.h5"
+    changed.write_bytes(kfiles["conv"].read_bytes())
+    with h5py.File(changed, "r+") as f:
+        f[model_values[0]][...] = f[model_values[0]][()] + 1
+    later = invoke("diff", kfiles["conv_tf"], changed, "--model", CONV, "--json")
+    assert later.exit_code == 1, later.output
+    assert [c["key"] for c in as_json(later)["changed"]] == [model_values[0]]
+
+
 def test_documents_of_keras_files_follow_the_schemas(kfiles: dict[str, Path]) -> None:
     from tests.test_schemas import assert_valid
 
