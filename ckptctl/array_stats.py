@@ -161,8 +161,11 @@ def histogram(
     ckpt: Checkpoint, entry: Entry, bins: int, lo: float, hi: float, chunk_bytes: int
 ) -> list[int]:
     counts = np.zeros(bins, dtype=np.int64)
-    if lo == hi:
-        hi = lo + 1.0
+    # Edges in float64, whatever the dtype: two neighbouring float32 values (a trained slot's)
+    # leave no room for float32 bins between them. Halved where their distance overflows.
+    scale = 1.0 if math.isfinite(float(hi) - float(lo)) else 0.5
+    first, last = np.float64(lo) * scale, np.float64(hi) * scale
+    one_bin = not bool((np.diff(np.linspace(first, last, bins + 1)) > 0).all())
     for chunk in ckpt.read_chunks(entry.key, chunk_bytes):
         x = chunk.reshape(-1)
         if x.dtype.kind == "c":
@@ -173,5 +176,10 @@ def histogram(
             x = x.astype(np.float32)
         if x.dtype.kind == "f":
             x = x[np.isfinite(x)]
-        counts += np.histogram(x, bins=bins, range=(lo, hi))[0]
+        if one_bin:  # one value, or values too close for distinct edges: all in the first
+            counts[0] += x.size
+            continue
+        if scale != 1.0:
+            x = x.astype(np.float64) * scale
+        counts += np.histogram(x, bins=bins, range=(first, last))[0]
     return [int(c) for c in counts]

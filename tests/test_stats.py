@@ -130,6 +130,29 @@ def test_stats_json_is_strict_even_when_a_moment_overflows(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(
+    "values",
+    [
+        [8.791977e-05, 8.791979e-05],  # a trained Adam slot: float32 neighbours
+        [1.0, float(np.nextafter(np.float32(1.0), np.float32(2.0)))],
+        [3.5, 3.5, 3.5],
+        [-1e38, 3e38],
+    ],
+    ids=str,
+)
+def test_histogram_of_a_narrow_or_wide_float32_range(tmp_path: Path, values: list[float]) -> None:
+    """The range between two neighbouring float32 values has no room for ten float32 bins:
+    the histogram is still made (in float64), every value counted once."""
+    import tensorflow as tf
+
+    v = tf.Variable(np.array(values, np.float32))
+    prefix = tf.train.Checkpoint(v=v).save(str(tmp_path / "c"))
+    result = CliRunner().invoke(app, ["inspect", prefix, "--stats", "--hist", "--json"])
+    assert result.exit_code == 0, result.output
+    (stats,) = [v["stats"] for v in json.loads(result.stdout)["variables"] if v["path"] == "v"]
+    assert len(stats["hist"]) == 10 and sum(stats["hist"]) == len(values), stats
+
+
+@pytest.mark.parametrize(
     "values", [[1e300, -1e300, 1e300], [1e308, 1e308], [-1.7e308, 1.7e308]], ids=str
 )
 def test_mean_and_std_of_huge_finite_values_are_finite(tmp_path: Path, values: list[float]) -> None:
