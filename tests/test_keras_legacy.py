@@ -335,3 +335,36 @@ def test_tf_keras_subclassed_weights_restore_into_keras3(legacy: dict[str, Path]
     assert (d["matched"], d["values"]["checked"], d["outputs"]["equal"]) == (8, 8, True)
     listing_keys = [k for k, _ in listing(legacy["subclassed"])]
     assert len(listing_keys) == 8
+
+
+TF_KERAS_MODEL = """
+import tf_keras
+
+
+def sequential():
+    return tf_keras.Sequential(
+        [
+            tf_keras.Input((6,)),
+            tf_keras.layers.Dense(4, name="left"),
+            tf_keras.layers.Dense(4, name="right"),
+            tf_keras.layers.BatchNormalization(),
+        ]
+    )
+"""
+
+
+@pytest.mark.parametrize("name", ["weights", "whole"])
+def test_keras2_file_restores_into_the_tf_keras_model_that_wrote_it(
+    legacy: dict[str, Path], tmp_path: Path, name: str
+) -> None:
+    """A model written with tf_keras itself (Keras 2 keeps a model's own weights as
+    `_trainable_weights`, not Keras 3's `_trainable_variables`) restores its own file."""
+    from tests.fresh import run_ckptctl
+
+    module = tmp_path / "k2model.py"
+    module.write_text(TF_KERAS_MODEL)
+    result = run_ckptctl("restore", str(legacy[name]), "--model", f"{module}:sequential", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is True and doc["values"]["differing"] == []
+    assert doc["values"]["checked"] == 8  # two Dense (kernel, bias), BatchNorm (four)

@@ -126,7 +126,7 @@ def _top_level(
 ) -> None:
     """Weights the model holds itself (``top_level_model_weights``), by order."""
     saved = [w for w in store.weights if w.layer == TOP_LEVEL]
-    own = [v for v in model._trainable_variables + model._non_trainable_variables]
+    own = _own_weights(model)
     for i in range(max(len(saved), len(own))):
         w = saved[i] if i < len(saved) else None
         var = own[i] if i < len(own) else None
@@ -137,6 +137,19 @@ def _top_level(
             unused.append(UnusedEntry(w.key, ckpt.key_infos[w.key].path, list(e.shape), e.dtype))
         elif var is not None:
             missing.append(MissingEntry(var_label(var), list(var_shape(var)), var_dtype(var)))
+
+
+def _own_weights(model: Any) -> list[Any]:
+    """The weights a model holds itself, not through its layers, in the order the legacy
+    format saves them as ``top_level_model_weights``: trainable, then not. Keras 3 keeps them
+    as ``_trainable_variables``, tf-keras (Keras 2) as ``_trainable_weights``."""
+    for trainable, other in (
+        ("_trainable_variables", "_non_trainable_variables"),
+        ("_trainable_weights", "_non_trainable_weights"),
+    ):
+        if hasattr(model, trainable) and hasattr(model, other):
+            return [*getattr(model, trainable), *getattr(model, other)]
+    return []
 
 
 def _drifted(saved: str, layer: Any) -> bool:
