@@ -82,3 +82,14 @@ def _quiet_python_loggers() -> None:
 def keras() -> Any:
     """The Keras TensorFlow uses: Keras 3, or tf-keras when ``TF_USE_LEGACY_KERAS=1``."""
     return tensorflow().keras
+
+
+def keras_of(model: Any) -> Any:
+    """The Keras ``model`` is made with: tf-keras for a model of its classes (a user's code
+    may import ``tf_keras`` itself, whatever ``TF_USE_LEGACY_KERAS`` says), else
+    :func:`keras`."""
+    if any(c.__module__.split(".", 1)[0] == "tf_keras" for c in type(model).__mro__):
+        import tf_keras
+
+        return tf_keras
+    return keras()

@@ -54,10 +54,11 @@ class KerasLive:
     entries: dict[str, Entry]
 
 
-def attach_optimizer(model: Any, optimizer: Any) -> None:
-    """Give the model the optimizer, as ``compile()`` would, so Keras saves and loads it."""
+def attach_optimizer(model: Any, optimizer: Any, name: str = "optimizer") -> None:
+    """Give the model the optimizer as its attribute ``name``, as ``compile()`` would (as
+    ``model.optimizer``), so that Keras and TensorFlow save and load it with the model."""
     try:
-        model.optimizer = optimizer
+        setattr(model, name, optimizer)
     except Exception as e:
         raise ModelError(f"the model does not accept an optimizer ({one_line(e)})") from e
 

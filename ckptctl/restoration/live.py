@@ -82,7 +82,10 @@ def live_graph(root: Any) -> tuple[ObjectGraph, dict[int, Any]]:
 
 
 def make_optimizer(optimizer: str | Callable[[], Any], model: Any) -> Any:
-    keras = _tf.keras()
+    """The optimizer ``--optimizer`` names, built on ``model``'s trainable variables: an
+    identifier (``adam``) is made by the Keras the model is made with (tf-keras's Adam names
+    its slots otherwise than Keras 3's), ``MODULE:NAME`` by the user's factory."""
+    keras = _tf.keras_of(model)
     try:
         if callable(optimizer):
             with user_code(

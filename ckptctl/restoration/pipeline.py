@@ -207,6 +207,18 @@ def _restore_local(
                 ref = optimizers[chosen]
             live_name = None
             if chosen == ROOT:
+                if opt is not None and ref is not None:
+                    if not ref.at_root:
+                        raise UsageError(
+                            f"--optimizer: the optimizer of {ckpt.prefix} is at {ref.name}, "
+                            "below an object of the model, where ckptctl cannot place one",
+                            "restore the model alone (without --optimizer)",
+                        )
+                    # The root is the model and the optimizer its child (tf-keras's
+                    # save_weights in TF format writes net.optimizer so): the made one goes
+                    # there, as compile() puts it.
+                    attach_optimizer(m, opt, ref.name)
+                    live_name = ref.name
                 root, live_root = tf.train.Checkpoint(root=m), m
             else:
                 children: dict[str, Any] = {chosen: m}
