@@ -188,6 +188,33 @@ def test_layers_keras_named_are_no_drift(legacy: dict[str, Path]) -> None:
     assert d["matched"] == 7 and d["values"]["differing"] == []
 
 
+def test_by_name_pairs_keras_named_layers_in_every_instance(tmp_path: Path) -> None:
+    """``--by-name`` pairs layers by the names Keras made up (``conv2d``, ``lstm``), as a
+    fresh process gives them: the second instance ckptctl makes gets the first one's names,
+    not ``conv2d_1``, so it matches the file as the first did. File and restore each in a
+    fresh process, as a user's training and ckptctl are."""
+    from tests.fresh import run_ckptctl, run_python
+
+    path = tmp_path / "auto.h5"
+    writer = (
+        "import sys, numpy as np\n"
+        "from tests.models import keras3\n"
+        "m = keras3.auto_named()\n"
+        "m.compile(optimizer='adam', loss='mse')\n"
+        "m.fit(np.random.rand(8, 8, 8, 1), np.random.rand(8, 2), epochs=1, verbose=0)\n"
+        "m.save(sys.argv[1])\n"
+    )
+    written = run_python(writer, str(path))
+    assert written.returncode == 0, written.stderr[-2000:]
+    result = run_ckptctl(
+        "restore", str(path), "--model", f"{MODELS}:auto_named", "--by-name", "--json"
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    d = json.loads(result.stdout)
+    assert (d["unused"], d["missing"], d["mismatched"]) == ([], [], [])
+    assert d["matched"] == 7 and d["values"]["differing"] == []
+
+
 def test_a_renamed_layer_is_listed_not_drift(legacy: dict[str, Path]) -> None:
     """`right` renamed `head` (a name nowhere in the file): loaded by order, in its place."""
     result = invoke("restore", legacy["weights"], "--model", f"{MODELS}:renamed", "--json")

@@ -113,6 +113,59 @@ def make_optimizer(optimizer: str | Callable[[], Any], model: Any) -> Any:
     return opt
 
 
+class NameCounters:
+    """Keras's counters of the names it makes up for layers (``dense``, ``dense_1``), as they
+    were before the first instance of a model was made. :meth:`rewind` before each instance
+    makes every instance from the same counts, so the second gets the first one's names, as a
+    fresh process would give them: a Keras 2 file loaded ``--by-name`` pairs layers by them."""
+
+    def __init__(self) -> None:
+        self._saved: list[Callable[[], None]] | None = None
+
+    def rewind(self) -> None:
+        """The first time, note the counters; after that, set them back to what was noted."""
+        if self._saved is None:
+            self._saved = _name_counters()
+        else:
+            for restore in self._saved:
+                restore()
+
+
+def _name_counters() -> list[Callable[[], None]]:
+    """A function per Keras loaded (Keras 3; tf-keras when imported) that sets its name
+    counters back to what they are now."""
+    import collections
+    import sys
+
+    out: list[Callable[[], None]] = []
+    try:
+        from keras.src.backend.common import global_state
+
+        uids = global_state.get_global_attribute("object_name_uids")
+        kept = dict(uids) if uids is not None else {}
+        out.append(
+            lambda: global_state.set_global_attribute(
+                "object_name_uids", collections.defaultdict(int, kept)
+            )
+        )
+    except (ImportError, AttributeError):  # another Keras: its names go as they go
+        pass
+    module = sys.modules.get("tf_keras.src.backend")
+    if module is not None and hasattr(module, "PER_GRAPH_OBJECT_NAME_UIDS"):
+        graphs = {g: dict(d) for g, d in module.PER_GRAPH_OBJECT_NAME_UIDS.items()}
+        observed = set(module.OBSERVED_NAMES)
+
+        def restore_tf_keras() -> None:
+            module.PER_GRAPH_OBJECT_NAME_UIDS.clear()
+            for g, d in graphs.items():
+                module.PER_GRAPH_OBJECT_NAME_UIDS[g] = collections.defaultdict(int, d)
+            module.OBSERVED_NAMES.clear()
+            module.OBSERVED_NAMES.update(observed)
+
+        out.append(restore_tf_keras)
+    return out
+
+
 def is_auto_name(name: str, base: str) -> bool:
     """Whether ``name`` is one Keras made up from ``base`` (``dense``, ``dense_3``): a change
     between such names is Keras's counter, not a layer the user renamed."""

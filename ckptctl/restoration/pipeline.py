@@ -58,7 +58,7 @@ from ckptctl.restoration.keras_match import (
     unsaved_variables,
 )
 from ckptctl.restoration.legacy_match import match_legacy
-from ckptctl.restoration.live import make_optimizer, variables_of
+from ckptctl.restoration.live import NameCounters, make_optimizer, variables_of
 from ckptctl.restoration.name_match import match_by_name
 from ckptctl.restoration.options import RestoreOptions, make_options
 from ckptctl.restoration.plan import Pair, Plan, accept, suggest_maps
@@ -160,8 +160,11 @@ def _restore_local(
         candidates = key_candidates(ckpt, opts.key) if named else [ROOT]
         scope = () if candidates[0] == ROOT else (candidates[0],)
 
+        counters = NameCounters()
+
         def make(instance_seed: int) -> tuple[Any, list[Any]]:
             keras.utils.set_random_seed(instance_seed)
+            counters.rewind()  # each instance gets the first one's layer names
             m = construct(label, factory, opts.model_args)
             return m, input_specs(m, input_shapes, input_dtype, ckpt, scope, label)
 
