@@ -21,7 +21,6 @@ from __future__ import annotations
 import fnmatch
 import math
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from ckptctl.compare import Comparison, compare_finite_many, compare_streams, id
 from ckptctl.compare import aligned_chunks as aligned_chunks
 from ckptctl.errors import UsageError
 from ckptctl.location import Location, locate
+from ckptctl.names import tf1_training_state
 from ckptctl.objgraph import ROOT, KeyInfo
 from ckptctl.reader import BackendName, Checkpoint, Entry, open_located, open_location
 
@@ -43,14 +43,6 @@ if TYPE_CHECKING:
     from ckptctl.restoration import RestoreOptions
 
 ROOT_GROUP = ROOT  # the root itself counts as a group
-
-# Name-based (TF1) optimizer state: slot variables live under the optimizer's name
-# (``dense/kernel/Adam_1``), and the step counters sit beside the model's variables.
-_TF1_SLOT_RE = re.compile(
-    r"(?:^|/)(?:Adam|AdamW|Adamax|Nadam|Momentum|RMSProp|Adagrad|AdagradDA|ProximalAdagrad"
-    r"|Adadelta|Ftrl|LazyAdam)(?:_\d+)?(?:/|$)"
-)
-_TF1_COUNTER_NAMES = frozenset({"beta1_power", "beta2_power", "global_step"})
 
 PairedBy = Literal["key", "path"]
 ChangeKind = Literal["values", "shape", "dtype", "shape+dtype"]
@@ -569,7 +561,7 @@ def is_model_value(key: str, info: KeyInfo | None) -> bool:
         return info.kind == "model" and "/.OPTIMIZER_SLOT/" not in key
     if "/.OPTIMIZER_SLOT/" in key or key.split("/.ATTRIBUTES/")[0] == "save_counter":
         return False
-    return not (_TF1_SLOT_RE.search(key) or key.rsplit("/", 1)[-1] in _TF1_COUNTER_NAMES)
+    return not tf1_training_state(key)
 
 
 def _matches(v: _Value, pattern: str) -> bool:

@@ -440,6 +440,34 @@ def make_tf1_encoder() -> Any:
     return TF1Encoder()
 
 
+def make_tf1_dense() -> Any:
+    """A Keras 3 model of `write_name_based`'s `dense` layer alone: no step counter."""
+    import tensorflow as tf
+
+    class TF1Dense(tf.keras.Model):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.dense = tf.keras.layers.Dense(3, name="dense")
+
+        def call(self, x: Any, training: bool = False) -> Any:
+            return self.dense(x)
+
+    return TF1Dense()
+
+
+def test_tf1_training_state_is_not_requested(tmp_path: Path) -> None:
+    """A TF1 training checkpoint holds Adam's slots and the step counter beside the model's
+    variables: a model without them restores it, those listed as not requested (as a TF2
+    checkpoint's optimizer is), not failed as unused."""
+    from tests.test_diff import write_name_based_variant
+
+    prefix = write_name_based_variant(tmp_path / "tf1")
+    report, _, _ = restore_into(prefix, make_tf1_dense, input_shapes=[(4, 2)])
+    assert_clean(report)
+    assert report.matched == 2
+    assert sorted(report.not_requested) == ["dense/kernel/Adam", "global_step"]
+
+
 def test_name_based_checkpoint_with_map(name_based_ckpt: Path) -> None:
     report, model, _ = restore_into(
         name_based_ckpt, make_tf1_encoder, input_shapes=[(4, 2)], maps=["^dense/=encoder/"]

@@ -127,10 +127,11 @@ def test_restore_by_name(v1: dict[str, Path]) -> None:
     """A Keras 3 model whose variables carry the TF1 names restores from the V1 file."""
     from ckptctl.restoration import restore
 
-    others = [k for k in [*VALUES, "emb"] if not k.startswith("dense/")]
+    others = [k for k in [*VALUES, "emb"] if not k.startswith("dense/") and k != "global_step"]
     refused = restore(v1["v1"], _tf1_named_model, input_shapes=[(2, 3)])
     assert refused.ok is False
     assert sorted(u.key for u in refused.unused) == sorted(others)
+    assert refused.not_requested == ["global_step"]  # training state, not the model's
     report = restore(v1["v1"], _tf1_named_model, input_shapes=[(2, 3)], allow_unused=others)
     assert report.ok, (report.missing, report.mismatched, report.outputs, report.stopped)
     assert (report.matched, report.values.checked, report.values.differing) == (2, 2, [])

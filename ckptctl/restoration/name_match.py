@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ckptctl.mapping import PathMap, place_once
+from ckptctl.names import tf1_training_state
 from ckptctl.reader import Checkpoint
 from ckptctl.restoration.live import var_dtype, var_shape
 from ckptctl.restoration.plan import Pair, Plan, mismatch, suggest
@@ -43,8 +44,14 @@ def match_by_name(ckpt: Checkpoint, model: Any, path_map: PathMap | None = None)
             mismatched.append(mismatch(entry, label, var))
         else:
             pairs.append(Pair(entry, entry.key, var, rules.get(key), key if key in rules else None))
+    left = [(k, e) for k, e in keys.items() if k not in used]
+    # A TF1 training checkpoint's slots and step counters are not the model's: listed as not
+    # requested, as a TF2 checkpoint's optimizer is, not failed as unused.
+    not_requested = [e.key for k, e in left if tf1_training_state(e.key)]
     unused = [
-        UnusedEntry(e.key, None, list(e.shape), e.dtype) for k, e in keys.items() if k not in used
+        UnusedEntry(e.key, None, list(e.shape), e.dtype)
+        for k, e in left
+        if not tf1_training_state(e.key)
     ]
     suggest(unused, missing)
-    return Plan(pairs, unused, missing, mismatched, [], assign_by_ckptctl=True)
+    return Plan(pairs, unused, missing, mismatched, not_requested, assign_by_ckptctl=True)
