@@ -33,7 +33,7 @@ from ckptctl.compare import Comparison, compare_finite_many, compare_streams, id
 from ckptctl.compare import aligned_chunks as aligned_chunks
 from ckptctl.errors import UsageError
 from ckptctl.location import Location, locate
-from ckptctl.names import tf1_training_state
+from ckptctl.names import natural_order, tf1_training_state
 from ckptctl.objgraph import ROOT, KeyInfo
 from ckptctl.reader import BackendName, Checkpoint, Entry, open_located, open_location
 
@@ -367,8 +367,8 @@ def _diff(
         equal=not (changed or only_a or only_b),
         atol=atol,
         rtol=rtol,
-        only_in_a=[_only(v) for v in only_a],
-        only_in_b=[_only(v) for v in only_b],
+        only_in_a=[_only(v) for v in sorted(only_a, key=_natural)],
+        only_in_b=[_only(v) for v in sorted(only_b, key=_natural)],
         changed=changed,
         unchanged=unchanged,
         compared=len(comparable),
@@ -552,6 +552,11 @@ def _change_order(c: ChangedValue) -> tuple[int, float, int, str]:
 
 
 # ---------------------------------------------------------------- which values
+
+
+def _natural(v: _Value) -> list[tuple[int, str]]:
+    """Values by path (else key), numbers by value: ``optimizer.vars.2`` before ``.10``."""
+    return natural_order(v.path or v.key)
 
 
 def is_model_value(key: str, info: KeyInfo | None) -> bool:

@@ -556,6 +556,14 @@ def test_diff_through_the_model_without_optimizer_compares_the_models(
     assert [c["key"] for c in as_json(later)["changed"]] == [model_values[0]]
 
 
+def test_values_on_one_side_are_listed_numbers_by_value(kfiles: dict[str, Path]) -> None:
+    """`optimizer.vars.2` before `optimizer.vars.10`, as `inspect` lists them."""
+    doc = as_json(invoke("diff", kfiles["conv_tf"], kfiles["conv"], "--json"))
+    slots = [v["path"] or v["key"] for v in doc["only_in_b"] if "optimizer" in v["key"]]
+    numbers = [int(p.rsplit(".", 1)[-1]) for p in slots]
+    assert max(numbers) >= 10 and numbers == sorted(numbers), slots
+
+
 def test_documents_of_keras_files_follow_the_schemas(kfiles: dict[str, Path]) -> None:
     from tests.test_schemas import assert_valid
 
