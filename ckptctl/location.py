@@ -265,7 +265,7 @@ def _nearby_hint(p: AnyPath) -> str:
 
 def _from_file(p: AnyPath) -> Location:
     name = p.name
-    keras = source_of(p) or _sniff_keras(p)
+    keras = _keras_source(p)
     if keras is not None:
         return _keras_file(p, keras)
     if name.endswith(".index"):
@@ -351,7 +351,17 @@ def _newest_keras(d: AnyPath, files: list[AnyPath]) -> Location:
     chosen = ordered[-1]
     others = tuple(f.name for f in ordered[:-1])
     note = f"Keras files in {d}: using the newest, {chosen.name}" if others else None
-    return _keras_file(chosen, source_of(chosen) or "weights-h5", others=others, note=note)
+    return _keras_file(chosen, _keras_source(chosen) or "weights-h5", others=others, note=note)
+
+
+def _keras_source(p: AnyPath) -> Source | None:
+    """The Keras file ``p`` is: as its name says, but a Keras 2 HDF5 file under a Keras 3
+    name (``.weights.h5``, as Keras 2's save_weights writes one so named) is read as Keras 2;
+    an HDF5 file under another name, as its content says."""
+    named = source_of(p)
+    if named == "weights-h5" and _sniff_keras(p) == "h5":
+        return "h5"
+    return named or _sniff_keras(p)
 
 
 def _at_prefix(prefix: AnyPath, **kwargs: object) -> Location:

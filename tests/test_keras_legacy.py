@@ -395,3 +395,32 @@ def test_keras2_file_restores_into_the_tf_keras_model_that_wrote_it(
     doc = json.loads(result.stdout)
     assert doc["ok"] is True and doc["values"]["differing"] == []
     assert doc["values"]["checked"] == 8  # two Dense (kernel, bias), BatchNorm (four)
+
+
+def test_a_keras2_file_under_a_keras3_name_is_read_as_keras2(
+    legacy: dict[str, Path], tmp_path: Path
+) -> None:
+    """Keras 2's save_weights writes its HDF5 layout whatever the name: a `.weights.h5` in that
+    layout is listed (and restored) as the Keras 2 file it is."""
+    renamed = tmp_path / "old.weights.h5"
+    renamed.write_bytes(legacy["weights"].read_bytes())
+    doc = json.loads(invoke("inspect", renamed, "--json").stdout)
+    assert (doc["format"], doc["source"]) == ("keras-legacy", "h5")
+    assert (
+        doc["variables"]
+        == json.loads(invoke("inspect", legacy["weights"], "--json").stdout)["variables"]
+    )
+
+
+@pytest.mark.parametrize("groups", [["data"], ["layers/dense/kernel"]])
+def test_an_hdf5_file_of_no_keras_layout_is_refused(tmp_path: Path, groups: list[str]) -> None:
+    """An HDF5 file named .weights.h5 whose datasets are no layer's vars/N (a plain h5py
+    file, or one with a `layers` group of other datasets) is not listed as Keras weights."""
+    path = tmp_path / "plain.weights.h5"
+    with h5py.File(path, "w") as f:
+        for name in groups:
+            f[name] = np.arange(10.0)
+    result = invoke("inspect", path)
+    assert result.exit_code == 3, result.output
+    assert str(path) in result.output and "Keras" in result.output
+    assert "Traceback" not in result.output

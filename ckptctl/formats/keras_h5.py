@@ -226,6 +226,15 @@ class KerasStore:
                         layer = layer.decode("utf-8", "replace")
                     if isinstance(layer, str):
                         self._layer_names.setdefault(name[: -len("vars")].rstrip("/"), layer)
+        if self._datasets and not any(_is_keras_value(name) for name in self._datasets):
+            shown = ", ".join(list(self._datasets)[:3])
+            raise file_corrupt(
+                self.path,
+                f"not a Keras weights file: its datasets ({shown}) are none of them a layer's "
+                "or the optimizer's vars/N, as Keras's save_weights writes them",
+                "pass a file written by model.save_weights(...), model.save(...) or "
+                "ModelCheckpoint",
+            )
 
     def _file_name(self, i: int) -> str:
         if self.source == "weights-json" and i < len(self.shard_files):
@@ -323,6 +332,12 @@ class KerasStore:
         for handle in self._handles:
             handle.close()
         self._files, self._handles = [], []
+
+
+def _is_keras_value(name: str) -> bool:
+    """Whether a dataset's path is one Keras 3 stores a value under: ``.../vars/<i>``."""
+    parts = name.split("/")
+    return len(parts) >= 2 and parts[-2] == "vars" and parts[-1].isdigit()
 
 
 def _stored_elsewhere(dataset: Any) -> bool:
