@@ -190,9 +190,11 @@ def diff(
     ):
         report = _diff(ca, cb, atol, rtol, filter, model_only, chunk_bytes, progress)
     if model is None and loc_a.is_keras != loc_b.is_keras:
+        other = loc_b if loc_a.is_keras else loc_a
+        kind = "a Keras 2 HDF5 file" if other.source == "h5" else "a TensorFlow checkpoint"
         report.notes.append(
-            "one side is a TensorFlow checkpoint, the other a Keras weights file: their values "
-            "have different names; pass --model to compare them through the model"
+            f"one side is {kind}, the other a Keras 3 weights file: their values have "
+            "different names; pass --model to compare them through the model"
         )
     return report
 
@@ -202,7 +204,11 @@ UNRESTORED_OPTIMIZER = (
     "(save_counter neither); pass --optimizer (the one the checkpoint was trained with) to "
     "compare it too"
 )
-"""The note of a comparison through the model without ``--optimizer``: it stands for the
+LEGACY_OPTIMIZER = (
+    "model values only: Keras 3 restores no optimizer from a Keras 2 HDF5 file, so the "
+    "optimizers' states are not compared"
+)
+"""The notes of a comparison through the model without the optimizer: each stands for the
 ``--model-only`` note."""
 
 
@@ -252,16 +258,16 @@ def _diff_through_model(
             out = _diff(ca, cb, *how, progress)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    if tf_side is loc_a:
-        out.a, out.a_naming = loc_a.name, "object-graph"
+    if tf_side is loc_a:  # named as the file names its values, not as it was compared
+        out.a, out.a_naming = loc_a.name, report.naming
     else:
-        out.b, out.b_naming = loc_b.name, "object-graph"
+        out.b, out.b_naming = loc_b.name, report.naming
     out.notes.append(
         f"{tf_side.name} was restored into {report.model} ({report.restored} values, "
         "verified) and is compared as Keras's save_weights writes it"
     )
     if unrestored_optimizer:
-        out.notes.append(UNRESTORED_OPTIMIZER)
+        out.notes.append(LEGACY_OPTIMIZER if tf_side.source == "h5" else UNRESTORED_OPTIMIZER)
     return out
 
 

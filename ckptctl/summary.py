@@ -392,12 +392,12 @@ def diff_header(report: DiffReport) -> list[tuple[str, str]]:
 
 def diff_notes(report: DiffReport) -> list[str]:
     """What was compared and how values were paired, one note each."""
-    from ckptctl.diffing import UNRESTORED_OPTIMIZER
+    from ckptctl.diffing import LEGACY_OPTIMIZER, UNRESTORED_OPTIMIZER
 
     notes = list(report.notes)
     if report.filter is not None:
         notes.append(f"only values whose key or object path matches {report.filter!r}")
-    if report.model_only and UNRESTORED_OPTIMIZER not in notes:
+    if report.model_only and not {UNRESTORED_OPTIMIZER, LEGACY_OPTIMIZER} & set(notes):
         notes.append("optimizer state and save_counter left out (--model-only)")
     renamed_values = 0
     for r in report.renamed:

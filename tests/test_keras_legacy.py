@@ -424,3 +424,24 @@ def test_an_hdf5_file_of_no_keras_layout_is_refused(tmp_path: Path, groups: list
     assert result.exit_code == 3, result.output
     assert str(path) in result.output and "Keras" in result.output
     assert "Traceback" not in result.output
+
+
+def test_diff_of_a_keras2_and_a_keras3_file_names_both(
+    legacy: dict[str, Path], tmp_path: Path
+) -> None:
+    """A Keras 2 .h5 against a Keras 3 .weights.h5: the notes name the Keras 2 file as what
+    it is (not a TensorFlow checkpoint), and through the model say that no optimizer is
+    restored from it, not to pass --optimizer."""
+    from tests.models import keras3
+
+    other = tmp_path / "k3.weights.h5"
+    model = keras3.sequential()
+    model(np.zeros((2, 6), np.float32))
+    model.save_weights(str(other))
+    apart = json.loads(invoke("diff", legacy["weights"], other, "--json").stdout)
+    assert any("one side is a Keras 2 HDF5 file" in n for n in apart["notes"]), apart["notes"]
+    through = invoke("diff", legacy["weights"], other, "--model", f"{MODELS}:sequential", "--json")
+    doc = json.loads(through.stdout)
+    assert doc["a_format"] == "keras-legacy", {k: v for k, v in doc.items() if "format" in k}
+    assert any("restores no optimizer from a Keras 2 HDF5 file" in n for n in doc["notes"])
+    assert not any("pass --optimizer" in n for n in doc["notes"])
