@@ -309,7 +309,15 @@ def restore_verdict(report: RestoreReport, partial_hint: bool = True) -> Verdict
         return Verdict(True, "Restored and verified.")
     if report.problems and not report.partial:
         suggestion = None
-        if report.suggested_maps and not report.maps and not report.mismatched:
+        keras_file = report.naming in ("keras", "keras-legacy")
+        if report.suggested_maps and not report.maps and not report.mismatched and keras_file:
+            renames = ", ".join(report.suggested_maps)
+            suggestion = (
+                f"The model's paths look renamed ({renames}, as old=new): Keras loads this "
+                "file by path, and --map does not apply to it; give them their old names to "
+                "load it."
+            )
+        elif report.suggested_maps and not report.maps and not report.mismatched:
             rules = " ".join(f"--map {r!r}" for r in report.suggested_maps)
             suggestion = f"If the paths were renamed on purpose, restore with: {rules}"
         elif partial_hint and report.naming != "keras":

@@ -564,6 +564,17 @@ def test_values_on_one_side_are_listed_numbers_by_value(kfiles: dict[str, Path])
     assert max(numbers) >= 10 and numbers == sorted(numbers), slots
 
 
+def test_a_renamed_attribute_is_named_without_a_map_that_does_not_apply(
+    kfiles: dict[str, Path],
+) -> None:
+    """Keras loads a weights file by path and takes no --map: the verdict names the rename
+    and the way that loads the file (the old name), not a --map rule it would refuse."""
+    result = invoke("restore", kfiles["conv"], "--model", f"{MODELS}:ConvNetRenamed")
+    assert result.exit_code == 1, result.output
+    assert "fc=classifier" in result.output and "give them their old names" in result.output
+    assert "restore with: --map" not in result.output
+
+
 def test_documents_of_keras_files_follow_the_schemas(kfiles: dict[str, Path]) -> None:
     from tests.test_schemas import assert_valid
 

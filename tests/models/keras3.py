@@ -52,6 +52,19 @@ class ConvNetWithHead(ConvNet):
         return self.head(super().call(x, training=training))
 
 
+class ConvNetRenamed(ConvNet):
+    """ConvNet with its Dense layer held as ``classifier``, not ``fc``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.classifier = self.fc
+        del self.fc
+
+    def call(self, x: Any, training: bool = False) -> Any:
+        x = self.block(self.bn1(self.conv1(x), training=training), training=training)
+        return self.classifier(self.drop(self.pool(x), training=training))
+
+
 def sequential() -> Any:
     """Sequential with named layers: left (Dense 4), right (Dense 4), a batch norm."""
     return keras.Sequential(
