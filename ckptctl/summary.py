@@ -239,7 +239,7 @@ def _reasons(reasons: list[str | None]) -> list[str]:
             counts[r] = counts.get(r, 0) + 1
     out = []
     for note, n in counts.items():
-        who = ("It" if n == 1 else "All of them") if n == len(reasons) else f"{n} of them"
+        who = ("Why" if n == 1 else "All of them") if n == len(reasons) else f"{n} of them"
         out.append(f"{who}: {note}.")
     return out
 

@@ -144,3 +144,12 @@ def test_migrate_a_checkpoint_whose_root_is_the_model(tmp_path: Path, key: str |
         tf.train.latest_checkpoint(str(tmp_path / "dst"))
     ).assert_existing_objects_matched()
     np.testing.assert_array_equal(fresh.dense1.kernel.numpy(), m.dense1.kernel.numpy())
+
+
+def test_a_lone_reason_under_a_table_reads_as_one() -> None:
+    """The reason under a one-row table is 'Why: ...', not a pronoun without its noun."""
+    from ckptctl.summary import _reasons
+
+    assert _reasons(["the optimizer has 11 variables"]) == ["Why: the optimizer has 11 variables."]
+    assert _reasons(["a", "a"]) == ["All of them: a."]
+    assert _reasons(["a", None, "b"]) == ["1 of them: a.", "1 of them: b."]
