@@ -315,10 +315,15 @@ def render_restore(
 
 def render_warnings(console: Console, when: str, warnings: Sequence[CaughtWarning]) -> None:
     """One dim line per warning (``keras UserWarning while running Net: ...``), cut to the
-    width: the whole text is in --json."""
+    width on a terminal (the whole text is in --json); off one (a CI log, a file), whole,
+    wrapped to the width, since a log is read once and after the fact."""
     for w in warnings:
         line = f"{w.origin} {w.category} {when}: {w.message}"
         line = " ".join(line.split())
+        if not console.is_terminal:
+            for part in wrap_words(line, console.width, "  "):
+                console.print(Text(part, style="dim"), soft_wrap=True)
+            continue
         if len(line) > console.width:
             line = line[: console.width - 1] + "…"
         console.print(Text(line, style="dim"), soft_wrap=True)

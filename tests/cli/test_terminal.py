@@ -239,6 +239,26 @@ def test_restore_keeps_keys_whole_and_the_keras_warning_in_the_report(
     assert "renamed_head_net" in caught["message"]
 
 
+def test_a_ci_log_holds_the_whole_warning(long_names_ckpts: dict[str, Path]) -> None:
+    """Off a terminal (a CI log) a caught warning is printed whole, wrapped to the width: a
+    log is read after the fact, with no --json beside it."""
+    from tests.fresh import run_ckptctl
+
+    checkpoint = long_names_ckpts["second"]
+    env = {**os.environ, "COLUMNS": "80", "CI": "true"}
+    result = run_ckptctl("restore", str(checkpoint), "--model", RENAMED, "--key", "net", env=env)
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if "UserWarning" in line)
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("  "):
+        end += 1  # the warning's wrapped lines
+    shown = " ".join(" ".join(lines[start:end]).split())
+    assert shown.startswith("keras UserWarning while running RenamedHeadNet: `build()` was")
+    assert shown.endswith("Make sure to implement a proper `build()` method."), shown
+    assert all(len(line) <= 80 for line in lines), [line for line in lines if len(line) > 80]
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_restore_with_long_paths_on_both_sides(
     long_names_ckpts: dict[str, Path], width: int
