@@ -153,3 +153,24 @@ def test_a_lone_reason_under_a_table_reads_as_one() -> None:
     assert _reasons(["the optimizer has 11 variables"]) == ["Why: the optimizer has 11 variables."]
     assert _reasons(["a", "a"]) == ["All of them: a."]
     assert _reasons(["a", None, "b"]) == ["1 of them: a.", "1 of them: b."]
+
+
+@pytest.mark.parametrize(
+    ("worst", "hint"), [(8.94e-08, "--atol 1e-07 accepts them"), (0.5, None)], ids=str
+)
+def test_a_golden_file_off_by_rounding_names_the_tolerance(worst: float, hint: str | None) -> None:
+    """Outputs recorded under another TensorFlow or Keras differ by rounding: the golden check
+    names the --atol that accepts that much, and only for differences that small."""
+    from ckptctl.restoration import OutputCheck, RestoreReport, ValueCheck
+    from ckptctl.restoration.report import GoldenCheck
+    from ckptctl.summary import restore_checks
+
+    outputs = OutputCheck(ran=True, equal=True, golden=GoldenCheck("g.npz", False, worst))
+    report = RestoreReport(
+        ok=False, checkpoint="c", model="m:Net", root_child="model", input_shapes=[[4, 2]],
+        matched=1, unused=[], missing=[], mismatched=[], values=ValueCheck(), outputs=outputs,
+        naming="object-graph",
+    )  # fmt: skip
+    (golden,) = [c for c in restore_checks(report) if c.name == "golden"]
+    assert golden.status == "fail"
+    assert (hint in golden.text) if hint else ("--atol" not in golden.text), golden.text
