@@ -822,6 +822,20 @@ def test_undeclared_input_shape_proposes_one_from_the_checkpoint(samples_dir: Pa
     assert "--input-shape 4,20" in err.value.hint
 
 
+def test_undeclared_input_of_an_embedding_model_proposes_token_ids(zoo_ckpt: Any) -> None:
+    """A model whose first table is an Embedding's takes integer ids below its rows, not a
+    Dense input of that many features: the proposal says so, and it restores."""
+    with pytest.raises(UsageError) as err:
+        restore(zoo_ckpt("embedding"), f"{ZOO}:EmbeddingModel")
+    hint = err.value.hint or ""
+    assert "--input-shape 4,16 --input-dtype int32" in hint and "ids below 50" in hint, hint
+    report = restore(
+        zoo_ckpt("embedding"), f"{ZOO}:EmbeddingModel", input_shapes=[(4, 16)],
+        input_dtype="int32",
+    )  # fmt: skip
+    assert report.ok, (report.outputs, report.stopped)
+
+
 def test_rejected_input_shape_is_a_model_error(zoo_ckpt: Any) -> None:
     """A functional model declares (None, 8): an input of (4, 7) is rejected when built."""
     with pytest.raises(ModelError) as err:

@@ -67,6 +67,11 @@ def proposed_shape(ckpt: Checkpoint, scope: tuple[str, ...]) -> str | None:
         if info.kind != "model" or not _in_scope(info, scope):
             continue
         shape = ckpt.entry(info.key).shape
+        if len(shape) == 2 and info.path.rsplit(".", 1)[-1].lstrip("_") == "embeddings":
+            return (
+                f"4,16 --input-dtype int32 (a guess: {info.path} is {list(shape)}, an "
+                f"Embedding's table, so token ids below {shape[0]}; the 16 steps are arbitrary)"
+            )
         if len(shape) == 2:
             return (
                 f"4,{shape[0]} (a guess: {info.path} is {list(shape)}, so a Dense input of "
