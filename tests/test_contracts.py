@@ -174,3 +174,20 @@ def test_a_golden_file_off_by_rounding_names_the_tolerance(worst: float, hint: s
     (golden,) = [c for c in restore_checks(report) if c.name == "golden"]
     assert golden.status == "fail"
     assert (hint in golden.text) if hint else ("--atol" not in golden.text), golden.text
+
+
+def test_likely_matches_are_one_to_one() -> None:
+    """Four batch-norm vectors of one shape and one missing bias of that shape: only the
+    closest name points at the bias, the bias back at it; the others name no match."""
+    from ckptctl.restoration.plan import suggest
+    from ckptctl.restoration.report import MissingEntry, UnusedEntry
+
+    unused = [
+        UnusedEntry(f"k{i}", f"model.bn.{name}", [16], "float32")
+        for i, name in enumerate(["gamma", "beta", "moving_mean", "moving_variance"])
+    ]
+    unused.append(UnusedEntry("k9", "model.dense_2.bias", [16], "float32"))
+    missing = [MissingEntry("model.dense.bias", [16], "float32")]
+    suggest(unused, missing)
+    assert [u.suggestion for u in unused] == [None] * 4 + ["model.dense.bias"]
+    assert missing[0].suggestion == "model.dense_2.bias"

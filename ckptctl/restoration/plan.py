@@ -93,19 +93,29 @@ def _similarity(a: str, b: str) -> float:
 
 def suggest(unused: list[UnusedEntry], missing: list[MissingEntry]) -> None:
     """Pair each unused value with the closest missing variable of the same kind (model or
-    optimizer), shape and dtype."""
+    optimizer), shape and dtype, one to one: where several would name the same counterpart,
+    only the closest does (four batch-norm vectors do not all point at one bias)."""
+    claims: dict[str, list[tuple[float, UnusedEntry | MissingEntry, str]]] = {}
     for u in unused:
         name = u.path or u.key
         targets = [m for m in missing if (m.kind, m.shape, m.dtype) == (u.kind, u.shape, u.dtype)]
         if targets:
-            u.suggestion = max(targets, key=lambda m: _similarity(m.path, name)).path
+            best = max(targets, key=lambda m: _similarity(m.path, name))
+            claims.setdefault(f"m:{best.path}", []).append(
+                (_similarity(best.path, name), u, best.path)
+            )
     for m in missing:
         if m.suggestion is not None:
             continue
         sources = [u for u in unused if (u.kind, u.shape, u.dtype) == (m.kind, m.shape, m.dtype)]
         if sources:
-            best = max(sources, key=lambda u: _similarity(m.path, u.path or u.key))
-            m.suggestion = best.path or best.key
+            src = max(sources, key=lambda u: _similarity(m.path, u.path or u.key))
+            target = src.path or src.key
+            claims.setdefault(f"u:{target}", []).append((_similarity(m.path, target), m, target))
+    for claimants in claims.values():
+        score, entry, target = max(claimants, key=lambda c: c[0])
+        if sum(c[0] == score for c in claimants) == 1:  # a tie names no one
+            entry.suggestion = target
 
 
 def suggest_maps(unused: Sequence[UnusedEntry]) -> list[str]:
