@@ -209,6 +209,23 @@ def user_code(what: str, hint: str | None = None, *, argv0: str | None = None) -
         sys.argv = saved
 
 
+def _did_you_mean(name: str, candidates: list[str], shown: int = 12) -> str:
+    """The names ``name`` may stand for (those containing it, else the closest by spelling),
+    then the module's classes and functions, the first ``shown`` of them and a count."""
+    lowered = name.lower()
+    close = [c for c in candidates if lowered in c.lower()] or difflib.get_close_matches(
+        name, candidates, n=1
+    )
+    guess = ""
+    if close:
+        more = f" (or {len(close) - 3} more)" if len(close) > 3 else ""
+        guess = f"did you mean {' or '.join(close[:3])}{more}? "
+    listed = ", ".join(candidates[:shown]) or "none"
+    if len(candidates) > shown:
+        listed += f", and {len(candidates) - shown} more"
+    return f"{guess}classes and functions defined there: {listed}"
+
+
 def resolve_factory(spec: ModelSpec) -> Callable[..., Any]:
     module = import_module(spec)
     obj: Any = module
@@ -221,12 +238,9 @@ def resolve_factory(spec: ModelSpec) -> Callable[..., Any]:
                 and not n.startswith("_")
                 and getattr(v, "__module__", None) == module.__name__
             )
-            close = difflib.get_close_matches(spec.name, candidates, n=1)
-            shown = ", ".join(candidates[:8]) or "none"
             raise ModelError(
                 f"--model {spec}: {spec.module} has no attribute {spec.name!r}",
-                (f"did you mean {close[0]}? " if close else "")
-                + f"classes and functions defined there: {shown}",
+                _did_you_mean(spec.name, candidates),
             )
         obj = getattr(obj, part)
     if not callable(obj):

@@ -193,6 +193,23 @@ def test_name_not_in_file_lists_only_what_is_defined_there(tmp_path: Path) -> No
     )
 
 
+def test_a_name_part_of_several_lists_them_and_counts_the_rest(tmp_path: Path) -> None:
+    """`Transformer` is part of three names: each is proposed, not the one spelt closest;
+    a module of many names lists twelve and says how many more."""
+    body = "".join(f"class Layer{i:02d}:\n    pass\n\n\n" for i in range(12))
+    body += "".join(
+        f"class Transformer{s}:\n    pass\n\n\n" for s in ("Classifier", "Heads2", "Renamed")
+    )
+    path = write_module(tmp_path, "many.py", body)
+    with pytest.raises(ModelError) as err:
+        load(f"{path}:Transformer")
+    hint = err.value.hint or ""
+    assert hint.startswith(
+        "did you mean TransformerClassifier or TransformerHeads2 or TransformerRenamed? "
+    ), hint
+    assert hint.endswith("Layer11, and 3 more"), hint
+
+
 def test_file_form(tmp_path: Path, samples_dir: Path) -> None:
     path = write_module(
         tmp_path,
