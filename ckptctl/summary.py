@@ -201,24 +201,16 @@ def restore_tables(report: RestoreReport) -> list[Table]:
                 reasons if any(reasons) else [],
             )
         )
-    if report.drifted:
-        tables.append(
-            Table(
-                "Layer-name drift: saved from one layer, would load into another",
-                ["group in the file", "saved from", "would load into"],
-                [[d.group, d.saved, d.model] for d in report.drifted],
-                kinds=("path", "path", "path"),
-            )
-        )
-    if report.renamed:
-        tables.append(
-            Table(
-                "Renamed layers: loaded in their place, as Keras loads them (not a failure)",
-                ["group in the file", "saved from", "loads into"],
-                [[d.group, d.saved, d.model] for d in report.renamed],
-                kinds=("path", "path", "path"),
-            )
-        )
+    for title, into, layers in (
+        ("Layer-name drift: saved from one layer, would load into another", "would load into",
+         report.drifted),
+        ("Renamed layers: loaded in their place, as Keras loads them (not a failure)",
+         "loads into", report.renamed),
+    ):  # fmt: skip
+        if layers:
+            rows = [[d.group, d.saved, d.model] for d in layers]
+            header = ["group in the file", "saved from", into]
+            tables.append(Table(title, header, rows, kinds=("path", "path", "path")))
     return tables
 
 

@@ -44,14 +44,16 @@ def match_by_name(ckpt: Checkpoint, model: Any, path_map: PathMap | None = None)
             mismatched.append(mismatch(entry, label, var))
         else:
             pairs.append(Pair(entry, entry.key, var, rules.get(key), key if key in rules else None))
-    left = [(k, e) for k, e in keys.items() if k not in used]
-    # A TF1 training checkpoint's slots and step counters are not the model's: listed as not
-    # requested, as a TF2 checkpoint's optimizer is, not failed as unused.
-    not_requested = [e.key for k, e in left if tf1_training_state(e.key)]
-    unused = [
-        UnusedEntry(e.key, None, list(e.shape), e.dtype)
-        for k, e in left
-        if not tf1_training_state(e.key)
-    ]
+    unused: list[UnusedEntry] = []
+    not_requested: list[str] = []
+    for k, e in keys.items():
+        if k in used:
+            continue
+        if tf1_training_state(e.key):
+            # A TF1 training checkpoint's slots and step counters are not the model's: not
+            # requested, as a TF2 checkpoint's optimizer is, rather than failed as unused.
+            not_requested.append(e.key)
+        else:
+            unused.append(UnusedEntry(e.key, None, list(e.shape), e.dtype))
     suggest(unused, missing)
     return Plan(pairs, unused, missing, mismatched, not_requested, assign_by_ckptctl=True)
