@@ -822,6 +822,38 @@ def test_undeclared_input_shape_proposes_one_from_the_checkpoint(samples_dir: Pa
     assert "--input-shape 4,20" in err.value.hint
 
 
+def test_undeclared_input_of_a_nested_model_is_guessed_from_its_first_layer(
+    tmp_path: Path,
+) -> None:
+    """The head is tracked before the nested blocks that feed it (its kernel comes first in
+    the graph): the proposal is the stem's input, the size no other kernel puts out."""
+    import keras
+    import tensorflow as tf
+
+    class Block(keras.layers.Layer):
+        def __init__(self, units: int) -> None:
+            super().__init__()
+            self.dense = keras.layers.Dense(units)
+
+        def call(self, x: Any) -> Any:
+            return self.dense(x)
+
+    class Net(keras.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem, self.body, self.head = Block(32), Block(32), keras.layers.Dense(4)
+
+        def call(self, x: Any) -> Any:
+            return self.head(self.body(self.stem(x)))
+
+    net = Net()
+    net(np.zeros((2, 10), np.float32))
+    prefix = tf.train.Checkpoint(model=net).write(str(tmp_path / "ckpt"))
+    with pytest.raises(UsageError) as err:
+        restore(prefix, Net)
+    assert "--input-shape 4,10 (a guess: model.stem.dense._kernel" in (err.value.hint or "")
+
+
 def test_undeclared_input_of_an_embedding_model_proposes_token_ids(zoo_ckpt: Any) -> None:
     """A model whose first table is an Embedding's takes integer ids below its rows, not a
     Dense input of that many features: the proposal says so, and it restores."""

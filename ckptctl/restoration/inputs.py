@@ -62,32 +62,55 @@ def declared_inputs(model: Any, dtype: str) -> list[InputSpec] | None:
 
 
 def proposed_shape(ckpt: Checkpoint, scope: tuple[str, ...]) -> str | None:
-    """A guess at ``--input-shape`` from the model's first kernel, saying how it was made."""
+    """A guess at ``--input-shape`` from the model's first kernel, saying how it was made:
+    the first, in the graph's order, whose input size no other kernel puts out (a head
+    tracked before the nested blocks that feed it is not taken for the input layer)."""
+    kernels: list[tuple[KeyInfo, tuple[int, ...]]] = []
     for info in sorted(ckpt.key_infos.values(), key=lambda i: (i.node_id, i.key)):
         if info.kind != "model" or not _in_scope(info, scope):
             continue
-        shape = ckpt.entry(info.key).shape
-        if len(shape) == 2 and info.path.rsplit(".", 1)[-1].lstrip("_") == "embeddings":
-            return (
-                f"4,16 --input-dtype int32 (a guess: {info.path} is {list(shape)}, an "
-                f"Embedding's table, so token ids below {shape[0]}; the 16 steps are arbitrary)"
-            )
-        if len(shape) == 2:
-            return (
-                f"4,{shape[0]} (a guess: {info.path} is {list(shape)}, so a Dense input of "
-                f"{shape[0]} features)"
-            )
-        if len(shape) == 4:
-            return (
-                f"4,32,32,{shape[2]} (a guess: {info.path} is {list(shape)}, so "
-                f"{shape[2]} input channel(s); the 32x32 image size is arbitrary)"
-            )
-        if len(shape) == 3:
-            return (
-                f"4,16,{shape[1]} (a guess: {info.path} is {list(shape)}, so {shape[1]} "
-                "features per step; the 16 steps are arbitrary)"
-            )
-    return None
+        shape = tuple(ckpt.entry(info.key).shape)
+        if len(shape) in (2, 3, 4):
+            kernels.append((info, shape))
+    if not kernels:
+        return None
+    outputs = {shape[-1] for _, shape in kernels}
+    first = next(
+        (k for k in kernels if _is_embedding(k[0]) or _input_size(k[1]) not in outputs),
+        kernels[0],
+    )
+    return _proposal(*first)
+
+
+def _is_embedding(info: KeyInfo) -> bool:
+    return info.path.rsplit(".", 1)[-1].lstrip("_") == "embeddings"
+
+
+def _input_size(shape: tuple[int, ...]) -> int:
+    """The size a kernel takes in: Dense [in, out], Conv1D [k, in, out], Conv2D [h, w, in, out]."""
+    return shape[{2: 0, 3: 1, 4: 2}[len(shape)]]
+
+
+def _proposal(info: KeyInfo, shape: tuple[int, ...]) -> str:
+    if len(shape) == 2 and _is_embedding(info):
+        return (
+            f"4,16 --input-dtype int32 (a guess: {info.path} is {list(shape)}, an "
+            f"Embedding's table, so token ids below {shape[0]}; the 16 steps are arbitrary)"
+        )
+    if len(shape) == 2:
+        return (
+            f"4,{shape[0]} (a guess: {info.path} is {list(shape)}, so a Dense input of "
+            f"{shape[0]} features)"
+        )
+    if len(shape) == 4:
+        return (
+            f"4,32,32,{shape[2]} (a guess: {info.path} is {list(shape)}, so "
+            f"{shape[2]} input channel(s); the 32x32 image size is arbitrary)"
+        )
+    return (
+        f"4,16,{shape[1]} (a guess: {info.path} is {list(shape)}, so {shape[1]} "
+        "features per step; the 16 steps are arbitrary)"
+    )
 
 
 def _in_scope(info: KeyInfo, scope: tuple[str, ...]) -> bool:
