@@ -30,6 +30,7 @@ from ckptctl.layout import (
 )
 from ckptctl.layout import plural as plural
 from ckptctl.layout import shape_str as shape_str
+from ckptctl.names import natural_order
 from ckptctl.objgraph import ROOT
 
 if TYPE_CHECKING:
@@ -192,15 +193,25 @@ def restore_tables(report: RestoreReport) -> list[Table]:
             for m in report.mismatched
         ]
         reasons = [m.reason for m in report.mismatched]
-        # A row with a reason under it stands for itself: folding would lose the reasons.
-        tables.append(
-            Table(
-                "Mismatched: present on both sides, but they do not fit",
-                ["path", "checkpoint", "model"],
-                _cells(rows if any(reasons) else fold_rows(rows)),
-                reasons if any(reasons) else [],
+        title = "Mismatched: present on both sides, but they do not fit"
+        header = ["path", "checkpoint", "model"]
+        if len({r for r in reasons if r}) == 1:
+            # One reason, for all the rows or many (a Keras file's optimizer variables, which
+            # load by position): said once under the table, which it names them in.
+            ordered = sorted(rows, key=lambda row: natural_order(row[0]))  # vars.2 before .10
+            tables.append(
+                Table(title, header, _cells(fold_rows(ordered)), footnotes=_reasons(reasons))
             )
-        )
+        else:
+            # A row with a reason under it stands for itself: folding would lose the reasons.
+            tables.append(
+                Table(
+                    title,
+                    header,
+                    _cells(rows if any(reasons) else fold_rows(rows)),
+                    reasons if any(reasons) else [],
+                )
+            )
     for title, into, layers in (
         ("Layer-name drift: saved from one layer, would load into another", "would load into",
          report.drifted),

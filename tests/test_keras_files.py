@@ -431,6 +431,23 @@ def test_a_second_instance_unlike_the_first_is_an_error(kfiles: dict[str, Path])
     assert caught.value.exit_code == 3
 
 
+def test_one_reason_of_many_mismatched_rows_is_said_once(kfiles: dict[str, Path]) -> None:
+    """A widened layer shifts the optimizer's variables, which load by position: each gets
+    the same reason, printed once under the table with how many rows it is for."""
+    result = invoke("restore", kfiles["seq"], "--model", f"{MODELS}:widened", "--optimizer", "adam")
+    assert result.exit_code == 1, result.output
+    doc = as_json(
+        invoke("restore", kfiles["seq"], "--model", f"{MODELS}:widened", "--optimizer", "adam",
+               "--json")
+    )  # fmt: skip
+    slots = [m for m in doc["mismatched"] if m["reason"]]
+    assert len(slots) >= 2, doc["mismatched"]
+    assert result.output.count("load by position") == 1, result.output
+    assert f"{len(slots)} of them: optimizer variables load by position" in " ".join(
+        result.output.split()
+    )
+
+
 def test_widened_layer_is_mismatched(kfiles: dict[str, Path]) -> None:
     d = as_json(invoke("restore", kfiles["seq"], "--model", f"{MODELS}:widened", "--json"))
     assert [(m["key"], m["checkpoint_shape"], m["model_shape"]) for m in d["mismatched"]] == [
